@@ -1,0 +1,86 @@
+// Option structs of both daemons and their validation; CLI11 fills them, the checks are pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/result.h"
+
+namespace ispf {
+
+inline constexpr std::uint16_t kDefaultPort = 1500;
+// Routes failoverd installs carry this rtm_protocol, so a restarted daemon knows its own route.
+// Named "ispfailover" in /usr/share/iproute2/rt_protos.d/ispfailover.conf.
+inline constexpr std::uint8_t kRouteProtocol = 150;
+
+// A configuration error: the option at fault and a sentence that says what to do.
+struct ConfigError {
+  std::string option;   // e.g. "--quorum"
+  std::string message;  // e.g. "3 is more than the 2 targets given; lower it or add --target"
+  std::string to_string() const { return option + ": " + message; }
+};
+
+struct ProbedOptions {
+  std::string name;                  // default: the host name (filled by the shell)
+  std::string uplink;                // interface probes must leave by
+  std::string lan;                   // interface whose broadcast address gets the datagrams
+  std::vector<std::string> broadcast;  // explicit destinations instead of / besides --lan
+  std::vector<std::string> targets{"8.8.8.8"};
+  std::uint32_t quorum = 1;
+  Duration interval = std::chrono::milliseconds(150);
+  Duration timeout = std::chrono::milliseconds(300);
+  std::uint32_t down_after = 6;
+  std::uint32_t up_after = 3;
+  Duration heartbeat = std::chrono::milliseconds(300);
+  Duration loss_window = std::chrono::seconds(30);
+  std::uint16_t port = kDefaultPort;
+  std::string log_level = "info";
+  std::string config_file;
+};
+
+struct FailoverOptions {
+  std::vector<std::string> isp_specs;  // NAME=GATEWAY[,priority=N], in preference order
+  std::uint16_t port = kDefaultPort;
+  std::string table = "main";
+  std::uint32_t metric = 0;
+  std::vector<std::string> replace_gateways;
+  Duration failback_after = std::chrono::seconds(3);
+  double max_loss_pct = 20.0;
+  std::string when_all_down = "keep";
+  Duration startup_grace = std::chrono::milliseconds(1500);
+  std::string status_file = "/run/failoverd/status.json";
+  bool cleanup_on_exit = false;
+  std::string log_level = "info";
+  std::string config_file;
+};
+
+// What failoverd runs with once its options are checked.
+struct FailoverSettings {
+  std::vector<IspConfig> isps;  // sorted by preference
+  PolicyConfig policy;
+  std::uint32_t table = 254;
+  std::uint32_t metric = 0;
+  std::vector<std::uint32_t> replace_gateways;
+};
+
+// Dotted-quad IPv4 to host byte order; nullopt unless exactly four decimal octets.
+std::optional<std::uint32_t> parse_ipv4(std::string_view text);
+std::string format_ipv4(std::uint32_t address);
+
+// "NAME=GATEWAY" or "NAME=GATEWAY,priority=N"; `order` is the default priority.
+Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order);
+
+// "main", "default", "local" or a number 1..4294967295 (0 and 255+ reserved names aside).
+Result<std::uint32_t, ConfigError> parse_route_table(std::string_view text);
+
+std::optional<ConfigError> validate(const ProbedOptions& options);
+Result<FailoverSettings, ConfigError> validate(const FailoverOptions& options);
+
+bool is_valid_log_level(std::string_view level);
+
+}  // namespace ispf

@@ -1,0 +1,91 @@
+// Probe hysteresis and line quality: rounds and link events in, up/down with a reason out.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/status_message.h"
+
+namespace ispf {
+
+struct ReachabilityConfig {
+  std::uint32_t targets = 1;     // probes per round
+  std::uint32_t quorum = 1;      // answers a round needs to succeed
+  std::uint32_t down_after = 6;  // failed rounds in a row that make an up line down
+  std::uint32_t up_after = 3;    // good rounds in a row that make a down line up
+  Duration loss_window = std::chrono::seconds(30);
+};
+
+// Why a round failed, when it did; the token goes on the wire as reason=.
+inline constexpr const char* kReasonProbeOk = "probe-ok";
+inline constexpr const char* kReasonProbeLoss = "probe-loss";
+inline constexpr const char* kReasonNoRoute = "no-route";
+inline constexpr const char* kReasonUnreachable = "unreachable";
+inline constexpr const char* kReasonLinkDown = "link-down";
+inline constexpr const char* kReasonStarting = "starting";
+
+struct RoundOutcome {
+  std::uint32_t answered = 0;
+  // The reason to report if this round is what takes the line down: probe-loss by default,
+  // no-route when the kernel refused to send, unreachable when an ICMP error came back.
+  std::string failure_reason = kReasonProbeLoss;
+};
+
+struct Transition {
+  LinkState from;
+  LinkState to;
+  std::string reason;
+  TimePoint at;
+};
+
+struct LineQuality {
+  std::uint32_t loss_permille = 0;  // lost / concluded probes in the window, in tenths of %
+  std::uint32_t probes_in_window = 0;
+  std::optional<std::uint32_t> rtt_last_us;
+  std::optional<std::uint32_t> rtt_avg_us;
+  std::uint32_t targets_up_last_round = 0;
+};
+
+class Reachability {
+ public:
+  // Starts down with reason "starting": a line is up only once it has proven it.
+  Reachability(ReachabilityConfig config, TimePoint now);
+
+  // Every concluded probe (answered with its RTT, or timed out/refused), for the loss window.
+  void record_probe(TimePoint concluded_at, std::optional<Duration> rtt);
+
+  std::optional<Transition> on_round(const RoundOutcome& round, TimePoint now);
+  // The uplink's usability as netlink reports it (administratively up and carrier present).
+  std::optional<Transition> on_link(bool usable, TimePoint now);
+
+  LinkState state() const { return state_; }
+  const std::string& reason() const { return reason_; }
+  TimePoint since() const { return since_; }
+  bool link_usable() const { return link_usable_; }
+  LineQuality quality(TimePoint now);
+  const ReachabilityConfig& config() const { return config_; }
+
+ private:
+  struct ProbeRecord {
+    TimePoint at;
+    std::optional<Duration> rtt;
+  };
+  std::optional<Transition> move_to(LinkState to, std::string reason, TimePoint now);
+  void prune(TimePoint now);
+
+  ReachabilityConfig config_;
+  LinkState state_ = LinkState::kDown;
+  std::string reason_ = kReasonStarting;
+  TimePoint since_;
+  bool link_usable_ = true;
+  std::uint32_t good_in_row_ = 0;
+  std::uint32_t bad_in_row_ = 0;
+  std::uint32_t targets_up_last_round_ = 0;
+  std::optional<Duration> rtt_last_;
+  std::deque<ProbeRecord> window_;
+};
+
+}  // namespace ispf

@@ -1,0 +1,105 @@
+// Status datagram wire format v1: what ispprobed broadcasts and failoverd trusts.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "ispfailover/core/result.h"
+
+namespace ispf {
+
+// Wire format v1 (docs/protocol.md has the full text and rationale).
+//
+// A datagram is printable ASCII, at most kMaxDatagramBytes, one field per line, every line ended
+// by "\n". The first line is the magic word and the version; the rest are key=value fields in
+// any order, each key at most once:
+//
+//   datagram = "ISPF 1" LF 1*( key "=" value LF )
+//   key      = 1*( %x61-7A / DIGIT / "_" )            ; lower-case letters, digits, underscore
+//   value    = *( %x21-7E )                            ; printable, no space, may be empty
+//
+//   ISPF 1                      magic and version; a receiver rejects any other first line
+//   name=isp1                   ISP name, 1..32 of [A-Za-z0-9._-]
+//   instance=9f86d081884c7d65   random per process start, 16 lower-case hex digits
+//   seq=42                      grows by one per datagram for the life of the instance
+//   time_ms=1795000000000       sender's wall clock (Unix ms), for humans and replay windows
+//   state=up                    "up" or "down", nothing else
+//   reason=probe-ok             why: probe-ok, probe-loss, link-down, no-route, starting, ...
+//   heartbeat_ms=300            the sender promises a datagram at least this often
+//   targets_up=2                targets that answered the last round
+//   targets=2                   targets probed per round (1..16)
+//   rtt_last_us=11800           RTT of the last answered probe, microseconds (absent: none yet)
+//   rtt_avg_us=11500            mean RTT over the window, microseconds (absent: none yet)
+//   loss_pct=4.5                round-trip probe loss over the window, percent, one decimal
+//   window_ms=30000             length of that window
+//   hmac=...                    reserved for the authentication tag (a later version); a v1
+//                               decoder that does not check tags accepts and ignores it
+//
+// Unknown keys are accepted and ignored, so a v1 receiver understands newer v1 senders. All
+// numbers are unsigned decimal without sign or leading zeros beyond "0" (loss_pct may have one
+// decimal); anything else is rejected with a reason, never guessed at.
+
+inline constexpr std::string_view kMagicLine = "ISPF 1";
+inline constexpr std::size_t kMaxDatagramBytes = 512;
+inline constexpr std::size_t kMaxNameLength = 32;
+inline constexpr std::uint32_t kMaxTargets = 16;
+
+enum class LinkState { kDown, kUp };
+
+struct Status {
+  std::string name;
+  std::uint64_t instance = 0;
+  std::uint64_t seq = 0;
+  std::uint64_t time_ms = 0;
+  LinkState state = LinkState::kDown;
+  std::string reason;
+  std::uint32_t heartbeat_ms = 0;
+  std::uint32_t targets_up = 0;
+  std::uint32_t targets = 0;
+  std::optional<std::uint32_t> rtt_last_us;
+  std::optional<std::uint32_t> rtt_avg_us;
+  // Tenths of a percent (0..1000) so that the value survives the text round trip exactly.
+  std::uint32_t loss_permille = 0;
+  std::uint32_t window_ms = 0;
+
+  bool operator==(const Status&) const = default;
+};
+
+enum class DecodeError {
+  kEmpty,
+  kOversize,
+  kNotPrintable,
+  kBadMagic,
+  kBadVersion,
+  kTruncated,      // last line not terminated by LF
+  kMalformedLine,  // no '=', empty or bad key
+  kDuplicateKey,
+  kMissingKey,
+  kBadNumber,
+  kOutOfRange,
+  kBadName,
+  kBadState,
+  kBadReason,
+};
+
+// A short stable token for counters and logs, e.g. "duplicate-key".
+std::string_view to_string(DecodeError error);
+std::string_view to_string(LinkState state);
+
+struct DecodeFailure {
+  DecodeError error;
+  std::string detail;  // the offending key or line, truncated and made printable
+};
+
+// True for a name that may appear in name= (also used to validate --name).
+bool is_valid_isp_name(std::string_view name);
+// True for a reason token: 1..32 of [a-z0-9-].
+bool is_valid_reason(std::string_view reason);
+
+std::string encode(const Status& status);
+Result<Status, DecodeFailure> decode(std::span<const char> datagram);
+
+}  // namespace ispf

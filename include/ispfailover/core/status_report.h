@@ -1,0 +1,45 @@
+// What failoverd tells people: the STATUS= line, the status file's JSON, the `status` table.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/result.h"
+
+namespace ispf {
+
+using DropCounters = std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>;
+
+struct StatusReport {
+  std::vector<IspView> isps;
+  std::optional<std::size_t> active;     // index into isps
+  std::optional<Duration> active_for;    // since the route last moved
+  bool all_down = false;
+  AllDownPolicy when_all_down = AllDownPolicy::kKeep;
+  std::uint64_t switches = 0;
+  std::uint64_t accepted = 0;
+  DropCounters drops{};
+  std::uint64_t updated_unix_ms = 0;
+  std::string last_switch;  // the why of the last switch, for people
+};
+
+// One line that answers "which ISP and why", e.g.
+//   via isp1 192.168.56.101 (up 2h13m, rtt 11.2 ms); isp2 standby
+//   NO ISP UP: isp1 down (link-down), isp2 stale; keeping last route via isp1
+std::string summary_line(const StatusReport& report);
+
+// The status file: {"active": NAME|null, "switches": N, "isps": [...], ...} (docs/operations.md).
+std::string to_json(const StatusReport& report);
+
+// `failoverd status`: the status file as a short table; an error names what is wrong with it.
+Result<std::string, std::string> render_status_table(std::string_view json_text);
+
+// "2h13m", "4m05s", "12.3s", "850ms": short human durations.
+std::string human_duration(Duration d);
+
+}  // namespace ispf

@@ -1,0 +1,212 @@
+// Validation of both daemons' options: every error names its option and says what to do.
+#include "ispfailover/core/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <set>
+
+#include "ispfailover/core/status_message.h"
+
+namespace ispf {
+namespace {
+
+ConfigError error(std::string option, std::string message) {
+  return ConfigError{std::move(option), std::move(message)};
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
+  if (text.size() > 15) return std::nullopt;
+  std::string copy(text);
+  in_addr address{};
+  if (inet_pton(AF_INET, copy.c_str(), &address) != 1) return std::nullopt;
+  return ntohl(address.s_addr);
+}
+
+std::string format_ipv4(std::uint32_t address) {
+  return std::to_string(address >> 24) + "." + std::to_string((address >> 16) & 0xff) + "." +
+         std::to_string((address >> 8) & 0xff) + "." + std::to_string(address & 0xff);
+}
+
+Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order) {
+  const std::string quoted = "'" + std::string(spec) + "'";
+  auto eq = spec.find('=');
+  if (eq == std::string_view::npos) {
+    return fail(error("--isp", quoted + " is not NAME=GATEWAY; write e.g. isp1=192.168.56.101"));
+  }
+  IspConfig isp;
+  isp.name = std::string(spec.substr(0, eq));
+  isp.priority = order;
+  if (!is_valid_isp_name(isp.name)) {
+    return fail(error("--isp", quoted + ": the name must be 1-32 of A-Z a-z 0-9 . _ -"));
+  }
+  std::string_view rest = spec.substr(eq + 1);
+  auto comma = rest.find(',');
+  auto gateway = parse_ipv4(rest.substr(0, comma));
+  if (!gateway) {
+    return fail(error("--isp", quoted + ": '" + std::string(rest.substr(0, comma)) +
+                                   "' is not an IPv4 address; give the ISP router's LAN address"));
+  }
+  isp.gateway = *gateway;
+  if (comma != std::string_view::npos) {
+    std::string_view option = rest.substr(comma + 1);
+    constexpr std::string_view kPriority = "priority=";
+    auto value = option.substr(0, kPriority.size()) == kPriority
+                     ? parse_decimal(option.substr(kPriority.size()))
+                     : std::nullopt;
+    if (!value || *value > 1'000'000) {
+      return fail(error("--isp", quoted + ": after the gateway only ',priority=N' (N 0-1000000) "
+                                          "is understood"));
+    }
+    isp.priority = static_cast<int>(*value);
+  }
+  return isp;
+}
+
+Result<std::uint32_t, ConfigError> parse_route_table(std::string_view text) {
+  if (text == "main") return 254u;
+  if (text == "default") return 253u;
+  if (text == "local") return 255u;
+  auto value = parse_decimal(text);
+  if (!value || *value == 0 || *value > 0xffffffffu) {
+    return fail(error("--table", "'" + std::string(text) +
+                                     "' is not a routing table; use main or a number 1-4294967295"));
+  }
+  return static_cast<std::uint32_t>(*value);
+}
+
+bool is_valid_log_level(std::string_view level) {
+  constexpr std::array<std::string_view, 6> kLevels = {"trace", "debug", "info",
+                                                       "warning", "error", "critical"};
+  return std::find(kLevels.begin(), kLevels.end(), level) != kLevels.end();
+}
+
+std::optional<ConfigError> validate(const ProbedOptions& o) {
+  using std::chrono::hours;
+  if (!is_valid_isp_name(o.name)) {
+    return error("--name", "'" + o.name + "' must be 1-32 of A-Z a-z 0-9 . _ -");
+  }
+  if (o.uplink.empty()) {
+    return error("--uplink", "missing: name the interface probes must leave by, e.g. --uplink eth1");
+  }
+  if (o.lan.empty() && o.broadcast.empty()) {
+    return error("--lan", "missing: name the LAN interface (or give --broadcast ADDR)");
+  }
+  for (const auto& address : o.broadcast) {
+    if (!parse_ipv4(address)) {
+      return error("--broadcast", "'" + address + "' is not an IPv4 address");
+    }
+  }
+  if (o.targets.empty()) return error("--target", "no target: give at least one, e.g. 8.8.8.8");
+  if (o.targets.size() > kMaxTargets) {
+    return error("--target", std::to_string(o.targets.size()) + " targets; at most " +
+                                 std::to_string(kMaxTargets) + " are allowed");
+  }
+  std::set<std::string> seen;
+  for (const auto& target : o.targets) {
+    if (!parse_ipv4(target)) return error("--target", "'" + target + "' is not an IPv4 address");
+    if (!seen.insert(target).second) return error("--target", "'" + target + "' is given twice");
+  }
+  if (o.quorum == 0 || o.quorum > o.targets.size()) {
+    return error("--quorum", std::to_string(o.quorum) + " must be between 1 and the " +
+                                 std::to_string(o.targets.size()) + " target(s) given");
+  }
+  if (o.interval <= Duration::zero() || o.interval > hours(1)) {
+    return error("--interval", "must be more than 0 and at most 1h, e.g. 150ms");
+  }
+  if (o.timeout <= Duration::zero() || o.timeout > hours(1)) {
+    return error("--timeout", "must be more than 0 and at most 1h, e.g. 300ms");
+  }
+  if (o.down_after == 0 || o.down_after > 1000) {
+    return error("--down-after", "must be 1-1000 failed rounds");
+  }
+  if (o.up_after == 0 || o.up_after > 1000) return error("--up-after", "must be 1-1000 rounds");
+  if (o.heartbeat <= Duration::zero() || o.heartbeat > hours(1)) {
+    return error("--heartbeat", "must be more than 0 and at most 1h, e.g. 300ms");
+  }
+  if (o.loss_window < o.interval) {
+    return error("--loss-window", "must be at least one --interval long, e.g. 30s");
+  }
+  if (o.port == 0) return error("--port", "must be 1-65535");
+  if (!is_valid_log_level(o.log_level)) {
+    return error("--log-level", "'" + o.log_level +
+                                    "' is not one of trace, debug, info, warning, error, critical");
+  }
+  return std::nullopt;
+}
+
+Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
+  FailoverSettings settings;
+  if (o.isp_specs.empty()) {
+    return fail(error("--isp", "no ISP given: add one per router, e.g. --isp isp1=192.168.56.101"));
+  }
+  std::set<std::string> names;
+  std::set<std::uint32_t> gateways;
+  for (std::size_t i = 0; i < o.isp_specs.size(); ++i) {
+    auto isp = parse_isp_spec(o.isp_specs[i], static_cast<int>(i));
+    if (!isp) return fail(isp.error());
+    if (!names.insert(isp->name).second) {
+      return fail(error("--isp", "the name '" + isp->name + "' is given twice"));
+    }
+    if (!gateways.insert(isp->gateway).second) {
+      return fail(error("--isp", "the gateway " + format_ipv4(isp->gateway) + " is given twice"));
+    }
+    settings.isps.push_back(*isp);
+  }
+  std::stable_sort(settings.isps.begin(), settings.isps.end(),
+                   [](const IspConfig& a, const IspConfig& b) { return a.priority < b.priority; });
+  if (o.port == 0) return fail(error("--port", "must be 1-65535"));
+  auto table = parse_route_table(o.table);
+  if (!table) return fail(table.error());
+  settings.table = *table;
+  settings.metric = o.metric;
+  for (const auto& text : o.replace_gateways) {
+    auto gateway = parse_ipv4(text);
+    if (!gateway) {
+      return fail(error("--replace-gateway", "'" + text + "' is not an IPv4 address"));
+    }
+    if (gateways.count(*gateway)) {
+      return fail(error("--replace-gateway", text + " is also an --isp gateway; remove one"));
+    }
+    settings.replace_gateways.push_back(*gateway);
+  }
+  if (o.failback_after < Duration::zero()) {
+    return fail(error("--failback-after", "must not be negative"));
+  }
+  if (!(o.max_loss_pct >= 0.0 && o.max_loss_pct <= 100.0)) {
+    return fail(error("--max-loss", "must be a percentage from 0 to 100"));
+  }
+  if (o.when_all_down != "keep" && o.when_all_down != "remove") {
+    return fail(error("--when-all-down", "'" + o.when_all_down + "' must be keep or remove"));
+  }
+  if (o.startup_grace < Duration::zero()) {
+    return fail(error("--startup-grace", "must not be negative"));
+  }
+  if (o.status_file.empty() || o.status_file.front() != '/') {
+    return fail(error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));
+  }
+  if (!is_valid_log_level(o.log_level)) {
+    return fail(error("--log-level", "'" + o.log_level +
+                                         "' is not one of trace, debug, info, warning, error, "
+                                         "critical"));
+  }
+  settings.policy.failback_after = o.failback_after;
+  settings.policy.max_loss_permille = static_cast<std::uint32_t>(o.max_loss_pct * 10.0 + 0.5);
+  settings.policy.when_all_down =
+      o.when_all_down == "remove" ? AllDownPolicy::kRemove : AllDownPolicy::kKeep;
+  settings.policy.startup_grace = o.startup_grace;
+  return settings;
+}
+
+}  // namespace ispf

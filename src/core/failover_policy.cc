@@ -1,0 +1,272 @@
+// The route decision: trust checks on reports, per-ISP health, failover, failback and all-down.
+#include "ispfailover/core/failover_policy.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ispf {
+namespace {
+
+std::string seconds_text(Duration d) {
+  char buf[32];
+  auto ms = to_ms(d);
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lld ms", ms);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
+  }
+  return buf;
+}
+
+std::string percent_text(std::uint32_t permille) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u%%", permille / 10, permille % 10);
+  return buf;
+}
+
+}  // namespace
+
+std::string_view to_string(IspHealth health) {
+  switch (health) {
+    case IspHealth::kUp: return "up";
+    case IspHealth::kDegraded: return "degraded";
+    case IspHealth::kDown: return "down";
+    case IspHealth::kStale: return "stale";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DropReason reason) {
+  switch (reason) {
+    case DropReason::kUndecodable: return "undecodable";
+    case DropReason::kUnknownName: return "unknown-name";
+    case DropReason::kWrongSource: return "wrong-source";
+    case DropReason::kReplay: return "replay";
+    case DropReason::kCount: break;
+  }
+  return "unknown";
+}
+
+FailoverPolicy::FailoverPolicy(PolicyConfig config, std::vector<IspConfig> isps, TimePoint now)
+    : config_(config), started_(now) {
+  reconfigure(config, std::move(isps));
+}
+
+void FailoverPolicy::reconfigure(PolicyConfig config, std::vector<IspConfig> isps) {
+  config_ = config;
+  std::stable_sort(isps.begin(), isps.end(),
+                   [](const IspConfig& a, const IspConfig& b) { return a.priority < b.priority; });
+  std::optional<std::string> active_name;
+  if (active_) active_name = isps_[*active_].config.name;
+  std::vector<Tracked> next;
+  for (auto& isp : isps) {
+    auto old = std::find_if(isps_.begin(), isps_.end(), [&](const Tracked& t) {
+      return t.config.name == isp.name && t.config.gateway == isp.gateway;
+    });
+    Tracked tracked = old != isps_.end() ? *old : Tracked{};
+    tracked.config = isp;
+    next.push_back(std::move(tracked));
+  }
+  isps_ = std::move(next);
+  active_.reset();
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    if (active_name && isps_[i].config.name == *active_name) active_ = i;
+  }
+}
+
+std::vector<IspConfig> FailoverPolicy::isps() const {
+  std::vector<IspConfig> out;
+  for (const auto& isp : isps_) out.push_back(isp.config);
+  return out;
+}
+
+std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::uint32_t source,
+                                                    TimePoint now) {
+  auto it = std::find_if(isps_.begin(), isps_.end(),
+                         [&](const Tracked& t) { return t.config.name == status.name; });
+  if (it == isps_.end()) return DropReason::kUnknownName;
+  if (source != it->config.gateway) return DropReason::kWrongSource;
+  if (it->last && it->last->instance == status.instance && status.seq <= it->last->seq) {
+    return DropReason::kReplay;
+  }
+  it->last = status;
+  it->last_seen = now;
+  if (status.state == LinkState::kUp) {
+    if (status.loss_permille > config_.max_loss_permille) {
+      it->degraded = true;
+    } else if (status.loss_permille * 2 < config_.max_loss_permille) {
+      it->degraded = false;
+    }
+  }
+  return std::nullopt;
+}
+
+void FailoverPolicy::adopt_route(std::uint32_t gateway) {
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    if (isps_[i].config.gateway == gateway) active_ = i;
+  }
+}
+
+IspHealth FailoverPolicy::health_of(const Tracked& isp, TimePoint now) const {
+  if (!isp.last_seen || !isp.last) return IspHealth::kStale;
+  auto silence_limit = milliseconds(isp.last->heartbeat_ms) * config_.stale_heartbeats;
+  if (now - *isp.last_seen >= silence_limit) return IspHealth::kStale;
+  if (isp.last->state == LinkState::kDown) return IspHealth::kDown;
+  if (isp.degraded) return IspHealth::kDegraded;
+  return IspHealth::kUp;
+}
+
+std::string FailoverPolicy::reason_of(const Tracked& isp, TimePoint now) const {
+  switch (health_of(isp, now)) {
+    case IspHealth::kStale: return isp.last_seen ? "silent" : "never-heard";
+    case IspHealth::kDegraded: return "loss";
+    default: return isp.last ? isp.last->reason : "";
+  }
+}
+
+void FailoverPolicy::refresh(TimePoint now) {
+  for (auto& isp : isps_) {
+    if (health_of(isp, now) == IspHealth::kUp) {
+      if (!isp.healthy_since) isp.healthy_since = now;
+      isp.unhealthy_since.reset();
+    } else {
+      isp.healthy_since.reset();
+      if (!isp.unhealthy_since) isp.unhealthy_since = now;
+    }
+  }
+}
+
+std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
+  const Tracked& isp = isps_[index];
+  IspHealth health = health_of(isp, now);
+  std::string text = isp.config.name + " " + std::string(to_string(health));
+  switch (health) {
+    case IspHealth::kStale:
+      text += isp.last_seen ? " (silent for " + seconds_text(now - *isp.last_seen) + ")"
+                            : " (never heard)";
+      break;
+    case IspHealth::kDown: text += " (" + isp.last->reason + ")"; break;
+    case IspHealth::kDegraded: text += " (loss " + percent_text(isp.last->loss_permille) + ")"; break;
+    case IspHealth::kUp:
+      if (isp.last->rtt_avg_us) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, " (rtt %.1f ms, loss %s)", *isp.last->rtt_avg_us / 1000.0,
+                      percent_text(isp.last->loss_permille).c_str());
+        text += buf;
+      }
+      break;
+  }
+  return text;
+}
+
+Decision FailoverPolicy::evaluate(TimePoint now) {
+  refresh(now);
+  Decision d;
+  d.previous = active_;
+  bool in_grace = now - started_ < config_.startup_grace;
+  auto unheard = [&](std::size_t i) { return !isps_[i].last_seen; };
+  auto health = [&](std::size_t i) { return health_of(isps_[i], now); };
+  // During the grace period an ISP not heard from yet may still be fine: do not act on it.
+  auto unheard_before = [&](std::size_t limit) {
+    for (std::size_t i = 0; i < limit; ++i) {
+      if (unheard(i)) return true;
+    }
+    return false;
+  };
+  std::optional<std::size_t> best_up;
+  std::optional<std::size_t> best_degraded;
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    if (!best_up && health(i) == IspHealth::kUp) best_up = i;
+    if (!best_degraded && health(i) == IspHealth::kDegraded) best_degraded = i;
+  }
+
+  d.all_down = !best_up && !best_degraded && !(in_grace && unheard_before(isps_.size()));
+
+  std::optional<std::size_t> choice = active_;
+  std::string why;
+  bool active_fine = active_ && (health(*active_) == IspHealth::kUp ||
+                                 (in_grace && unheard(*active_)));
+  if (active_fine) {
+    if (best_up && *best_up < *active_) {
+      auto held = now - *isps_[*best_up].healthy_since;
+      if (held >= config_.failback_after) {
+        choice = best_up;
+        why = "failback " + isps_[*active_].config.name + " -> " + isps_[*best_up].config.name +
+              ": " + describe(*best_up, now) + " for " + seconds_text(held) +
+              " (failback-after " + seconds_text(config_.failback_after) + ")";
+      }
+    }
+  } else if (best_up) {
+    if (!(in_grace && unheard_before(*best_up))) choice = best_up;
+  } else if (best_degraded) {
+    // Nothing healthy: a lossy line is still the best there is; keep the one in use if lossy.
+    if (!active_ || health(*active_) != IspHealth::kDegraded) choice = best_degraded;
+  } else if (d.all_down && config_.when_all_down == AllDownPolicy::kRemove) {
+    choice.reset();
+  }
+
+  if (choice != active_) {
+    d.changed = true;
+    d.counted = active_.has_value() && choice.has_value();
+    if (why.empty()) {
+      std::string from = active_ ? describe(*active_, now) : "no route";
+      if (active_) {
+        const Tracked& old = isps_[*active_];
+        if (old.last_seen) from += ", last report " + seconds_text(now - *old.last_seen) + " ago";
+        if (old.unhealthy_since) {
+          from += ", fault first signalled " + seconds_text(now - *old.unhealthy_since) + " ago";
+        }
+      }
+      if (choice) {
+        why = (active_ ? "switch " + isps_[*active_].config.name + " -> "
+                       : std::string("select ")) +
+              isps_[*choice].config.name + ": " + from + "; " + describe(*choice, now);
+      } else {
+        why = "withdraw the default route: no ISP up (when-all-down remove); " + from;
+      }
+    }
+    if (d.counted) ++switches_;
+    active_ = choice;
+  }
+  d.active = active_;
+  d.why = std::move(why);
+  return d;
+}
+
+std::optional<TimePoint> FailoverPolicy::next_deadline(TimePoint now) const {
+  std::optional<TimePoint> next;
+  auto consider = [&](TimePoint t) {
+    if (t > now && (!next || t < *next)) next = t;
+  };
+  consider(started_ + config_.startup_grace);
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    const Tracked& isp = isps_[i];
+    if (isp.last_seen && isp.last) {
+      consider(*isp.last_seen + milliseconds(isp.last->heartbeat_ms) * config_.stale_heartbeats);
+    }
+    if (isp.healthy_since && active_ && i < *active_) {
+      consider(*isp.healthy_since + config_.failback_after);
+    }
+  }
+  return next;
+}
+
+std::vector<IspView> FailoverPolicy::view(TimePoint now) const {
+  std::vector<IspView> out;
+  for (const auto& isp : isps_) {
+    IspView v;
+    v.config = isp.config;
+    v.health = health_of(isp, now);
+    v.reason = reason_of(isp, now);
+    if (isp.last_seen) v.since_last_seen = now - *isp.last_seen;
+    if (isp.last) {
+      v.rtt_avg_us = isp.last->rtt_avg_us;
+      v.loss_permille = isp.last->loss_permille;
+    }
+    v.healthy_since = isp.healthy_since;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace ispf

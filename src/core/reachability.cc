@@ -1,0 +1,90 @@
+// Probe hysteresis and line quality over a sliding window; time is always a parameter.
+#include "ispfailover/core/reachability.h"
+
+namespace ispf {
+
+Reachability::Reachability(ReachabilityConfig config, TimePoint now)
+    : config_(config), since_(now) {}
+
+void Reachability::record_probe(TimePoint concluded_at, std::optional<Duration> rtt) {
+  window_.push_back({concluded_at, rtt});
+  if (rtt) rtt_last_ = rtt;
+  prune(concluded_at);
+}
+
+void Reachability::prune(TimePoint now) {
+  while (!window_.empty() && now - window_.front().at > config_.loss_window) window_.pop_front();
+}
+
+std::optional<Transition> Reachability::move_to(LinkState to, std::string reason, TimePoint now) {
+  if (to == state_ && reason == reason_) return std::nullopt;
+  if (to == state_) {
+    // Same state, better explanation (e.g. down: starting -> down: link-down): say it, no edge.
+    reason_ = std::move(reason);
+    return Transition{state_, state_, reason_, now};
+  }
+  Transition transition{state_, to, reason, now};
+  state_ = to;
+  reason_ = std::move(reason);
+  since_ = now;
+  return transition;
+}
+
+std::optional<Transition> Reachability::on_round(const RoundOutcome& round, TimePoint now) {
+  targets_up_last_round_ = round.answered;
+  bool good = round.answered >= config_.quorum;
+  if (good) {
+    bad_in_row_ = 0;
+    ++good_in_row_;
+  } else {
+    good_in_row_ = 0;
+    ++bad_in_row_;
+  }
+  if (!link_usable_) return std::nullopt;  // link-down holds until the link returns
+  if (state_ == LinkState::kDown && good && good_in_row_ >= config_.up_after) {
+    return move_to(LinkState::kUp, kReasonProbeOk, now);
+  }
+  if (state_ == LinkState::kUp && !good && bad_in_row_ >= config_.down_after) {
+    return move_to(LinkState::kDown, round.failure_reason, now);
+  }
+  return std::nullopt;
+}
+
+std::optional<Transition> Reachability::on_link(bool usable, TimePoint now) {
+  if (usable == link_usable_) return std::nullopt;
+  link_usable_ = usable;
+  good_in_row_ = 0;
+  bad_in_row_ = 0;
+  if (!usable) return move_to(LinkState::kDown, kReasonLinkDown, now);
+  return std::nullopt;  // the link is back; the line is up once up_after rounds prove it
+}
+
+LineQuality Reachability::quality(TimePoint now) {
+  prune(now);
+  LineQuality q;
+  q.probes_in_window = static_cast<std::uint32_t>(window_.size());
+  q.targets_up_last_round = targets_up_last_round_;
+  if (rtt_last_) q.rtt_last_us = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<microseconds>(*rtt_last_).count());
+  std::size_t lost = 0;
+  Duration rtt_sum{};
+  std::size_t answered = 0;
+  for (const auto& probe : window_) {
+    if (probe.rtt) {
+      rtt_sum += *probe.rtt;
+      ++answered;
+    } else {
+      ++lost;
+    }
+  }
+  if (!window_.empty()) {
+    q.loss_permille = static_cast<std::uint32_t>((lost * 1000 + window_.size() / 2) / window_.size());
+  }
+  if (answered > 0) {
+    q.rtt_avg_us = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<microseconds>(rtt_sum / answered).count());
+  }
+  return q;
+}
+
+}  // namespace ispf

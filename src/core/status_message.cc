@@ -1,0 +1,270 @@
+// Status datagram wire format v1: encoder and defensive decoder (grammar in the header).
+#include "ispfailover/core/status_message.h"
+
+#include <array>
+#include <charconv>
+#include <limits>
+#include <string_view>
+
+namespace ispf {
+namespace {
+
+constexpr std::size_t kMaxDetail = 40;
+
+bool is_printable(char c) { return c >= 0x20 && c <= 0x7e; }
+
+std::string printable_detail(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, kMaxDetail)) out += is_printable(c) ? c : '?';
+  return out;
+}
+
+// Unsigned decimal, no sign, no leading zeros (except "0"), no overflow past `max`.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t max) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text.size() > 1 && text[0] == '0') return std::nullopt;
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value > max) return std::nullopt;
+  return value;
+}
+
+// "12" or "12.5": a percentage in tenths, at most 100.0.
+Result<std::uint32_t, DecodeError> parse_permille(std::string_view text) {
+  auto dot = text.find('.');
+  auto whole = parse_unsigned(text.substr(0, dot), std::numeric_limits<std::uint64_t>::max());
+  if (!whole) return fail(DecodeError::kBadNumber);
+  std::uint64_t tenths = 0;
+  if (dot != std::string_view::npos) {
+    auto frac = text.substr(dot + 1);
+    if (frac.size() != 1 || frac[0] < '0' || frac[0] > '9') return fail(DecodeError::kBadNumber);
+    tenths = static_cast<std::uint64_t>(frac[0] - '0');
+  }
+  if (*whole > 100 || *whole * 10 + tenths > 1000) return fail(DecodeError::kOutOfRange);
+  return static_cast<std::uint32_t>(*whole * 10 + tenths);
+}
+
+std::optional<std::uint64_t> parse_hex64(std::string_view text) {
+  if (text.size() != 16) return std::nullopt;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  return value;
+}
+
+bool is_key(std::string_view key) {
+  if (key.empty() || key.size() > 32) return false;
+  for (char c : key) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// The keys v1 knows; each must appear at most once, the required ones exactly once.
+enum Key : std::size_t {
+  kName,
+  kInstance,
+  kSeq,
+  kTimeMs,
+  kState,
+  kReason,
+  kHeartbeatMs,
+  kTargetsUp,
+  kTargets,
+  kRttLastUs,
+  kRttAvgUs,
+  kLossPct,
+  kWindowMs,
+  kKeyCount
+};
+constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
+    "name",    "instance",    "seq",         "time_ms",    "state",    "reason",   "heartbeat_ms",
+    "targets_up", "targets", "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms"};
+constexpr bool is_optional_key(std::size_t key) { return key == kRttLastUs || key == kRttAvgUs; }
+
+void append_field(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key).append("=").append(value).append("\n");
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError error) {
+  switch (error) {
+    case DecodeError::kEmpty: return "empty";
+    case DecodeError::kOversize: return "oversize";
+    case DecodeError::kNotPrintable: return "not-printable";
+    case DecodeError::kBadMagic: return "bad-magic";
+    case DecodeError::kBadVersion: return "bad-version";
+    case DecodeError::kTruncated: return "truncated";
+    case DecodeError::kMalformedLine: return "malformed-line";
+    case DecodeError::kDuplicateKey: return "duplicate-key";
+    case DecodeError::kMissingKey: return "missing-key";
+    case DecodeError::kBadNumber: return "bad-number";
+    case DecodeError::kOutOfRange: return "out-of-range";
+    case DecodeError::kBadName: return "bad-name";
+    case DecodeError::kBadState: return "bad-state";
+    case DecodeError::kBadReason: return "bad-reason";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(LinkState state) { return state == LinkState::kUp ? "up" : "down"; }
+
+bool is_valid_isp_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_valid_reason(std::string_view reason) {
+  if (reason.empty() || reason.size() > 32) return false;
+  for (char c : reason) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string encode(const Status& s) {
+  std::string out;
+  out.reserve(320);
+  out.append(kMagicLine).append("\n");
+  append_field(out, "name", s.name);
+  char hex[17];
+  auto [end, ec] = std::to_chars(hex, hex + 16, s.instance, 16);
+  std::string instance(16 - static_cast<std::size_t>(end - hex), '0');
+  instance.append(hex, end);
+  append_field(out, "instance", instance);
+  append_field(out, "seq", std::to_string(s.seq));
+  append_field(out, "time_ms", std::to_string(s.time_ms));
+  append_field(out, "state", to_string(s.state));
+  append_field(out, "reason", s.reason);
+  append_field(out, "heartbeat_ms", std::to_string(s.heartbeat_ms));
+  append_field(out, "targets_up", std::to_string(s.targets_up));
+  append_field(out, "targets", std::to_string(s.targets));
+  if (s.rtt_last_us) append_field(out, "rtt_last_us", std::to_string(*s.rtt_last_us));
+  if (s.rtt_avg_us) append_field(out, "rtt_avg_us", std::to_string(*s.rtt_avg_us));
+  std::string loss = std::to_string(s.loss_permille / 10);
+  if (s.loss_permille % 10 != 0) loss += "." + std::to_string(s.loss_permille % 10);
+  append_field(out, "loss_pct", loss);
+  append_field(out, "window_ms", std::to_string(s.window_ms));
+  return out;
+}
+
+Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
+  using U32 = std::numeric_limits<std::uint32_t>;
+  using U64 = std::numeric_limits<std::uint64_t>;
+  if (datagram.empty()) return fail(DecodeFailure{DecodeError::kEmpty, ""});
+  if (datagram.size() > kMaxDatagramBytes) {
+    return fail(DecodeFailure{DecodeError::kOversize, std::to_string(datagram.size()) + " bytes"});
+  }
+  std::string_view text(datagram.data(), datagram.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n' && !is_printable(text[i])) {
+      return fail(DecodeFailure{DecodeError::kNotPrintable, "byte " + std::to_string(i)});
+    }
+  }
+  if (text.back() != '\n') {
+    return fail(DecodeFailure{DecodeError::kTruncated, "no newline at the end"});
+  }
+
+  auto first_end = text.find('\n');
+  std::string_view first = text.substr(0, first_end);
+  if (first.substr(0, 5) != "ISPF ") {
+    return fail(DecodeFailure{DecodeError::kBadMagic, printable_detail(first)});
+  }
+  if (first != kMagicLine) {
+    return fail(DecodeFailure{DecodeError::kBadVersion, printable_detail(first)});
+  }
+
+  std::array<std::optional<std::string_view>, kKeyCount> values;
+  std::size_t pos = first_end + 1;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);  // always found: the text ends with '\n'
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos || !is_key(line.substr(0, eq))) {
+      return fail(DecodeFailure{DecodeError::kMalformedLine, printable_detail(line)});
+    }
+    std::string_view key = line.substr(0, eq);
+    std::string_view value = line.substr(eq + 1);
+    if (value.find(' ') != std::string_view::npos) {
+      return fail(DecodeFailure{DecodeError::kMalformedLine, printable_detail(line)});
+    }
+    for (std::size_t k = 0; k < kKeyCount; ++k) {
+      if (kKeyNames[k] != key) continue;
+      if (values[k]) return fail(DecodeFailure{DecodeError::kDuplicateKey, std::string(key)});
+      values[k] = value;
+    }
+    // Unknown keys (hmac= among them, for v1) are skipped on purpose: forward compatibility.
+  }
+  for (std::size_t k = 0; k < kKeyCount; ++k) {
+    if (!values[k] && !is_optional_key(k)) {
+      return fail(DecodeFailure{DecodeError::kMissingKey, std::string(kKeyNames[k])});
+    }
+  }
+
+  Status s;
+  auto number = [&](Key key, std::uint64_t max) -> Result<std::uint64_t, DecodeFailure> {
+    auto v = parse_unsigned(*values[key], U64::max());
+    if (!v) return fail(DecodeFailure{DecodeError::kBadNumber, std::string(kKeyNames[key])});
+    if (*v > max) return fail(DecodeFailure{DecodeError::kOutOfRange, std::string(kKeyNames[key])});
+    return *v;
+  };
+#define ISPF_TRY_NUMBER(field, key, max, type)   \
+  do {                                           \
+    auto parsed = number(key, max);              \
+    if (!parsed) return fail(parsed.error());    \
+    field = static_cast<type>(*parsed);          \
+  } while (false)
+
+  s.name = std::string(*values[kName]);
+  if (!is_valid_isp_name(s.name)) {
+    return fail(DecodeFailure{DecodeError::kBadName, printable_detail(s.name)});
+  }
+  auto instance = parse_hex64(*values[kInstance]);
+  if (!instance) return fail(DecodeFailure{DecodeError::kBadNumber, "instance"});
+  s.instance = *instance;
+  ISPF_TRY_NUMBER(s.seq, kSeq, U64::max(), std::uint64_t);
+  ISPF_TRY_NUMBER(s.time_ms, kTimeMs, U64::max(), std::uint64_t);
+  if (*values[kState] == "up") {
+    s.state = LinkState::kUp;
+  } else if (*values[kState] == "down") {
+    s.state = LinkState::kDown;
+  } else {
+    return fail(DecodeFailure{DecodeError::kBadState, printable_detail(*values[kState])});
+  }
+  s.reason = std::string(*values[kReason]);
+  if (!is_valid_reason(s.reason)) {
+    return fail(DecodeFailure{DecodeError::kBadReason, printable_detail(s.reason)});
+  }
+  ISPF_TRY_NUMBER(s.heartbeat_ms, kHeartbeatMs, 3'600'000, std::uint32_t);
+  if (s.heartbeat_ms == 0) return fail(DecodeFailure{DecodeError::kOutOfRange, "heartbeat_ms"});
+  ISPF_TRY_NUMBER(s.targets, kTargets, kMaxTargets, std::uint32_t);
+  if (s.targets == 0) return fail(DecodeFailure{DecodeError::kOutOfRange, "targets"});
+  ISPF_TRY_NUMBER(s.targets_up, kTargetsUp, s.targets, std::uint32_t);
+  if (values[kRttLastUs]) {
+    std::uint32_t v = 0;
+    ISPF_TRY_NUMBER(v, kRttLastUs, U32::max(), std::uint32_t);
+    s.rtt_last_us = v;
+  }
+  if (values[kRttAvgUs]) {
+    std::uint32_t v = 0;
+    ISPF_TRY_NUMBER(v, kRttAvgUs, U32::max(), std::uint32_t);
+    s.rtt_avg_us = v;
+  }
+  auto loss = parse_permille(*values[kLossPct]);
+  if (!loss) return fail(DecodeFailure{loss.error(), "loss_pct"});
+  s.loss_permille = *loss;
+  ISPF_TRY_NUMBER(s.window_ms, kWindowMs, U32::max(), std::uint32_t);
+#undef ISPF_TRY_NUMBER
+  return s;
+}
+
+}  // namespace ispf

@@ -1,0 +1,157 @@
+// What failoverd tells people: the STATUS= line, the status file's JSON, the `status` table.
+#include "ispfailover/core/status_report.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "ispfailover/core/config.h"
+
+namespace ispf {
+namespace {
+
+std::string one_decimal(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", value);
+  return buf;
+}
+
+std::string isp_state_text(const IspView& isp) {
+  switch (isp.health) {
+    case IspHealth::kUp: return isp.config.name + " standby";
+    case IspHealth::kDegraded:
+      return isp.config.name + " degraded (loss " + one_decimal(isp.loss_permille / 10.0) + "%)";
+    case IspHealth::kDown: return isp.config.name + " down (" + isp.reason + ")";
+    case IspHealth::kStale:
+      return isp.config.name + (isp.reason == "never-heard" ? " never heard" : " stale");
+  }
+  return isp.config.name;
+}
+
+}  // namespace
+
+std::string human_duration(Duration d) {
+  auto ms = to_ms(d);
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", ms);
+  } else if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", ms / 60'000, (ms / 1000) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", ms / 3'600'000, (ms / 60'000) % 60);
+  }
+  return buf;
+}
+
+std::string summary_line(const StatusReport& r) {
+  std::string others;
+  for (std::size_t i = 0; i < r.isps.size(); ++i) {
+    if (r.active && i == *r.active && !r.all_down) continue;
+    if (!others.empty()) others += r.all_down ? ", " : "; ";
+    others += isp_state_text(r.isps[i]);
+  }
+  if (r.all_down) {
+    std::string line = "NO ISP UP: " + others;
+    if (r.active) {
+      line += "; keeping last route via " + r.isps[*r.active].config.name;
+    } else {
+      line += r.when_all_down == AllDownPolicy::kRemove ? "; default route withdrawn"
+                                                        : "; no route installed";
+    }
+    return line;
+  }
+  if (!r.active) return "no route yet: " + others;
+  const IspView& active = r.isps[*r.active];
+  std::string line = "via " + active.config.name + " " + format_ipv4(active.config.gateway) + " (";
+  line += std::string(to_string(active.health));
+  if (r.active_for) line += " " + human_duration(*r.active_for);
+  if (active.rtt_avg_us) line += ", rtt " + one_decimal(*active.rtt_avg_us / 1000.0) + " ms";
+  if (active.health == IspHealth::kDown || active.health == IspHealth::kStale) {
+    line += ", " + active.reason;
+  }
+  line += ")";
+  if (!others.empty()) line += "; " + others;
+  return line;
+}
+
+std::string to_json(const StatusReport& r) {
+  nlohmann::json j;
+  j["active"] = r.active ? nlohmann::json(r.isps[*r.active].config.name) : nlohmann::json(nullptr);
+  j["active_gateway"] = r.active ? nlohmann::json(format_ipv4(r.isps[*r.active].config.gateway))
+                                 : nlohmann::json(nullptr);
+  j["active_for_ms"] = r.active_for ? nlohmann::json(to_ms(*r.active_for)) : nlohmann::json(nullptr);
+  j["switches"] = r.switches;
+  j["all_down"] = r.all_down;
+  j["summary"] = summary_line(r);
+  j["last_switch"] = r.last_switch;
+  j["accepted"] = r.accepted;
+  j["updated_unix_ms"] = r.updated_unix_ms;
+  nlohmann::json drops = nlohmann::json::object();
+  for (std::size_t i = 0; i < r.drops.size(); ++i) {
+    drops[std::string(to_string(static_cast<DropReason>(i)))] = r.drops[i];
+  }
+  j["drops"] = drops;
+  nlohmann::json isps = nlohmann::json::array();
+  for (const auto& isp : r.isps) {
+    nlohmann::json e;
+    e["name"] = isp.config.name;
+    e["gateway"] = format_ipv4(isp.config.gateway);
+    e["priority"] = isp.config.priority;
+    e["state"] = std::string(to_string(isp.health));
+    e["reason"] = isp.reason;
+    e["last_seen_ms_ago"] =
+        isp.since_last_seen ? nlohmann::json(to_ms(*isp.since_last_seen)) : nlohmann::json(nullptr);
+    e["rtt_ms"] = isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
+    e["loss_pct"] = isp.loss_permille / 10.0;
+    isps.push_back(std::move(e));
+  }
+  j["isps"] = isps;
+  return j.dump(2) + "\n";
+}
+
+Result<std::string, std::string> render_status_table(std::string_view json_text) {
+  auto j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("isps") || !j["isps"].is_array()) {
+    return fail(std::string("not a failoverd status file (expected JSON with an \"isps\" list)"));
+  }
+  std::string out;
+  out += j.value("summary", std::string()) + "\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "%-3s %-12s %-16s %-9s %-12s %10s %9s %7s\n", "", "ISP",
+                "GATEWAY", "STATE", "REASON", "LAST SEEN", "RTT", "LOSS");
+  out += line;
+  std::string active = j["active"].is_string() ? j["active"].get<std::string>() : "";
+  for (const auto& isp : j["isps"]) {
+    if (!isp.is_object()) continue;
+    auto text = [&](const char* key) {
+      return isp.contains(key) && isp[key].is_string() ? isp[key].get<std::string>() : "-";
+    };
+    std::string seen = isp.contains("last_seen_ms_ago") && isp["last_seen_ms_ago"].is_number()
+                           ? human_duration(milliseconds(isp["last_seen_ms_ago"].get<long long>())) +
+                                 " ago"
+                           : "never";
+    std::string rtt = isp.contains("rtt_ms") && isp["rtt_ms"].is_number()
+                          ? one_decimal(isp["rtt_ms"].get<double>()) + " ms"
+                          : "-";
+    std::string loss = isp.contains("loss_pct") && isp["loss_pct"].is_number()
+                           ? one_decimal(isp["loss_pct"].get<double>()) + "%"
+                           : "-";
+    std::snprintf(line, sizeof line, "%-3s %-12s %-16s %-9s %-12s %10s %9s %7s\n",
+                  text("name") == active ? "*" : "", text("name").c_str(),
+                  text("gateway").c_str(), text("state").c_str(), text("reason").c_str(),
+                  seen.c_str(), rtt.c_str(), loss.c_str());
+    out += line;
+  }
+  std::string drops;
+  if (j.contains("drops") && j["drops"].is_object()) {
+    for (auto& [key, value] : j["drops"].items()) {
+      if (value.is_number()) drops += " " + key + "=" + std::to_string(value.get<long long>());
+    }
+  }
+  out += "switches: " + std::to_string(j.value("switches", 0)) + "   dropped:" +
+         (drops.empty() ? std::string(" none") : drops) + "\n";
+  return out;
+}
+
+}  // namespace ispf

@@ -1,0 +1,182 @@
+// Raw ICMP echo rounds out of one interface: send, match replies by identifier and sequence.
+#include "ispfailover/io/icmp_prober.h"
+
+#include <linux/icmp.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "ispfailover/core/icmp_packet.h"
+#include "ispfailover/core/reachability.h"
+
+namespace ispf {
+namespace {
+
+// Visible in tcpdump -A, so a person can tell our probes from anyone else's.
+constexpr std::string_view kPayload = "ispfailover probe";
+
+bool is_no_route(const std::error_code& ec) {
+  return ec == std::errc::network_unreachable || ec == std::errc::network_down ||
+         ec == std::errc::host_unreachable || ec == std::errc::no_such_device;
+}
+
+}  // namespace
+
+struct IcmpProber::Round {
+  explicit Round(asio::io_context& io) : timer(io) {}
+  RoundReport report;
+  std::vector<bool> concluded;
+  std::size_t remaining = 0;
+  asio::steady_timer timer;
+  RoundHandler handler;
+};
+
+std::uint32_t RoundReport::answered() const {
+  return static_cast<std::uint32_t>(
+      std::count_if(probes.begin(), probes.end(), [](const auto& p) { return p.rtt.has_value(); }));
+}
+
+std::string RoundReport::failure_reason() const {
+  bool unreachable = false;
+  for (const auto& probe : probes) {
+    if (probe.error == ProbeError::kNoRoute) return kReasonNoRoute;
+    if (probe.error == ProbeError::kUnreachable) unreachable = true;
+  }
+  return unreachable ? kReasonUnreachable : kReasonProbeLoss;
+}
+
+Result<std::unique_ptr<IcmpProber>, std::error_code> IcmpProber::open(
+    asio::io_context& io, const std::string& uplink, std::uint16_t identifier,
+    std::vector<std::uint32_t> targets, Duration timeout) {
+  asio::ip::icmp::socket socket(io);
+  std::error_code ec;
+  socket.open(asio::ip::icmp::v4(), ec);
+  if (ec) return fail(ec);
+  int fd = socket.native_handle();
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, uplink.c_str(),
+                   static_cast<socklen_t>(uplink.size())) != 0) {
+    return fail(std::error_code(errno, std::system_category()));
+  }
+  // Only replies and the errors that can be about our requests wake us up.
+  icmp_filter filter{};
+  filter.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED));
+  ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+  socket.non_blocking(true, ec);
+  if (ec) return fail(ec);
+  std::unique_ptr<IcmpProber> prober(
+      new IcmpProber(io, std::move(socket), identifier, std::move(targets), timeout));
+  prober->receive();
+  return prober;
+}
+
+IcmpProber::IcmpProber(asio::io_context& io, asio::ip::icmp::socket socket,
+                       std::uint16_t identifier, std::vector<std::uint32_t> targets,
+                       Duration timeout)
+    : io_(io),
+      socket_(std::move(socket)),
+      identifier_(identifier),
+      targets_(std::move(targets)),
+      timeout_(timeout) {}
+
+IcmpProber::~IcmpProber() { *alive_ = false; }
+
+void IcmpProber::set_targets(std::vector<std::uint32_t> targets, Duration timeout) {
+  targets_ = std::move(targets);
+  timeout_ = timeout;
+}
+
+void IcmpProber::start_round(std::uint16_t sequence, RoundHandler done) {
+  if (rounds_.count(sequence)) finish_if_complete(sequence, /*timed_out=*/true);
+  auto round = std::make_unique<Round>(io_);
+  round->handler = std::move(done);
+  round->report.sequence = sequence;
+  round->report.started = Clock::now();
+  round->report.probes.resize(targets_.size());
+  round->concluded.assign(targets_.size(), false);
+  round->remaining = targets_.size();
+  auto payload = std::as_bytes(std::span(kPayload.data(), kPayload.size()));
+  auto packet = encode_echo_request(
+      identifier_, sequence,
+      std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    ProbeOutcome& probe = round->report.probes[i];
+    probe.target = targets_[i];
+    std::error_code ec;
+    socket_.send_to(asio::buffer(packet),
+                    asio::ip::icmp::endpoint(asio::ip::address_v4(targets_[i]), 0), 0, ec);
+    if (ec) {
+      probe.error = is_no_route(ec) ? ProbeError::kNoRoute : ProbeError::kTimeout;
+      probe.send_error = ec;
+      round->concluded[i] = true;
+      --round->remaining;
+    }
+  }
+  Round& ref = *round;
+  rounds_[sequence] = std::move(round);
+  if (ref.remaining == 0) {
+    // Report on the next turn of the loop, never from inside the caller's own call.
+    asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_), sequence] {
+      if (alive.lock() && *alive.lock()) finish_if_complete(sequence, false);
+    });
+    return;
+  }
+  ref.timer.expires_after(timeout_);
+  ref.timer.async_wait([this, alive = std::weak_ptr<bool>(alive_), sequence](std::error_code ec) {
+    if (ec || !alive.lock() || !*alive.lock()) return;
+    finish_if_complete(sequence, /*timed_out=*/true);
+  });
+}
+
+void IcmpProber::finish_if_complete(std::uint16_t sequence, bool timed_out) {
+  auto it = rounds_.find(sequence);
+  if (it == rounds_.end()) return;
+  if (!timed_out && it->second->remaining > 0) return;
+  std::unique_ptr<Round> round = std::move(it->second);
+  rounds_.erase(it);
+  round->timer.cancel();
+  round->report.concluded = Clock::now();
+  round->handler(round->report);
+}
+
+void IcmpProber::receive() {
+  socket_.async_receive(asio::buffer(buffer_), [this, alive = std::weak_ptr<bool>(alive_)](
+                                                   std::error_code ec, std::size_t length) {
+    if (ec == asio::error::operation_aborted || !alive.lock() || !*alive.lock()) return;
+    if (!ec) handle_packet(length);
+    // A transient receive error (e.g. ENOBUFS) must not end probing: read on.
+    receive();
+  });
+}
+
+void IcmpProber::handle_packet(std::size_t length) {
+  auto parsed = parse_icmp_packet(std::span<const std::uint8_t>(buffer_.data(), length));
+  if (!parsed || parsed->kind == IcmpKind::kOther || parsed->identifier != identifier_) {
+    ++ignored_;
+    return;
+  }
+  auto it = rounds_.find(parsed->sequence);
+  if (it == rounds_.end()) {
+    ++ignored_;  // late: its round already timed out
+    return;
+  }
+  Round& round = *it->second;
+  for (std::size_t i = 0; i < round.report.probes.size(); ++i) {
+    ProbeOutcome& probe = round.report.probes[i];
+    if (round.concluded[i] || probe.target != parsed->about) continue;
+    if (parsed->kind == IcmpKind::kEchoReply) {
+      probe.rtt = Clock::now() - round.report.started;
+      probe.error = ProbeError::kNone;
+    } else {
+      probe.error = ProbeError::kUnreachable;
+    }
+    round.concluded[i] = true;
+    --round.remaining;
+    finish_if_complete(parsed->sequence, false);
+    return;
+  }
+  ++ignored_;
+}
+
+}  // namespace ispf

@@ -1,0 +1,43 @@
+// Interface lookups through the C library (if_nametoindex, getifaddrs).
+#include "ispfailover/io/interfaces.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace ispf {
+
+std::optional<unsigned> interface_index(const std::string& name) {
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return std::nullopt;
+  return index;
+}
+
+std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> guard(list, freeifaddrs);
+  for (ifaddrs* entry = list; entry; entry = entry->ifa_next) {
+    if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || name != entry->ifa_name) {
+      continue;
+    }
+    if ((entry->ifa_flags & IFF_BROADCAST) && entry->ifa_broadaddr) {
+      auto* broadcast = reinterpret_cast<sockaddr_in*>(entry->ifa_broadaddr);
+      return ntohl(broadcast->sin_addr.s_addr);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "isp";
+  std::string name(buf);
+  return name.substr(0, name.find('.'));
+}
+
+}  // namespace ispf
