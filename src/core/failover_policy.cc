@@ -98,12 +98,17 @@ std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::u
       it->degraded = false;
     }
   }
+  // Holds count from the report itself, not from whenever evaluate() next runs.
+  refresh(*it, now);
   return std::nullopt;
 }
 
 void FailoverPolicy::adopt_route(std::uint32_t gateway) {
   for (std::size_t i = 0; i < isps_.size(); ++i) {
-    if (isps_[i].config.gateway == gateway) active_ = i;
+    if (isps_[i].config.gateway == gateway) {
+      active_ = i;
+      ever_active_ = true;
+    }
   }
 }
 
@@ -124,15 +129,13 @@ std::string FailoverPolicy::reason_of(const Tracked& isp, TimePoint now) const {
   }
 }
 
-void FailoverPolicy::refresh(TimePoint now) {
-  for (auto& isp : isps_) {
-    if (health_of(isp, now) == IspHealth::kUp) {
-      if (!isp.healthy_since) isp.healthy_since = now;
-      isp.unhealthy_since.reset();
-    } else {
-      isp.healthy_since.reset();
-      if (!isp.unhealthy_since) isp.unhealthy_since = now;
-    }
+void FailoverPolicy::refresh(Tracked& isp, TimePoint now) {
+  if (health_of(isp, now) == IspHealth::kUp) {
+    if (!isp.healthy_since) isp.healthy_since = now;
+    isp.unhealthy_since.reset();
+  } else {
+    isp.healthy_since.reset();
+    if (!isp.unhealthy_since) isp.unhealthy_since = now;
   }
 }
 
@@ -160,7 +163,7 @@ std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
 }
 
 Decision FailoverPolicy::evaluate(TimePoint now) {
-  refresh(now);
+  for (auto& isp : isps_) refresh(isp, now);
   Decision d;
   d.previous = active_;
   bool in_grace = now - started_ < config_.startup_grace;
@@ -207,7 +210,8 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
 
   if (choice != active_) {
     d.changed = true;
-    d.counted = active_.has_value() && choice.has_value();
+    d.counted = ever_active_;
+    ever_active_ = true;
     if (why.empty()) {
       std::string from = active_ ? describe(*active_, now) : "no route";
       if (active_) {

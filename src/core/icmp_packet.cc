@@ -23,6 +23,12 @@ std::size_t ipv4_header_length(std::span<const std::uint8_t> packet) {
   return length;
 }
 
+// True if the IPv4 total length says the packet is all there (an embedded packet in an ICMP
+// error may be cut short on purpose, so this is checked only for the outer packet).
+bool ipv4_complete(std::span<const std::uint8_t> packet) {
+  return read16(packet, 2) <= packet.size() && read16(packet, 2) >= ipv4_header_length(packet);
+}
+
 }  // namespace
 
 std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes) {
@@ -52,8 +58,8 @@ std::vector<std::uint8_t> encode_echo_request(std::uint16_t identifier, std::uin
 
 std::optional<IcmpReceived> parse_icmp_packet(std::span<const std::uint8_t> packet) {
   std::size_t ip_length = ipv4_header_length(packet);
-  if (ip_length == 0 || packet[9] != kProtocolIcmp) return std::nullopt;
-  auto icmp = packet.subspan(ip_length);
+  if (ip_length == 0 || packet[9] != kProtocolIcmp || !ipv4_complete(packet)) return std::nullopt;
+  auto icmp = packet.subspan(ip_length, read16(packet, 2) - ip_length);
   if (icmp.size() < kIcmpHeaderBytes || internet_checksum(icmp) != 0) return std::nullopt;
 
   IcmpReceived out;

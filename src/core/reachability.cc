@@ -7,8 +7,9 @@ Reachability::Reachability(ReachabilityConfig config, TimePoint now)
     : config_(config), since_(now) {}
 
 void Reachability::record_probe(TimePoint concluded_at, std::optional<Duration> rtt) {
-  window_.push_back({concluded_at, rtt});
   if (rtt) rtt_last_ = rtt;
+  if (state_ != LinkState::kUp || !link_usable_) return;
+  window_.push_back({concluded_at, rtt});
   prune(concluded_at);
 }
 
@@ -44,7 +45,8 @@ std::optional<Transition> Reachability::on_round(const RoundOutcome& round, Time
   if (state_ == LinkState::kDown && good && good_in_row_ >= config_.up_after) {
     return move_to(LinkState::kUp, kReasonProbeOk, now);
   }
-  if (state_ == LinkState::kUp && !good && bad_in_row_ >= config_.down_after) {
+  bool down_is_news = state_ == LinkState::kUp || reason_ == kReasonStarting;
+  if (down_is_news && !good && bad_in_row_ >= config_.down_after) {
     return move_to(LinkState::kDown, round.failure_reason, now);
   }
   return std::nullopt;
@@ -57,6 +59,16 @@ std::optional<Transition> Reachability::on_link(bool usable, TimePoint now) {
   bad_in_row_ = 0;
   if (!usable) return move_to(LinkState::kDown, kReasonLinkDown, now);
   return std::nullopt;  // the link is back; the line is up once up_after rounds prove it
+}
+
+void Reachability::reconfigure(ReachabilityConfig config) {
+  if (config.targets != config_.targets) {
+    window_.clear();
+    rtt_last_.reset();
+  }
+  config_ = config;
+  good_in_row_ = 0;
+  bad_in_row_ = 0;
 }
 
 LineQuality Reachability::quality(TimePoint now) {

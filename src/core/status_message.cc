@@ -1,10 +1,12 @@
 // Status datagram wire format v1: encoder and defensive decoder (grammar in the header).
 #include "ispfailover/core/status_message.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 namespace ispf {
 namespace {
@@ -19,21 +21,24 @@ std::string printable_detail(std::string_view text) {
   return out;
 }
 
-// Unsigned decimal, no sign, no leading zeros (except "0"), no overflow past `max`.
-std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t max) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
-  if (text.size() > 1 && text[0] == '0') return std::nullopt;
+// Unsigned decimal, no sign, no leading zeros (except "0"); too large for u64 is out of range.
+Result<std::uint64_t, DecodeError> parse_unsigned(std::string_view text) {
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) return fail(DecodeError::kBadNumber);
+  for (char c : text) {
+    if (c < '0' || c > '9') return fail(DecodeError::kBadNumber);
+  }
   std::uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value > max) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) return fail(DecodeError::kOutOfRange);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) return fail(DecodeError::kBadNumber);
   return value;
 }
 
 // "12" or "12.5": a percentage in tenths, at most 100.0.
 Result<std::uint32_t, DecodeError> parse_permille(std::string_view text) {
   auto dot = text.find('.');
-  auto whole = parse_unsigned(text.substr(0, dot), std::numeric_limits<std::uint64_t>::max());
-  if (!whole) return fail(DecodeError::kBadNumber);
+  auto whole = parse_unsigned(text.substr(0, dot));
+  if (!whole) return fail(whole.error());
   std::uint64_t tenths = 0;
   if (dot != std::string_view::npos) {
     auto frac = text.substr(dot + 1);
@@ -183,6 +188,7 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
   }
 
   std::array<std::optional<std::string_view>, kKeyCount> values;
+  std::vector<std::string_view> unknown_keys;
   std::size_t pos = first_end + 1;
   while (pos < text.size()) {
     auto end = text.find('\n', pos);  // always found: the text ends with '\n'
@@ -197,12 +203,19 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     if (value.find(' ') != std::string_view::npos) {
       return fail(DecodeFailure{DecodeError::kMalformedLine, printable_detail(line)});
     }
-    for (std::size_t k = 0; k < kKeyCount; ++k) {
-      if (kKeyNames[k] != key) continue;
-      if (values[k]) return fail(DecodeFailure{DecodeError::kDuplicateKey, std::string(key)});
-      values[k] = value;
+    auto known = std::find(kKeyNames.begin(), kKeyNames.end(), key);
+    if (known != kKeyNames.end()) {
+      auto& slot = values[static_cast<std::size_t>(known - kKeyNames.begin())];
+      if (slot) return fail(DecodeFailure{DecodeError::kDuplicateKey, std::string(key)});
+      slot = value;
+      continue;
     }
-    // Unknown keys (hmac= among them, for v1) are skipped on purpose: forward compatibility.
+    // Unknown keys (hmac= among them, for v1) are skipped on purpose, for forward
+    // compatibility; but not twice, or a later tag check could be fooled by a second one.
+    if (std::find(unknown_keys.begin(), unknown_keys.end(), key) != unknown_keys.end()) {
+      return fail(DecodeFailure{DecodeError::kDuplicateKey, printable_detail(key)});
+    }
+    unknown_keys.push_back(key);
   }
   for (std::size_t k = 0; k < kKeyCount; ++k) {
     if (!values[k] && !is_optional_key(k)) {
@@ -212,8 +225,8 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
 
   Status s;
   auto number = [&](Key key, std::uint64_t max) -> Result<std::uint64_t, DecodeFailure> {
-    auto v = parse_unsigned(*values[key], U64::max());
-    if (!v) return fail(DecodeFailure{DecodeError::kBadNumber, std::string(kKeyNames[key])});
+    auto v = parse_unsigned(*values[key]);
+    if (!v) return fail(DecodeFailure{v.error(), std::string(kKeyNames[key])});
     if (*v > max) return fail(DecodeFailure{DecodeError::kOutOfRange, std::string(kKeyNames[key])});
     return *v;
   };

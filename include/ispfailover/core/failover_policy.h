@@ -55,7 +55,7 @@ struct Decision {
   std::optional<std::size_t> active;  // index into the ISP list; nullopt: no route wanted
   std::optional<std::size_t> previous;
   bool changed = false;   // active differs from before this evaluation
-  bool counted = false;   // a switch between two ISPs (not the first pick after start)
+  bool counted = false;   // counts as a switch: any change but the first pick after start
   bool all_down = false;  // no ISP is up or degraded
   std::string why;        // one line for the journal: from, to, why, how long since the fault
 };
@@ -94,7 +94,7 @@ class FailoverPolicy {
   };
   IspHealth health_of(const Tracked& isp, TimePoint now) const;
   std::string reason_of(const Tracked& isp, TimePoint now) const;
-  void refresh(TimePoint now);
+  void refresh(Tracked& isp, TimePoint now);
   std::string describe(std::size_t index, TimePoint now) const;
 
   PolicyConfig config_;
@@ -102,6 +102,7 @@ class FailoverPolicy {
   TimePoint started_;
   std::optional<std::size_t> active_;
   std::uint64_t switches_ = 0;
+  bool ever_active_ = false;
 };
 
 }  // namespace ispf

@@ -51,15 +51,22 @@ struct LineQuality {
 
 class Reachability {
  public:
-  // Starts down with reason "starting": a line is up only once it has proven it.
+  // Starts down with reason "starting": a line is up only once it has proven it, and is reported
+  // down (with the failure reason) once down_after rounds in a row have failed.
   Reachability(ReachabilityConfig config, TimePoint now);
 
-  // Every concluded probe (answered with its RTT, or timed out/refused), for the loss window.
+  // Every concluded probe (answered with its RTT, or timed out/refused). Only probes made while
+  // the line is up count in the loss window: the figures describe a working line's quality, so
+  // a past outage does not make a recovered line look lossy (and keep clients away from it).
   void record_probe(TimePoint concluded_at, std::optional<Duration> rtt);
 
   std::optional<Transition> on_round(const RoundOutcome& round, TimePoint now);
   // The uplink's usability as netlink reports it (administratively up and carrier present).
   std::optional<Transition> on_link(bool usable, TimePoint now);
+
+  // New settings keep the verdict; the run counters restart, and the window restarts only when
+  // the number of targets changed (old figures would mean something else).
+  void reconfigure(ReachabilityConfig config);
 
   LinkState state() const { return state_; }
   const std::string& reason() const { return reason_; }

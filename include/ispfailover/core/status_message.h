@@ -28,7 +28,7 @@ namespace ispf {
 //   time_ms=1795000000000       sender's wall clock (Unix ms), for humans and replay windows
 //   state=up                    "up" or "down", nothing else
 //   reason=probe-ok             why: probe-ok, probe-loss, link-down, no-route, starting, ...
-//   heartbeat_ms=300            the sender promises a datagram at least this often
+//   heartbeat_ms=300            the sender promises a datagram at least this often (1..3600000)
 //   targets_up=2                targets that answered the last round
 //   targets=2                   targets probed per round (1..16)
 //   rtt_last_us=11800           RTT of the last answered probe, microseconds (absent: none yet)
@@ -38,9 +38,10 @@ namespace ispf {
 //   hmac=...                    reserved for the authentication tag (a later version); a v1
 //                               decoder that does not check tags accepts and ignores it
 //
-// Unknown keys are accepted and ignored, so a v1 receiver understands newer v1 senders. All
+// Unknown keys are accepted and ignored (but, like every key, at most once), so a v1 receiver understands newer v1 senders. All
 // numbers are unsigned decimal without sign or leading zeros beyond "0" (loss_pct may have one
-// decimal); anything else is rejected with a reason, never guessed at.
+// decimal); a well-formed number too large for its field is out-of-range; anything else is
+// rejected with a reason, never guessed at.
 
 inline constexpr std::string_view kMagicLine = "ISPF 1";
 inline constexpr std::size_t kMaxDatagramBytes = 512;

@@ -1,0 +1,374 @@
+// Option parsing and validation of both daemons: every error names the option at fault.
+#include "ispfailover/core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ispf {
+namespace {
+
+using std::chrono::seconds;
+
+ProbedOptions ValidProbed() {
+  ProbedOptions options;
+  options.name = "isp1";
+  options.uplink = "wan0";
+  options.lan = "lan0";
+  options.targets = {"8.8.8.8", "1.1.1.1"};
+  options.quorum = 1;
+  return options;
+}
+
+FailoverOptions ValidFailover() {
+  FailoverOptions options;
+  options.isp_specs = {"alpha=10.0.1.1", "bravo=10.0.2.1"};
+  return options;
+}
+
+testing::AssertionResult ProbedFailsOn(const ProbedOptions& options, const std::string& option) {
+  const std::optional<ConfigError> error = validate(options);
+  if (!error) return testing::AssertionFailure() << "accepted, expected an error on " << option;
+  if (error->option != option) {
+    return testing::AssertionFailure()
+           << "error on " << error->to_string() << ", expected " << option;
+  }
+  if (error->message.empty()) return testing::AssertionFailure() << "empty message";
+  return testing::AssertionSuccess();
+}
+
+testing::AssertionResult FailoverFailsOn(const FailoverOptions& options,
+                                         const std::string& option) {
+  const auto result = validate(options);
+  if (result) return testing::AssertionFailure() << "accepted, expected an error on " << option;
+  if (result.error().option != option) {
+    return testing::AssertionFailure()
+           << "error on " << result.error().to_string() << ", expected " << option;
+  }
+  if (result.error().message.empty()) return testing::AssertionFailure() << "empty message";
+  return testing::AssertionSuccess();
+}
+
+TEST(ParseIpv4Test, ValidAddresses) {
+  EXPECT_EQ(parse_ipv4("192.168.1.1"), std::optional<std::uint32_t>(0xc0a80101));
+  EXPECT_EQ(parse_ipv4("0.0.0.0"), std::optional<std::uint32_t>(0));
+  EXPECT_EQ(parse_ipv4("255.255.255.255"), std::optional<std::uint32_t>(0xffffffff));
+  EXPECT_EQ(parse_ipv4("10.0.2.1"), std::optional<std::uint32_t>(0x0a000201));
+  EXPECT_EQ(parse_ipv4("1.2.3.4"), std::optional<std::uint32_t>(0x01020304));
+}
+
+TEST(ParseIpv4Test, InvalidAddresses) {
+  for (const char* text :
+       {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.256", "1.2.3.1000", "a.b.c.d", "1.2.3.4 ",
+        " 1.2.3.4", "1..3.4", ".1.2.3", "1.2.3.", "-1.2.3.4", "+1.2.3.4", "1.2.3.4/24", "localhost",
+        "0x01.2.3.4", "1.2.3.4\n", "4294967295"}) {
+    EXPECT_FALSE(parse_ipv4(text).has_value()) << "\"" << text << "\"";
+  }
+}
+
+TEST(FormatIpv4Test, DottedQuad) {
+  EXPECT_EQ(format_ipv4(0xc0a80101), "192.168.1.1");
+  EXPECT_EQ(format_ipv4(0), "0.0.0.0");
+  EXPECT_EQ(format_ipv4(0xffffffff), "255.255.255.255");
+  EXPECT_EQ(format_ipv4(0x0a000201), "10.0.2.1");
+}
+
+TEST(FormatIpv4Test, RoundTrip) {
+  for (const std::uint32_t address : {0x01020304u, 0x7f000001u, 0xa9fe0a0bu, 0x00ff00ffu}) {
+    EXPECT_EQ(parse_ipv4(format_ipv4(address)), std::optional<std::uint32_t>(address));
+  }
+}
+
+TEST(ParseIspSpecTest, NameAndGatewayWithDefaultPriority) {
+  const auto isp = parse_isp_spec("isp1=192.168.1.1", 3);
+  ASSERT_TRUE(isp.has_value()) << isp.error().to_string();
+  EXPECT_EQ(isp->name, "isp1");
+  EXPECT_EQ(isp->gateway, 0xc0a80101u);
+  EXPECT_EQ(isp->priority, 3);
+}
+
+TEST(ParseIspSpecTest, ExplicitPriority) {
+  const auto isp = parse_isp_spec("fiber.1=10.0.0.1,priority=7", 0);
+  ASSERT_TRUE(isp.has_value()) << isp.error().to_string();
+  EXPECT_EQ(isp->name, "fiber.1");
+  EXPECT_EQ(isp->gateway, 0x0a000001u);
+  EXPECT_EQ(isp->priority, 7);
+  const auto zero = parse_isp_spec("lte=10.0.0.2,priority=0", 5);
+  ASSERT_TRUE(zero.has_value()) << zero.error().to_string();
+  EXPECT_EQ(zero->priority, 0);
+}
+
+TEST(ParseIspSpecTest, MalformedSpecsNameIsp) {
+  for (const char* spec : {"", "isp1", "=1.2.3.4", "isp1=", "isp1=999.1.1.1", "isp1=1.2.3",
+                           "bad name=1.2.3.4", "isp/1=1.2.3.4", "isp1=1.2.3.4,prio=3",
+                           "isp1=1.2.3.4,priority=x", "isp1=1.2.3.4,priority=", "isp1=1.2.3.4,",
+                           "isp1=1.2.3.4,priority=1,priority=2", "isp1=gateway.example"}) {
+    const auto isp = parse_isp_spec(spec, 0);
+    ASSERT_FALSE(isp.has_value()) << "\"" << spec << "\" accepted";
+    EXPECT_EQ(isp.error().option, "--isp") << spec;
+    EXPECT_FALSE(isp.error().message.empty()) << spec;
+  }
+}
+
+TEST(ParseIspSpecTest, TooLongNameRejected) {
+  const std::string spec = std::string(33, 'a') + "=1.2.3.4";
+  EXPECT_FALSE(parse_isp_spec(spec, 0).has_value());
+  EXPECT_TRUE(parse_isp_spec(std::string(32, 'a') + "=1.2.3.4", 0).has_value());
+}
+
+TEST(ParseRouteTableTest, NamesAndNumbers) {
+  EXPECT_EQ(parse_route_table("default").value_or(0), 253u);
+  EXPECT_EQ(parse_route_table("local").value_or(0), 255u);
+  EXPECT_EQ(parse_route_table("main").value_or(0), 254u);
+  EXPECT_EQ(parse_route_table("100").value_or(0), 100u);
+  EXPECT_EQ(parse_route_table("1").value_or(0), 1u);
+  EXPECT_EQ(parse_route_table("4294967295").value_or(0), 4294967295u);
+}
+
+TEST(ParseRouteTableTest, InvalidTablesNameTable) {
+  for (const char* text : {"", "0", "Main", "nope", "-1", "+5", "4294967296", "12a", " 100"}) {
+    const auto table = parse_route_table(text);
+    ASSERT_FALSE(table.has_value()) << "\"" << text << "\" accepted";
+    EXPECT_EQ(table.error().option, "--table") << text;
+  }
+}
+
+TEST(LogLevelTest, KnownLevels) {
+  EXPECT_TRUE(is_valid_log_level("info"));
+  EXPECT_TRUE(is_valid_log_level("debug"));
+  EXPECT_TRUE(is_valid_log_level("error"));
+  EXPECT_FALSE(is_valid_log_level(""));
+  EXPECT_FALSE(is_valid_log_level("loud"));
+  EXPECT_FALSE(is_valid_log_level("info "));
+}
+
+TEST(ValidateProbedTest, ValidOptionsAccepted) {
+  const auto error = validate(ValidProbed());
+  EXPECT_FALSE(error.has_value()) << error->to_string();
+  ProbedOptions one = ValidProbed();
+  one.targets = {"8.8.8.8"};
+  one.quorum = 1;
+  EXPECT_FALSE(validate(one).has_value());
+  ProbedOptions all = ValidProbed();
+  all.quorum = 2;  // equal to the number of targets
+  EXPECT_FALSE(validate(all).has_value());
+}
+
+TEST(ValidateProbedTest, QuorumAboveTargets) {
+  ProbedOptions options = ValidProbed();
+  options.quorum = 3;
+  EXPECT_TRUE(ProbedFailsOn(options, "--quorum"));
+}
+
+TEST(ValidateProbedTest, ZeroInterval) {
+  ProbedOptions options = ValidProbed();
+  options.interval = Duration::zero();
+  EXPECT_TRUE(ProbedFailsOn(options, "--interval"));
+}
+
+TEST(ValidateProbedTest, ZeroTimeout) {
+  ProbedOptions options = ValidProbed();
+  options.timeout = Duration::zero();
+  EXPECT_TRUE(ProbedFailsOn(options, "--timeout"));
+}
+
+TEST(ValidateProbedTest, ZeroDownAfter) {
+  ProbedOptions options = ValidProbed();
+  options.down_after = 0;
+  EXPECT_TRUE(ProbedFailsOn(options, "--down-after"));
+}
+
+TEST(ValidateProbedTest, ZeroUpAfter) {
+  ProbedOptions options = ValidProbed();
+  options.up_after = 0;
+  EXPECT_TRUE(ProbedFailsOn(options, "--up-after"));
+}
+
+TEST(ValidateProbedTest, BadTargetAddress) {
+  for (const char* bad : {"8.8.8", "dns.google", "", "300.1.1.1"}) {
+    ProbedOptions options = ValidProbed();
+    options.targets = {"8.8.8.8", bad};
+    EXPECT_TRUE(ProbedFailsOn(options, "--target")) << bad;
+  }
+}
+
+TEST(ValidateProbedTest, NoTargets) {
+  ProbedOptions options = ValidProbed();
+  options.targets.clear();
+  options.quorum = 1;
+  EXPECT_TRUE(ProbedFailsOn(options, "--target"));
+}
+
+TEST(ValidateProbedTest, MoreTargetsThanADatagramCanReport) {
+  ProbedOptions options = ValidProbed();
+  options.targets.clear();
+  for (int i = 1; i <= 17; ++i) options.targets.push_back("10.9.9." + std::to_string(i));
+  EXPECT_TRUE(ProbedFailsOn(options, "--target"));
+  options.targets.pop_back();
+  EXPECT_FALSE(validate(options).has_value());
+}
+
+TEST(ValidateProbedTest, BadName) {
+  for (const std::string& bad :
+       {std::string(""), std::string("isp 1"), std::string("isp/1"), std::string(33, 'n')}) {
+    ProbedOptions options = ValidProbed();
+    options.name = bad;
+    EXPECT_TRUE(ProbedFailsOn(options, "--name")) << "\"" << bad << "\"";
+  }
+}
+
+TEST(ValidateProbedTest, BadLogLevel) {
+  ProbedOptions options = ValidProbed();
+  options.log_level = "loud";
+  EXPECT_TRUE(ProbedFailsOn(options, "--log-level"));
+}
+
+TEST(ValidateProbedTest, ZeroHeartbeat) {
+  ProbedOptions options = ValidProbed();
+  options.heartbeat = Duration::zero();
+  EXPECT_TRUE(ProbedFailsOn(options, "--heartbeat"));
+}
+
+TEST(ValidateFailoverTest, ValidOptionsGiveSettings) {
+  FailoverOptions options = ValidFailover();
+  options.failback_after = seconds(5);
+  options.max_loss_pct = 12.5;
+  options.when_all_down = "remove";
+  options.startup_grace = milliseconds(2500);
+  options.table = "100";
+  options.metric = 42;
+  options.replace_gateways = {"192.168.0.254"};
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value()) << settings.error().to_string();
+  ASSERT_EQ(settings->isps.size(), 2u);
+  EXPECT_EQ(settings->isps[0].name, "alpha");
+  EXPECT_EQ(settings->isps[0].gateway, 0x0a000101u);
+  EXPECT_EQ(settings->isps[1].name, "bravo");
+  EXPECT_EQ(settings->isps[1].gateway, 0x0a000201u);
+  EXPECT_LT(settings->isps[0].priority, settings->isps[1].priority);
+  EXPECT_EQ(settings->policy.failback_after, seconds(5));
+  EXPECT_EQ(settings->policy.max_loss_permille, 125u);
+  EXPECT_EQ(settings->policy.when_all_down, AllDownPolicy::kRemove);
+  EXPECT_EQ(settings->policy.startup_grace, milliseconds(2500));
+  EXPECT_EQ(settings->table, 100u);
+  EXPECT_EQ(settings->metric, 42u);
+  EXPECT_EQ(settings->replace_gateways, std::vector<std::uint32_t>{0xc0a800feu});
+}
+
+TEST(ValidateFailoverTest, Defaults) {
+  const auto settings = validate(ValidFailover());
+  ASSERT_TRUE(settings.has_value()) << settings.error().to_string();
+  EXPECT_EQ(settings->table, 254u);
+  EXPECT_EQ(settings->policy.max_loss_permille, 200u);
+  EXPECT_EQ(settings->policy.when_all_down, AllDownPolicy::kKeep);
+  EXPECT_EQ(settings->policy.failback_after, seconds(3));
+  EXPECT_EQ(settings->policy.startup_grace, milliseconds(1500));
+}
+
+TEST(ValidateFailoverTest, IspsSortedByPreference) {
+  FailoverOptions options;
+  options.isp_specs = {"alpha=10.0.1.1,priority=50", "bravo=10.0.2.1",
+                       "charlie=10.0.3.1,priority=10"};
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value()) << settings.error().to_string();
+  ASSERT_EQ(settings->isps.size(), 3u);
+  EXPECT_EQ(settings->isps[0].name, "bravo");
+  EXPECT_EQ(settings->isps[1].name, "charlie");
+  EXPECT_EQ(settings->isps[2].name, "alpha");
+}
+
+TEST(ValidateFailoverTest, EqualPrioritiesKeepConfigurationOrder) {
+  FailoverOptions options;
+  options.isp_specs = {"zulu=10.0.1.1,priority=5", "alpha=10.0.2.1,priority=5"};
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value()) << settings.error().to_string();
+  ASSERT_EQ(settings->isps.size(), 2u);
+  EXPECT_EQ(settings->isps[0].name, "zulu");
+  EXPECT_EQ(settings->isps[1].name, "alpha");
+}
+
+TEST(ValidateFailoverTest, NoIsp) {
+  FailoverOptions options = ValidFailover();
+  options.isp_specs.clear();
+  EXPECT_TRUE(FailoverFailsOn(options, "--isp"));
+}
+
+TEST(ValidateFailoverTest, MalformedIsp) {
+  FailoverOptions options = ValidFailover();
+  options.isp_specs.push_back("charlie");
+  EXPECT_TRUE(FailoverFailsOn(options, "--isp"));
+}
+
+TEST(ValidateFailoverTest, DuplicateName) {
+  FailoverOptions options = ValidFailover();
+  options.isp_specs.push_back("alpha=10.0.3.1");
+  EXPECT_TRUE(FailoverFailsOn(options, "--isp"));
+}
+
+TEST(ValidateFailoverTest, DuplicateGateway) {
+  FailoverOptions options = ValidFailover();
+  options.isp_specs.push_back("charlie=10.0.2.1");
+  EXPECT_TRUE(FailoverFailsOn(options, "--isp"));
+}
+
+TEST(ValidateFailoverTest, MaxLossOutOfRange) {
+  for (const double bad : {-0.1, -5.0, 100.1, 1000.0, std::numeric_limits<double>::quiet_NaN(),
+                           std::numeric_limits<double>::infinity()}) {
+    FailoverOptions options = ValidFailover();
+    options.max_loss_pct = bad;
+    EXPECT_TRUE(FailoverFailsOn(options, "--max-loss")) << bad;
+  }
+  for (const double good : {0.0, 100.0}) {
+    FailoverOptions options = ValidFailover();
+    options.max_loss_pct = good;
+    const auto settings = validate(options);
+    ASSERT_TRUE(settings.has_value()) << good << ": " << settings.error().to_string();
+    EXPECT_EQ(settings->policy.max_loss_permille, static_cast<std::uint32_t>(good * 10));
+  }
+}
+
+TEST(ValidateFailoverTest, WhenAllDown) {
+  FailoverOptions options = ValidFailover();
+  options.when_all_down = "drop";
+  EXPECT_TRUE(FailoverFailsOn(options, "--when-all-down"));
+  options.when_all_down = "";
+  EXPECT_TRUE(FailoverFailsOn(options, "--when-all-down"));
+  options.when_all_down = "keep";
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->policy.when_all_down, AllDownPolicy::kKeep);
+}
+
+TEST(ValidateFailoverTest, BadTable) {
+  FailoverOptions options = ValidFailover();
+  options.table = "nope";
+  EXPECT_TRUE(FailoverFailsOn(options, "--table"));
+  options.table = "default";
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->table, 253u);
+}
+
+TEST(ValidateFailoverTest, BadReplaceGateway) {
+  FailoverOptions options = ValidFailover();
+  options.replace_gateways = {"192.168.0.254", "router"};
+  EXPECT_TRUE(FailoverFailsOn(options, "--replace-gateway"));
+}
+
+TEST(ValidateFailoverTest, BadLogLevel) {
+  FailoverOptions options = ValidFailover();
+  options.log_level = "chatty";
+  EXPECT_TRUE(FailoverFailsOn(options, "--log-level"));
+}
+
+TEST(ConfigErrorTest, ToStringJoinsOptionAndMessage) {
+  const ConfigError error{"--quorum", "too high"};
+  EXPECT_EQ(error.to_string(), "--quorum: too high");
+}
+
+}  // namespace
+}  // namespace ispf

@@ -1,0 +1,618 @@
+// Status datagram wire format v1: encode/decode round trips and the rejection table.
+#include "ispfailover/core/status_message.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ispf {
+namespace {
+
+Status SampleStatus() {
+  Status status;
+  status.name = "isp1";
+  status.instance = 0x9f86d081884c7d65ULL;
+  status.seq = 42;
+  status.time_ms = 1795000000000ULL;
+  status.state = LinkState::kUp;
+  status.reason = "probe-ok";
+  status.heartbeat_ms = 300;
+  status.targets_up = 2;
+  status.targets = 2;
+  status.rtt_last_us = 11800;
+  status.rtt_avg_us = 11500;
+  status.loss_permille = 45;
+  status.window_ms = 30000;
+  return status;
+}
+
+// A valid datagram written by hand; every field is required, so every proper prefix is invalid.
+constexpr std::string_view kRequiredOnly =
+    "ISPF 1\n"
+    "name=isp1\n"
+    "instance=9f86d081884c7d65\n"
+    "seq=42\n"
+    "time_ms=1795000000000\n"
+    "state=up\n"
+    "reason=probe-ok\n"
+    "heartbeat_ms=300\n"
+    "targets_up=2\n"
+    "targets=2\n"
+    "loss_pct=4.5\n"
+    "window_ms=30000\n";
+
+Result<Status, DecodeFailure> Decode(std::string_view text) {
+  return decode(std::span<const char>(text.data(), text.size()));
+}
+
+// Replaces the line of `key` in kRequiredOnly with `replacement` (which ends with "\n" or is
+// empty to drop the line).
+std::string WithLine(std::string_view key, std::string_view replacement) {
+  std::string text(kRequiredOnly);
+  const std::string needle = "\n" + std::string(key) + "=";
+  const std::size_t at = text.find(needle);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no key " << key;
+    return text;
+  }
+  const std::size_t end = text.find('\n', at + 1);
+  text.replace(at + 1, end - at, replacement);
+  return text;
+}
+
+std::string WithValue(std::string_view key, std::string_view value) {
+  return WithLine(key, std::string(key) + "=" + std::string(value) + "\n");
+}
+
+testing::AssertionResult FailsWith(std::string_view text, DecodeError expected) {
+  const auto result = Decode(text);
+  if (result.has_value()) {
+    return testing::AssertionFailure() << "accepted: \"" << text << "\"";
+  }
+  if (result.error().error != expected) {
+    return testing::AssertionFailure()
+           << "got " << to_string(result.error().error) << " (" << result.error().detail
+           << "), want " << to_string(expected);
+  }
+  return testing::AssertionSuccess();
+}
+
+TEST(StatusMessageTest, HandWrittenDatagramDecodes) {
+  const auto result = Decode(kRequiredOnly);
+  ASSERT_TRUE(result.has_value()) << to_string(result.error().error);
+  const Status& status = *result;
+  EXPECT_EQ(status.name, "isp1");
+  EXPECT_EQ(status.instance, 0x9f86d081884c7d65ULL);
+  EXPECT_EQ(status.seq, 42u);
+  EXPECT_EQ(status.time_ms, 1795000000000ULL);
+  EXPECT_EQ(status.state, LinkState::kUp);
+  EXPECT_EQ(status.reason, "probe-ok");
+  EXPECT_EQ(status.heartbeat_ms, 300u);
+  EXPECT_EQ(status.targets_up, 2u);
+  EXPECT_EQ(status.targets, 2u);
+  EXPECT_FALSE(status.rtt_last_us.has_value());
+  EXPECT_FALSE(status.rtt_avg_us.has_value());
+  EXPECT_EQ(status.loss_permille, 45u);
+  EXPECT_EQ(status.window_ms, 30000u);
+}
+
+TEST(StatusMessageTest, EncodeStartsWithMagicAndEndsWithNewline) {
+  const std::string text = encode(SampleStatus());
+  ASSERT_GE(text.size(), 7u);
+  EXPECT_EQ(text.substr(0, 7), "ISPF 1\n");
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_LE(text.size(), kMaxDatagramBytes);
+}
+
+TEST(StatusMessageTest, EncodeWritesLossWithOneDecimal) {
+  Status status = SampleStatus();
+  status.loss_permille = 45;
+  EXPECT_NE(encode(status).find("\nloss_pct=4.5\n"), std::string::npos) << encode(status);
+  status.loss_permille = 7;
+  EXPECT_NE(encode(status).find("\nloss_pct=0.7\n"), std::string::npos) << encode(status);
+}
+
+TEST(StatusMessageTest, EncodeWritesInstanceAsSixteenLowerHexDigits) {
+  Status status = SampleStatus();
+  status.instance = 0xabcULL;
+  EXPECT_NE(encode(status).find("\ninstance=0000000000000abc\n"), std::string::npos)
+      << encode(status);
+}
+
+TEST(StatusMessageTest, EncodeWritesStateAndOmitsAbsentRtt) {
+  Status status = SampleStatus();
+  status.state = LinkState::kDown;
+  status.rtt_last_us.reset();
+  status.rtt_avg_us.reset();
+  const std::string text = encode(status);
+  EXPECT_NE(text.find("\nstate=down\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rtt_last_us"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rtt_avg_us"), std::string::npos) << text;
+}
+
+TEST(StatusMessageTest, RoundTripFull) {
+  const Status status = SampleStatus();
+  const std::string text = encode(status);
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error) << " in " << text;
+  EXPECT_EQ(*decoded, status);
+}
+
+TEST(StatusMessageTest, RoundTripAbsentRtt) {
+  Status status = SampleStatus();
+  status.rtt_last_us.reset();
+  status.rtt_avg_us.reset();
+  status.state = LinkState::kDown;
+  status.reason = "starting";
+  status.targets_up = 0;
+  const auto decoded = Decode(encode(status));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+  EXPECT_FALSE(decoded->rtt_last_us.has_value());
+  EXPECT_FALSE(decoded->rtt_avg_us.has_value());
+}
+
+TEST(StatusMessageTest, RoundTripOnlyOneRtt) {
+  Status status = SampleStatus();
+  status.rtt_avg_us.reset();
+  status.rtt_last_us = 0;
+  const auto decoded = Decode(encode(status));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+}
+
+TEST(StatusMessageTest, RoundTripEveryLossValue) {
+  Status status = SampleStatus();
+  for (std::uint32_t permille = 0; permille <= 1000; ++permille) {
+    status.loss_permille = permille;
+    const auto decoded = Decode(encode(status));
+    ASSERT_TRUE(decoded.has_value()) << permille << ": " << to_string(decoded.error().error);
+    EXPECT_EQ(decoded->loss_permille, permille);
+  }
+}
+
+TEST(StatusMessageTest, RoundTripMaximumValues) {
+  Status status;
+  status.name = std::string(kMaxNameLength, 'Z');
+  status.instance = std::numeric_limits<std::uint64_t>::max();
+  status.seq = std::numeric_limits<std::uint64_t>::max();
+  status.time_ms = std::numeric_limits<std::uint64_t>::max();
+  status.state = LinkState::kUp;
+  status.reason = std::string(32, 'r');
+  status.heartbeat_ms = 3600000;  // the u32 maximum has its own test below
+  status.targets_up = kMaxTargets;
+  status.targets = kMaxTargets;
+  status.rtt_last_us = std::numeric_limits<std::uint32_t>::max();
+  status.rtt_avg_us = std::numeric_limits<std::uint32_t>::max();
+  status.loss_permille = 1000;
+  status.window_ms = std::numeric_limits<std::uint32_t>::max();
+  const std::string text = encode(status);
+  EXPECT_LE(text.size(), kMaxDatagramBytes);
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error) << " in " << text;
+  EXPECT_EQ(*decoded, status);
+}
+
+// The grammar allows any unsigned decimal for heartbeat_ms; only 0 is out of range.
+// The grammar bounds heartbeat_ms to 1..3600000: a promise of silence longer than an hour
+// would let a dead router look alive for hours.
+TEST(StatusMessageTest, HeartbeatIsBoundedToAnHour) {
+  Status status = SampleStatus();
+  status.heartbeat_ms = 3'600'000;
+  const auto decoded = Decode(encode(status));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+  const auto too_long = Decode(WithValue("heartbeat_ms", "3600001"));
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_EQ(too_long.error().error, DecodeError::kOutOfRange);
+}
+
+TEST(StatusMessageTest, RoundTripMinimumValues) {
+  Status status;
+  status.name = "a";
+  status.instance = 0;
+  status.seq = 0;
+  status.time_ms = 0;
+  status.state = LinkState::kDown;
+  status.reason = "x";
+  status.heartbeat_ms = 1;
+  status.targets_up = 0;
+  status.targets = 1;
+  status.loss_permille = 0;
+  status.window_ms = 0;
+  const auto decoded = Decode(encode(status));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+}
+
+TEST(StatusMessageTest, FieldsInAnyOrder) {
+  const std::string text =
+      "ISPF 1\n"
+      "window_ms=30000\n"
+      "loss_pct=0.0\n"
+      "targets=1\n"
+      "targets_up=1\n"
+      "heartbeat_ms=300\n"
+      "reason=probe-ok\n"
+      "state=up\n"
+      "time_ms=5\n"
+      "seq=0\n"
+      "instance=0123456789abcdef\n"
+      "name=isp-2.b_c\n";
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(decoded->name, "isp-2.b_c");
+  EXPECT_EQ(decoded->instance, 0x0123456789abcdefULL);
+  EXPECT_EQ(decoded->seq, 0u);
+}
+
+TEST(StatusMessageTest, RttFieldsDecoded) {
+  const auto decoded = Decode(std::string(kRequiredOnly) + "rtt_last_us=11800\nrtt_avg_us=0\n");
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(decoded->rtt_last_us, std::optional<std::uint32_t>(11800));
+  EXPECT_EQ(decoded->rtt_avg_us, std::optional<std::uint32_t>(0));
+}
+
+TEST(StatusMessageTest, LossWithoutDecimalAccepted) {
+  const auto decoded = Decode(WithValue("loss_pct", "4"));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(decoded->loss_permille, 40u);
+  const auto full = Decode(WithValue("loss_pct", "100"));
+  ASSERT_TRUE(full.has_value()) << to_string(full.error().error);
+  EXPECT_EQ(full->loss_permille, 1000u);
+  const auto small = Decode(WithValue("loss_pct", "0.1"));
+  ASSERT_TRUE(small.has_value()) << to_string(small.error().error);
+  EXPECT_EQ(small->loss_permille, 1u);
+}
+
+TEST(StatusMessageTest, StateDownDecoded) {
+  const auto decoded = Decode(WithValue("state", "down"));
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(decoded->state, LinkState::kDown);
+}
+
+TEST(StatusMessageTest, UnknownKeysIgnored) {
+  const std::string text = std::string(kRequiredOnly) + "future_key=whatever\nx=\nk9_=a=b\n";
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  const auto plain = Decode(kRequiredOnly);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(*decoded, *plain);
+}
+
+TEST(StatusMessageTest, HmacKeyIgnored) {
+  const std::string text =
+      "ISPF 1\nhmac=0123456789abcdef0123456789abcdef\n" + std::string(kRequiredOnly.substr(7));
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  const auto plain = Decode(kRequiredOnly);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(*decoded, *plain);
+}
+
+TEST(StatusMessageTest, ExactlyMaxBytesAccepted) {
+  std::string text(kRequiredOnly);
+  const std::string prefix = "padding=";
+  const std::size_t fill = kMaxDatagramBytes - text.size() - prefix.size() - 1;
+  text += prefix + std::string(fill, 'p') + "\n";
+  ASSERT_EQ(text.size(), kMaxDatagramBytes);
+  const auto decoded = Decode(text);
+  EXPECT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+}
+
+TEST(StatusMessageTest, OversizeRejected) {
+  std::string text(kRequiredOnly);
+  const std::string prefix = "padding=";
+  const std::size_t fill = kMaxDatagramBytes + 1 - text.size() - prefix.size() - 1;
+  text += prefix + std::string(fill, 'p') + "\n";
+  ASSERT_EQ(text.size(), kMaxDatagramBytes + 1);
+  EXPECT_TRUE(FailsWith(text, DecodeError::kOversize));
+  EXPECT_TRUE(FailsWith(std::string(4096, 'a'), DecodeError::kOversize));
+}
+
+TEST(StatusMessageTest, EmptyRejected) {
+  EXPECT_TRUE(FailsWith("", DecodeError::kEmpty));
+  EXPECT_FALSE(decode(std::span<const char>()).has_value());
+}
+
+TEST(StatusMessageTest, WrongMagicRejected) {
+  EXPECT_TRUE(FailsWith("XSPF 1" + std::string(kRequiredOnly.substr(6)), DecodeError::kBadMagic));
+  EXPECT_TRUE(FailsWith("ispf 1" + std::string(kRequiredOnly.substr(6)), DecodeError::kBadMagic));
+  EXPECT_TRUE(FailsWith("HELLO\nname=isp1\n", DecodeError::kBadMagic));
+}
+
+TEST(StatusMessageTest, WrongVersionRejected) {
+  EXPECT_TRUE(FailsWith("ISPF 2" + std::string(kRequiredOnly.substr(6)), DecodeError::kBadVersion));
+  EXPECT_TRUE(FailsWith("ISPF 0" + std::string(kRequiredOnly.substr(6)), DecodeError::kBadVersion));
+  EXPECT_TRUE(
+      FailsWith("ISPF 10" + std::string(kRequiredOnly.substr(6)), DecodeError::kBadVersion));
+}
+
+TEST(StatusMessageTest, FirstLineMustBeExactlyTheMagicLine) {
+  for (const std::string first : {"ISPF 1 ", "ISPF  1", " ISPF 1", "ISPF1", "ISPF 1x"}) {
+    EXPECT_FALSE(Decode(first + std::string(kRequiredOnly.substr(6))).has_value()) << first;
+  }
+}
+
+TEST(StatusMessageTest, MissingEachRequiredKeyRejected) {
+  for (const char* key : {"name", "instance", "seq", "state", "reason", "heartbeat_ms",
+                          "targets_up", "targets", "loss_pct", "window_ms", "time_ms"}) {
+    const std::string text = WithLine(key, "");
+    ASSERT_EQ(text.find(std::string("\n") + key + "="), std::string::npos);
+    const auto result = Decode(text);
+    ASSERT_FALSE(result.has_value()) << key;
+    EXPECT_EQ(result.error().error, DecodeError::kMissingKey) << key;
+    EXPECT_NE(result.error().detail.find(key), std::string::npos)
+        << key << " not in detail \"" << result.error().detail << "\"";
+  }
+}
+
+TEST(StatusMessageTest, MagicLineAloneIsMissingKeys) {
+  EXPECT_TRUE(FailsWith("ISPF 1\n", DecodeError::kMissingKey));
+}
+
+TEST(StatusMessageTest, DuplicateKeyRejected) {
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "name=isp1\n", DecodeError::kDuplicateKey));
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "seq=43\n", DecodeError::kDuplicateKey));
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "rtt_avg_us=1\nrtt_avg_us=1\n",
+                        DecodeError::kDuplicateKey));
+}
+
+TEST(StatusMessageTest, DuplicateUnknownOrHmacKeyRejected) {
+  EXPECT_TRUE(
+      FailsWith(std::string(kRequiredOnly) + "extra=1\nextra=2\n", DecodeError::kDuplicateKey));
+  EXPECT_TRUE(
+      FailsWith(std::string(kRequiredOnly) + "hmac=aa\nhmac=aa\n", DecodeError::kDuplicateKey));
+}
+
+TEST(StatusMessageTest, OutOfRangeNumbersRejected) {
+  struct Case {
+    const char* key;
+    const char* value;
+  };
+  const std::vector<Case> cases = {
+      {"heartbeat_ms", "4294967296"},
+      {"heartbeat_ms", "0"},
+      {"window_ms", "4294967296"},
+      {"targets_up", "4294967296"},
+      {"targets", "4294967296"},
+      {"targets", "17"},
+      {"targets", "0"},
+      {"targets_up", "3"},
+      {"loss_pct", "100.1"},
+      {"loss_pct", "101"},
+      {"loss_pct", "1000"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_TRUE(FailsWith(WithValue(c.key, c.value), DecodeError::kOutOfRange))
+        << c.key << "=" << c.value;
+  }
+  EXPECT_TRUE(
+      FailsWith(std::string(kRequiredOnly) + "rtt_last_us=4294967296\n", DecodeError::kOutOfRange));
+  EXPECT_TRUE(
+      FailsWith(std::string(kRequiredOnly) + "rtt_avg_us=4294967296\n", DecodeError::kOutOfRange));
+}
+
+// A well-formed decimal too large for its field is out of range, not a bad number.
+TEST(StatusMessageTest, HugeNumbersAreOutOfRange) {
+  EXPECT_TRUE(FailsWith(WithValue("seq", "18446744073709551616"), DecodeError::kOutOfRange));
+  EXPECT_TRUE(FailsWith(WithValue("time_ms", "18446744073709551616"), DecodeError::kOutOfRange));
+  EXPECT_TRUE(
+      FailsWith(WithValue("window_ms", "99999999999999999999999"), DecodeError::kOutOfRange));
+}
+
+TEST(StatusMessageTest, LimitValuesAccepted) {
+  EXPECT_TRUE(Decode(WithValue("heartbeat_ms", "1")).has_value());
+  EXPECT_TRUE(Decode(WithValue("window_ms", "4294967295")).has_value());
+  EXPECT_TRUE(Decode(WithValue("seq", "18446744073709551615")).has_value());
+  EXPECT_TRUE(Decode(WithValue("loss_pct", "100.0")).has_value());
+  EXPECT_TRUE(Decode(WithValue("loss_pct", "0")).has_value());
+  EXPECT_TRUE(Decode(WithValue("targets_up", "0")).has_value());
+  EXPECT_TRUE(Decode(WithValue("targets", "16")).has_value());
+  EXPECT_TRUE(Decode(WithValue("window_ms", "0")).has_value());
+}
+
+TEST(StatusMessageTest, BadNumberSyntaxRejected) {
+  for (const char* value : {"+1", "-1", "007", "00", "01", "", "1a", "0x10", "1.0", "1e3", "１"}) {
+    EXPECT_TRUE(FailsWith(WithValue("seq", value), DecodeError::kBadNumber) ||
+                FailsWith(WithValue("seq", value), DecodeError::kNotPrintable))
+        << "seq=" << value;
+  }
+  for (const char* value : {"+1", "-1", "007", "", "3x"}) {
+    EXPECT_TRUE(FailsWith(WithValue("heartbeat_ms", value), DecodeError::kBadNumber))
+        << "heartbeat_ms=" << value;
+  }
+  for (const char* value : {"+1", "-5", "01", "007"}) {
+    EXPECT_TRUE(FailsWith(WithValue("targets", value), DecodeError::kBadNumber))
+        << "targets=" << value;
+  }
+}
+
+TEST(StatusMessageTest, SpacesInNumbersRejected) {
+  for (const char* value : {" 1", "1 ", "1 2"}) {
+    EXPECT_FALSE(Decode(WithValue("seq", value)).has_value()) << "seq=" << value;
+  }
+  EXPECT_FALSE(Decode(WithLine("seq", "seq =42\n")).has_value());
+}
+
+TEST(StatusMessageTest, BadLossSyntaxRejected) {
+  for (const char* value :
+       {"4.55", "4.", ".5", "04.5", "00.5", "+4.5", "-4.5", "4,5", "", "x", "4.5.1", "1e1"}) {
+    EXPECT_TRUE(FailsWith(WithValue("loss_pct", value), DecodeError::kBadNumber))
+        << "loss_pct=" << value;
+  }
+}
+
+TEST(StatusMessageTest, InstanceMustBeSixteenLowerHexDigits) {
+  for (const char* value :
+       {"9F86D081884C7D65", "9f86d081884c7d6", "9f86d081884c7d655", "", "9f86d081884c7d6g",
+        "+f86d081884c7d65", "0x86d081884c7d65", "9f86d081 84c7d65"}) {
+    const auto result = Decode(WithValue("instance", value));
+    ASSERT_FALSE(result.has_value()) << "instance=" << value;
+    EXPECT_TRUE(result.error().error == DecodeError::kBadNumber ||
+                result.error().error == DecodeError::kOutOfRange ||
+                result.error().error == DecodeError::kMalformedLine)
+        << "instance=" << value << ": " << to_string(result.error().error);
+  }
+  const auto zero = Decode(WithValue("instance", "0000000000000000"));
+  ASSERT_TRUE(zero.has_value());
+  EXPECT_EQ(zero->instance, 0u);
+}
+
+TEST(StatusMessageTest, NonPrintableBytesRejected) {
+  const std::string base(kRequiredOnly);
+  for (const char bad : {'\0', '\r', '\t', '\x01', '\x7f', '\x80', '\xc3', '\xff'}) {
+    std::string text = base;
+    text.insert(text.find("isp1") + 2, 1, bad);  // inside the name value
+    EXPECT_TRUE(FailsWith(text, DecodeError::kNotPrintable)) << static_cast<int>(bad);
+    std::string in_unknown = base + "extra=a";
+    in_unknown += bad;
+    in_unknown += "b\n";
+    EXPECT_TRUE(FailsWith(in_unknown, DecodeError::kNotPrintable)) << static_cast<int>(bad);
+  }
+  std::string crlf = base;
+  crlf.insert(crlf.find('\n'), 1, '\r');  // "ISPF 1\r\n"
+  EXPECT_TRUE(FailsWith(crlf, DecodeError::kNotPrintable));
+}
+
+TEST(StatusMessageTest, LastLineWithoutLineFeedRejected) {
+  std::string text(kRequiredOnly);
+  text.pop_back();
+  EXPECT_TRUE(FailsWith(text, DecodeError::kTruncated));
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "extra=1", DecodeError::kTruncated));
+}
+
+TEST(StatusMessageTest, EveryPrefixOfValidDatagramRejected) {
+  const std::string text(kRequiredOnly);
+  ASSERT_TRUE(Decode(text).has_value());
+  for (std::size_t length = 0; length < text.size(); ++length) {
+    // A copy of exactly `length` bytes, so that any read past the end is caught by ASan.
+    const std::vector<char> prefix(text.begin(), text.begin() + length);
+    const auto result = decode(std::span<const char>(prefix.data(), prefix.size()));
+    ASSERT_FALSE(result.has_value()) << "length " << length;
+    if (length > 7 && text[length - 1] != '\n') {
+      EXPECT_EQ(result.error().error, DecodeError::kTruncated)
+          << "length " << length << ": " << to_string(result.error().error);
+    } else if (length > 7) {
+      EXPECT_EQ(result.error().error, DecodeError::kMissingKey)
+          << "length " << length << ": " << to_string(result.error().error);
+    }
+  }
+}
+
+TEST(StatusMessageTest, EveryPrefixOfEncodedDatagramHandled) {
+  const std::string text = encode(SampleStatus());
+  for (std::size_t length = 0; length < text.size(); ++length) {
+    const std::vector<char> prefix(text.begin(), text.begin() + length);
+    const auto result = decode(std::span<const char>(prefix.data(), prefix.size()));
+    if (length == 0 || text[length - 1] != '\n') {
+      EXPECT_FALSE(result.has_value()) << "length " << length;
+    }
+  }
+}
+
+TEST(StatusMessageTest, BadStateRejected) {
+  for (const char* value : {"UP", "Up", "unknown", "", "upp", "down ", "1"}) {
+    const auto result = Decode(WithValue("state", value));
+    ASSERT_FALSE(result.has_value()) << "state=" << value;
+    if (std::string_view(value).find(' ') == std::string_view::npos) {
+      EXPECT_EQ(result.error().error, DecodeError::kBadState)
+          << "state=" << value << ": " << to_string(result.error().error);
+    }
+  }
+}
+
+TEST(StatusMessageTest, BadNameRejected) {
+  for (const std::string& value :
+       {std::string(""), std::string("isp/1"), std::string("isp:1"), std::string("isp@home"),
+        std::string("\"isp\""), std::string(kMaxNameLength + 1, 'a'), std::string("is=p")}) {
+    EXPECT_TRUE(FailsWith(WithValue("name", value), DecodeError::kBadName)) << "name=" << value;
+  }
+  EXPECT_TRUE(Decode(WithValue("name", std::string(kMaxNameLength, 'a'))).has_value());
+}
+
+TEST(StatusMessageTest, BadReasonRejected) {
+  for (const std::string& value :
+       {std::string(""), std::string("Probe-ok"), std::string("probe_ok"), std::string("probe.ok"),
+        std::string(33, 'a')}) {
+    EXPECT_TRUE(FailsWith(WithValue("reason", value), DecodeError::kBadReason))
+        << "reason=" << value;
+  }
+  EXPECT_TRUE(Decode(WithValue("reason", std::string(32, 'a'))).has_value());
+  EXPECT_TRUE(Decode(WithValue("reason", "some-new-reason-2")).has_value());
+}
+
+TEST(StatusMessageTest, MalformedLinesRejected) {
+  const std::string body(kRequiredOnly);
+  for (const char* line :
+       {"noequals\n", "=value\n", "Name=isp2\n", "bad-key=1\n", "\n", "key with space=1\n"}) {
+    EXPECT_TRUE(FailsWith(body + line, DecodeError::kMalformedLine)) << line;
+  }
+  // An empty line between fields is malformed too.
+  EXPECT_TRUE(FailsWith("ISPF 1\n\n" + body.substr(7), DecodeError::kMalformedLine));
+}
+
+TEST(StatusMessageTest, ValueWithSpaceRejected) {
+  EXPECT_FALSE(Decode(WithValue("reason", "probe ok")).has_value());
+  EXPECT_FALSE(Decode(std::string(kRequiredOnly) + "extra=a b\n").has_value());
+}
+
+TEST(StatusMessageTest, NameValidation) {
+  EXPECT_TRUE(is_valid_isp_name("isp1"));
+  EXPECT_TRUE(is_valid_isp_name("A.b-c_9"));
+  EXPECT_TRUE(is_valid_isp_name(std::string(kMaxNameLength, 'x')));
+  EXPECT_FALSE(is_valid_isp_name(""));
+  EXPECT_FALSE(is_valid_isp_name(std::string(kMaxNameLength + 1, 'x')));
+  EXPECT_FALSE(is_valid_isp_name("isp 1"));
+  EXPECT_FALSE(is_valid_isp_name("isp/1"));
+  EXPECT_FALSE(is_valid_isp_name("isp=1"));
+  EXPECT_FALSE(is_valid_isp_name("isp\n"));
+  EXPECT_FALSE(is_valid_isp_name("\xc3\xa9t\xc3\xa9"));
+}
+
+TEST(StatusMessageTest, ReasonValidation) {
+  EXPECT_TRUE(is_valid_reason("probe-ok"));
+  EXPECT_TRUE(is_valid_reason("no-route"));
+  EXPECT_TRUE(is_valid_reason("a"));
+  EXPECT_TRUE(is_valid_reason(std::string(32, 'a')));
+  EXPECT_FALSE(is_valid_reason(""));
+  EXPECT_FALSE(is_valid_reason(std::string(33, 'a')));
+  EXPECT_FALSE(is_valid_reason("Probe-ok"));
+  EXPECT_FALSE(is_valid_reason("probe_ok"));
+  EXPECT_FALSE(is_valid_reason("probe ok"));
+}
+
+TEST(StatusMessageTest, ErrorTokensAreStableAndDistinct) {
+  EXPECT_EQ(to_string(DecodeError::kDuplicateKey), "duplicate-key");
+  EXPECT_EQ(to_string(LinkState::kUp), "up");
+  EXPECT_EQ(to_string(LinkState::kDown), "down");
+  const std::vector<DecodeError> all = {
+      DecodeError::kEmpty,         DecodeError::kOversize,     DecodeError::kNotPrintable,
+      DecodeError::kBadMagic,      DecodeError::kBadVersion,   DecodeError::kTruncated,
+      DecodeError::kMalformedLine, DecodeError::kDuplicateKey, DecodeError::kMissingKey,
+      DecodeError::kBadNumber,     DecodeError::kOutOfRange,   DecodeError::kBadName,
+      DecodeError::kBadState,      DecodeError::kBadReason};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_FALSE(to_string(all[i]).empty()) << i;
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      EXPECT_NE(to_string(all[i]), to_string(all[j])) << i << " vs " << j;
+    }
+  }
+}
+
+TEST(StatusMessageTest, DetailIsPrintable) {
+  std::string text(kRequiredOnly);
+  text += "bad\x01key\n";
+  const auto result = Decode(text);
+  ASSERT_FALSE(result.has_value());
+  for (const char c : result.error().detail) {
+    EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << static_cast<int>(static_cast<unsigned char>(c));
+  }
+}
+
+}  // namespace
+}  // namespace ispf
