@@ -1,1 +1,62 @@
-// placeholder
+// failoverd's command line, config file and `status` subcommand (CLI11).
+#include "options.h"
+
+namespace ispf {
+
+FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args) {
+  FailoverCommandLine result;
+  FailoverOptions& o = result.options;
+  CLI::App app{"failoverd: keeps this host's default route on the best ISP router that is up, "
+               "from the status datagrams of ispprobed",
+               "failoverd"};
+  app.set_version_flag("--version", "failoverd " ISPF_VERSION);
+  app.set_config("--config", "", "Read options from this file (same keys, without the dashes)");
+  app.allow_config_extras(false);
+  app.add_option("--isp", o.isp_specs,
+                 "Trusted ISP router NAME=GATEWAY[,priority=N] (repeatable; first preferred)");
+  app.add_option("--port", o.port, "UDP port of the datagrams")->capture_default_str();
+  app.add_option("--table", o.table, "Routing table of the default route")->capture_default_str();
+  app.add_option("--metric", o.metric, "Metric of the default route")->capture_default_str();
+  app.add_option("--replace-gateway", o.replace_gateways,
+                 "Foreign default routes via this gateway are deleted, now and whenever they "
+                 "come back (repeatable; e.g. 10.0.2.2, Vagrant's NAT)");
+  add_duration_option(app, "--failback-after", o.failback_after,
+                      "A more preferred ISP must stay up this long before traffic returns");
+  app.add_option("--max-loss", o.max_loss_pct,
+                 "Reported loss (percent) above which an ISP is degraded")
+      ->capture_default_str();
+  app.add_option("--when-all-down", o.when_all_down,
+                 "keep: keep the last route; remove: withdraw the default route")
+      ->capture_default_str();
+  add_duration_option(app, "--startup-grace", o.startup_grace,
+                      "After start, how long an ISP not heard yet is given before it is stale");
+  app.add_option("--status-file", o.status_file, "Status JSON, replaced on every change")
+      ->capture_default_str();
+  app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
+               "Remove the default route on SIGTERM (default: leave it in place)");
+  app.add_option("--log-level", o.log_level,
+                 "trace, debug (every datagram), info, warning (switches), error, critical")
+      ->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "Print the running daemon's status and exit");
+  status->add_option("--status-file", o.status_file, "Status file to read")
+      ->capture_default_str();
+  status->add_flag("--json", result.status_json, "Print the status file as it is");
+
+  result.outcome = parse_command_line(app, args);
+  if (!result.outcome.run) return result;
+  if (status->parsed()) {
+    result.status_command = true;
+    return result;
+  }
+  o.config_file = app.get_config_ptr()->as<std::string>();
+  auto settings = validate(o);
+  if (!settings) {
+    result.outcome = {false, kExitUsage, settings.error().to_string()};
+    return result;
+  }
+  result.settings = *settings;
+  return result;
+}
+
+}  // namespace ispf

@@ -22,6 +22,12 @@ bool is_no_route(const std::error_code& ec) {
          ec == std::errc::host_unreachable || ec == std::errc::no_such_device;
 }
 
+// Standalone asio reports errno values in its own category, which does not compare equal to
+// std::errc; the rest of the program speaks std::system_category.
+std::error_code to_system(const std::error_code& ec) {
+  return ec ? std::error_code(ec.value(), std::system_category()) : ec;
+}
+
 }  // namespace
 
 struct IcmpProber::Round {
@@ -53,7 +59,7 @@ Result<std::unique_ptr<IcmpProber>, std::error_code> IcmpProber::open(
   asio::ip::icmp::socket socket(io);
   std::error_code ec;
   socket.open(asio::ip::icmp::v4(), ec);
-  if (ec) return fail(ec);
+  if (ec) return fail(to_system(ec));
   int fd = socket.native_handle();
   if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, uplink.c_str(),
                    static_cast<socklen_t>(uplink.size())) != 0) {
@@ -64,7 +70,7 @@ Result<std::unique_ptr<IcmpProber>, std::error_code> IcmpProber::open(
   filter.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED));
   ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
   socket.non_blocking(true, ec);
-  if (ec) return fail(ec);
+  if (ec) return fail(to_system(ec));
   std::unique_ptr<IcmpProber> prober(
       new IcmpProber(io, std::move(socket), identifier, std::move(targets), timeout));
   prober->receive();
@@ -106,6 +112,7 @@ void IcmpProber::start_round(std::uint16_t sequence, RoundHandler done) {
     std::error_code ec;
     socket_.send_to(asio::buffer(packet),
                     asio::ip::icmp::endpoint(asio::ip::address_v4(targets_[i]), 0), 0, ec);
+    ec = to_system(ec);
     if (ec) {
       probe.error = is_no_route(ec) ? ProbeError::kNoRoute : ProbeError::kTimeout;
       probe.send_error = ec;

@@ -1,1 +1,74 @@
-// placeholder
+// ispprobed's command line and config file (CLI11), shared by start-up and SIGHUP reload.
+#include "options.h"
+
+#include "ispfailover/io/interfaces.h"
+
+namespace ispf {
+
+ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args) {
+  ProbedCommandLine result;
+  ProbedOptions& o = result.options;
+  o.name = host_name();
+  CLI::App app{"ispprobed: probes the internet through this router's uplink and broadcasts its "
+               "status to the LAN (UDP, ispfailover protocol v1)",
+               "ispprobed"};
+  app.set_version_flag("--version", "ispprobed " ISPF_VERSION);
+  app.set_config("--config", "", "Read options from this file (same keys, without the dashes)");
+  app.allow_config_extras(false);
+  app.add_option("--name", o.name, "ISP name in the datagrams")->capture_default_str();
+  app.add_option("--uplink", o.uplink, "Interface the probes must leave by (SO_BINDTODEVICE)");
+  app.add_option("--lan", o.lan, "LAN interface: datagrams go to its broadcast address");
+  app.add_option("--broadcast", o.broadcast, "Extra destination address for datagrams (repeatable)");
+  app.add_option("--target", o.targets, "Internet host to probe (repeatable)")
+      ->capture_default_str();
+  app.add_option("--quorum", o.quorum, "Targets that must answer for a round to count as good")
+      ->capture_default_str();
+  add_duration_option(app, "--interval", o.interval, "Time between probe rounds");
+  add_duration_option(app, "--timeout", o.timeout, "How long a round waits for answers");
+  app.add_option("--down-after", o.down_after, "Failed rounds in a row that make the line down")
+      ->capture_default_str();
+  app.add_option("--up-after", o.up_after, "Good rounds in a row that make the line up")
+      ->capture_default_str();
+  add_duration_option(app, "--heartbeat", o.heartbeat, "Datagram interval when nothing changes");
+  add_duration_option(app, "--loss-window", o.loss_window, "Window of the loss and RTT figures");
+  app.add_option("--port", o.port, "UDP port of the datagrams")->capture_default_str();
+  app.add_option("--log-level", o.log_level,
+                 "trace, debug (every probe), info, warning, error, critical")
+      ->capture_default_str();
+
+  result.outcome = parse_command_line(app, args);
+  if (!result.outcome.run) return result;
+  o.config_file = app.get_config_ptr()->as<std::string>();
+  auto fail_with = [&](const ConfigError& e) {
+    result.outcome = {false, kExitUsage, e.to_string()};
+    return result;
+  };
+  if (auto error = validate(o)) return fail_with(*error);
+  if (!interface_index(o.uplink)) {
+    return fail_with({"--uplink", "no interface '" + o.uplink + "' here; see `ip link`"});
+  }
+  if (!o.lan.empty()) {
+    if (!interface_index(o.lan)) {
+      return fail_with({"--lan", "no interface '" + o.lan + "' here; see `ip link`"});
+    }
+    if (!ipv4_broadcast_of(o.lan)) {
+      return fail_with({"--lan", "'" + o.lan +
+                                     "' has no IPv4 broadcast address; give it an address or use "
+                                     "--broadcast ADDR"});
+    }
+  }
+  return result;
+}
+
+std::vector<std::uint32_t> status_destinations(const ProbedOptions& options) {
+  std::vector<std::uint32_t> out;
+  for (const auto& text : options.broadcast) {
+    if (auto address = parse_ipv4(text)) out.push_back(*address);
+  }
+  if (!options.lan.empty()) {
+    if (auto broadcast = ipv4_broadcast_of(options.lan)) out.push_back(*broadcast);
+  }
+  return out;
+}
+
+}  // namespace ispf

@@ -22,7 +22,8 @@ struct ProbeOutcome {
   std::uint32_t target = 0;  // host byte order
   std::optional<Duration> rtt;
   ProbeError error = ProbeError::kTimeout;
-  std::error_code send_error;  // for kNoRoute: what sendto() said
+  std::error_code send_error;  // what sendto() said, in std::system_category
+
 };
 
 struct RoundReport {
@@ -50,7 +51,13 @@ class Prober {
 class IcmpProber final : public Prober {
  public:
   // Opens a raw ICMP socket bound to `uplink` with SO_BINDTODEVICE, so probes can never leave by
-  // another route. Fails with EPERM without CAP_NET_RAW, ENODEV for an unknown interface.
+  // another route. Fails with EPERM without CAP_NET_RAW, ENODEV for an unknown interface (errors
+  // in std::system_category, so they compare equal to std::errc values).
+  //
+  // Bound to a device, a socket whose target has no route is not refused by the kernel: it takes
+  // the target as on-link and sends (ARP first). So "no-route" comes only from a send error
+  // (ENETUNREACH, ENETDOWN, EHOSTUNREACH, e.g. with the uplink down); a deleted route shows up
+  // as probe-loss after the timeout.
   static Result<std::unique_ptr<IcmpProber>, std::error_code> open(
       asio::io_context& io, const std::string& uplink, std::uint16_t identifier,
       std::vector<std::uint32_t> targets, Duration timeout);

@@ -1,0 +1,58 @@
+// Command-line plumbing both daemons share: duration options, and parse errors as exit code 2.
+#include "ispfailover/io/cli_support.h"
+
+#include <cmath>
+#include <map>
+
+namespace ispf {
+
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help) {
+  auto* option = app.add_option_function<double>(
+      name,
+      [&target](double milliseconds_value) {
+        target = std::chrono::duration_cast<Duration>(
+            std::chrono::duration<double, std::milli>(milliseconds_value));
+      },
+      help);
+  option->transform(CLI::AsNumberWithUnit(
+      std::map<std::string, double>{{"ms", 1.0}, {"s", 1000.0}, {"m", 60000.0}},
+      static_cast<CLI::AsNumberWithUnit::Options>(CLI::AsNumberWithUnit::CASE_SENSITIVE |
+                                                  CLI::AsNumberWithUnit::UNIT_REQUIRED),
+      "DURATION"));
+  option->default_str(format_duration(target));
+  return option;
+}
+
+std::string format_duration(Duration d) {
+  auto ms = to_ms(d);
+  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+ParseOutcome parse_command_line(CLI::App& app, const std::vector<std::string>& args) {
+  // CLI11 wants the arguments reversed and without the program name.
+  std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return {false, kExitOk, ""};
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return {false, kExitOk, ""};
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
+    return {false, kExitOk, ""};
+  } catch (const CLI::ParseError& e) {
+    std::string message = e.what();
+    for (auto& c : message) {
+      if (c == '\n') c = ' ';
+    }
+    return {false, kExitUsage, message};
+  }
+  return {true, kExitOk, ""};
+}
+
+}  // namespace ispf
