@@ -14,7 +14,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev
   # tests and the lab: namespaces, routes, nftables, ping, captures
-  iproute2 nftables iputils-ping tcpdump procps util-linux psmisc
+  iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
 )
 missing=()
 for package in "${packages[@]}"; do
