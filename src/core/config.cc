@@ -193,6 +193,9 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   if (o.startup_grace < Duration::zero()) {
     return fail(error("--startup-grace", "must not be negative"));
   }
+  if (o.max_clock_skew <= Duration::zero()) {
+    return fail(error("--max-clock-skew", "must be more than 0, e.g. 30s"));
+  }
   if (o.status_file.empty() || o.status_file.front() != '/') {
     return fail(error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));
   }
@@ -206,6 +209,8 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   settings.policy.when_all_down =
       o.when_all_down == "remove" ? AllDownPolicy::kRemove : AllDownPolicy::kKeep;
   settings.policy.startup_grace = o.startup_grace;
+  settings.policy.require_fresh_instances = !o.key_file.empty();
+  settings.policy.max_clock_skew = o.max_clock_skew;
   return settings;
 }
 

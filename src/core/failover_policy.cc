@@ -42,6 +42,8 @@ std::string_view to_string(DropReason reason) {
     case DropReason::kUnknownName: return "unknown-name";
     case DropReason::kWrongSource: return "wrong-source";
     case DropReason::kReplay: return "replay";
+    case DropReason::kUnauthenticated: return "unauthenticated";
+    case DropReason::kStaleTime: return "stale-time";
     case DropReason::kCount: break;
   }
   return "unknown";
@@ -80,15 +82,33 @@ std::vector<IspConfig> FailoverPolicy::isps() const {
   return out;
 }
 
+void FailoverPolicy::note_rejected(std::uint32_t source, DropReason reason, TimePoint now) {
+  for (auto& isp : isps_) {
+    if (isp.config.gateway != source) continue;
+    isp.last_rejection = reason;
+    isp.last_rejection_at = now;
+  }
+}
+
 std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::uint32_t source,
-                                                    TimePoint now) {
+                                                    TimePoint now, std::uint64_t wall_ms) {
   auto it = std::find_if(isps_.begin(), isps_.end(),
                          [&](const Tracked& t) { return t.config.name == status.name; });
   if (it == isps_.end()) return DropReason::kUnknownName;
   if (source != it->config.gateway) return DropReason::kWrongSource;
-  if (it->last && it->last->instance == status.instance && status.seq <= it->last->seq) {
-    return DropReason::kReplay;
+  bool same_instance = it->last && it->last->instance == status.instance;
+  if (same_instance && status.seq <= it->last->seq) return DropReason::kReplay;
+  if (!same_instance && config_.require_fresh_instances) {
+    auto skew = static_cast<std::uint64_t>(to_ms(config_.max_clock_skew));
+    std::uint64_t distance =
+        status.time_ms > wall_ms ? status.time_ms - wall_ms : wall_ms - status.time_ms;
+    if (distance > skew) {
+      note_rejected(source, DropReason::kStaleTime, now);
+      return DropReason::kStaleTime;
+    }
+    if (it->last && status.time_ms <= it->last->time_ms) return DropReason::kReplay;
   }
+  it->last_rejection.reset();
   it->last = status;
   it->last_seen = now;
   if (status.state == LinkState::kUp) {
@@ -268,6 +288,9 @@ std::vector<IspView> FailoverPolicy::view(TimePoint now) const {
       v.loss_permille = isp.last->loss_permille;
     }
     v.healthy_since = isp.healthy_since;
+    if (isp.last_rejection && v.health != IspHealth::kUp) {
+      v.rejected = std::string(to_string(*isp.last_rejection));
+    }
     out.push_back(std::move(v));
   }
   return out;

@@ -22,7 +22,8 @@ std::string isp_state_text(const IspView& isp) {
       return isp.config.name + " degraded (loss " + one_decimal(isp.loss_permille / 10.0) + "%)";
     case IspHealth::kDown: return isp.config.name + " down (" + isp.reason + ")";
     case IspHealth::kStale:
-      return isp.config.name + (isp.reason == "never-heard" ? " never heard" : " stale");
+      return isp.config.name + (isp.reason == "never-heard" ? " never heard" : " stale") +
+             (isp.rejected ? " (its datagrams are refused: " + *isp.rejected + ")" : "");
   }
   return isp.config.name;
 }
@@ -92,6 +93,7 @@ std::string to_json(const StatusReport& r) {
     drops[std::string(to_string(static_cast<DropReason>(i)))] = r.drops[i];
   }
   j["drops"] = drops;
+  j["warnings"] = r.warnings;
   nlohmann::json isps = nlohmann::json::array();
   for (const auto& isp : r.isps) {
     nlohmann::json e;
@@ -104,6 +106,7 @@ std::string to_json(const StatusReport& r) {
         isp.since_last_seen ? nlohmann::json(to_ms(*isp.since_last_seen)) : nlohmann::json(nullptr);
     e["rtt_ms"] = isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
     e["loss_pct"] = isp.loss_permille / 10.0;
+    e["rejected"] = isp.rejected ? nlohmann::json(*isp.rejected) : nlohmann::json(nullptr);
     isps.push_back(std::move(e));
   }
   j["isps"] = isps;
@@ -151,6 +154,11 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
   }
   out += "switches: " + std::to_string(j.value("switches", 0)) + "   dropped:" +
          (drops.empty() ? std::string(" none") : drops) + "\n";
+  if (j.contains("warnings") && j["warnings"].is_array()) {
+    for (const auto& warning : j["warnings"]) {
+      if (warning.is_string()) out += "WARNING: " + warning.get<std::string>() + "\n";
+    }
+  }
   return out;
 }
 

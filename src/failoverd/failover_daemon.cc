@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "ispfailover/core/auth.h"
 #include "ispfailover/core/status_message.h"
 #include "ispfailover/io/cli_support.h"
 #include "ispfailover/io/status_file.h"
@@ -152,7 +153,24 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
                std::string(to_string(status.error().error)) + " " + status.error().detail);
     return;
   }
-  if (auto drop = policy_->on_status(*status, source, now)) {
+  bool signed_datagram =
+      std::string_view(bytes.data(), bytes.size()).find("\nhmac=") != std::string_view::npos;
+  if (!settings_.keys.empty()) {
+    if (auto verified = verify_datagram(bytes, settings_.keys); !verified) {
+      policy_->note_rejected(source, DropReason::kUnauthenticated, now);
+      count_drop(DropReason::kUnauthenticated, source,
+                 "claims " + status->name + ", " + std::string(to_string(verified.error())) +
+                     (verified.error() == AuthError::kMissingTag
+                          ? "; is --key-file set on that ISP router too?"
+                          : "; do both sides have the same key?"));
+      publish(true);
+      return;
+    }
+  }
+  auto wall_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  if (auto drop = policy_->on_status(*status, source, now, wall_ms)) {
     std::string detail = "claims " + status->name;
     if (*drop == DropReason::kWrongSource) {
       for (const auto& isp : policy_->isps()) {
@@ -163,6 +181,12 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
     return;
   }
   ++accepted_;
+  if (signed_datagram && settings_.keys.empty() && unverified_.insert(status->name).second) {
+    std::string warning = status->name + " signs its datagrams but failoverd has no --key-file: "
+                          "its reports are NOT authenticated";
+    spdlog::warn("{}", warning);
+    warnings_.push_back(warning);
+  }
   spdlog::debug("{} from {}: {} ({}) seq {}", status->name, format_ipv4(source),
                 to_string(status->state), status->reason, status->seq);
   evaluate(now);
@@ -305,6 +329,7 @@ StatusReport FailoverDaemon::report(TimePoint now) const {
   r.drops = drops_;
   r.updated_unix_ms = unix_ms();
   r.last_switch = last_switch_;
+  r.warnings = warnings_;
   return r;
 }
 

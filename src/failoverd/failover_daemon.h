@@ -4,7 +4,9 @@
 #include <asio.hpp>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/failover_policy.h"
@@ -58,6 +60,8 @@ class FailoverDaemon {
   std::vector<IspHealth> last_health_;
   std::optional<TimePoint> active_since_;
   std::string last_switch_;
+  std::set<std::string> unverified_;  // ISPs that sign while we have no key
+  std::vector<std::string> warnings_;  // configuration problems for people, in the status
   std::uint64_t accepted_ = 0;
   DropCounters drops_{};
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};

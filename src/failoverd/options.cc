@@ -1,6 +1,8 @@
 // failoverd's command line, config file and `status` subcommand (CLI11).
 #include "options.h"
 
+#include "ispfailover/io/key_file.h"
+
 namespace ispf {
 
 FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args) {
@@ -32,6 +34,12 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
                       "After start, how long an ISP not heard yet is given before it is stale");
   app.add_option("--status-file", o.status_file, "Status JSON, replaced on every change")
       ->capture_default_str();
+  app.add_option("--key-file", o.key_file,
+                 "Shared keys, one per line (not readable by others): only datagrams with a "
+                 "valid HMAC-SHA256 tag by one of them count");
+  add_duration_option(app, "--max-clock-skew", o.max_clock_skew,
+                      "With --key-file: a restarted ISP daemon's first report must carry a "
+                      "time within this of ours");
   app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
                "Remove the default route on SIGTERM (default: leave it in place)");
   app.add_option("--log-level", o.log_level,
@@ -56,6 +64,14 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
     return result;
   }
   result.settings = *settings;
+  if (!o.key_file.empty()) {
+    auto keys = load_key_file(o.key_file);
+    if (!keys) {
+      result.outcome = {false, kExitUsage, "--key-file: " + keys.error()};
+      return result;
+    }
+    result.settings.keys = *keys;
+  }
   return result;
 }
 

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   asio::io_context io;
   SystemdNotifier notifier;
   ProbeDaemon daemon(io, notifier);
-  if (auto error = daemon.start(command_line.options)) {
+  if (auto error = daemon.start(command_line.options, command_line.keys)) {
     spdlog::critical("{}", *error);
     return kExitRuntime;
   }
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
         if (!reloaded.outcome.run) {
           spdlog::error("reload refused, keeping the running configuration: {}",
                         reloaded.outcome.error);
-        } else if (auto error = daemon.reconfigure(reloaded.options)) {
+        } else if (auto error = daemon.reconfigure(reloaded.options, reloaded.keys)) {
           spdlog::error("reload refused, keeping the running configuration: {}", *error);
         } else {
           set_log_level(reloaded.options.log_level);

@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "ispfailover/io/interfaces.h"
+#include "ispfailover/io/key_file.h"
 
 namespace ispf {
 
@@ -32,6 +33,9 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   add_duration_option(app, "--heartbeat", o.heartbeat, "Datagram interval when nothing changes");
   add_duration_option(app, "--loss-window", o.loss_window, "Window of the loss and RTT figures");
   app.add_option("--port", o.port, "UDP port of the datagrams")->capture_default_str();
+  app.add_option("--key-file", o.key_file,
+                 "Shared keys, one per line (not readable by others); the first signs every "
+                 "datagram with HMAC-SHA256");
   app.add_option("--log-level", o.log_level,
                  "trace, debug (every probe), info, warning, error, critical")
       ->capture_default_str();
@@ -46,6 +50,11 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   if (auto error = validate(o)) return fail_with(*error);
   if (!interface_index(o.uplink)) {
     return fail_with({"--uplink", "no interface '" + o.uplink + "' here; see `ip link`"});
+  }
+  if (!o.key_file.empty()) {
+    auto keys = load_key_file(o.key_file);
+    if (!keys) return fail_with({"--key-file", keys.error()});
+    result.keys = *keys;
   }
   if (!o.lan.empty()) {
     if (!interface_index(o.lan)) {

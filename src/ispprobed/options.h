@@ -12,6 +12,7 @@ namespace ispf {
 struct ProbedCommandLine {
   ParseOutcome outcome;
   ProbedOptions options;
+  std::vector<std::string> keys;  // from --key-file; the first signs
 };
 
 // Parses and validates (pure checks and the kernel's: interfaces exist, LAN has a broadcast

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <random>
 
+#include "ispfailover/core/auth.h"
 #include "ispfailover/core/status_message.h"
 #include "options.h"
 
@@ -80,18 +81,20 @@ std::optional<std::string> ProbeDaemon::open_sender() {
   return std::nullopt;
 }
 
-std::optional<std::string> ProbeDaemon::start(const ProbedOptions& options) {
+std::optional<std::string> ProbeDaemon::start(const ProbedOptions& options,
+                                              std::vector<std::string> keys) {
   options_ = options;
+  keys_ = std::move(keys);
   if (auto error = open_prober()) return error;
   if (auto error = open_sender()) return error;
   reachability_.emplace(reachability_config(), Clock::now());
   if (auto error = open_link_watch()) return error;
   spdlog::info("{}: probing {} target(s) out of {} every {} (timeout {}, down after {}, up after "
-               "{}), heartbeat {} to port {}",
+               "{}), heartbeat {} to port {}, {}",
                options_.name, options_.targets.size(), options_.uplink,
                format_duration(options_.interval), format_duration(options_.timeout),
                options_.down_after, options_.up_after, format_duration(options_.heartbeat),
-               options_.port);
+               options_.port, keys_.empty() ? "unsigned (no --key-file)" : "signed");
   if (!link_watch_->status().usable()) on_link(link_watch_->status());
   next_round_ = Clock::now();
   schedule_round();
@@ -100,7 +103,8 @@ std::optional<std::string> ProbeDaemon::start(const ProbedOptions& options) {
   return std::nullopt;
 }
 
-std::optional<std::string> ProbeDaemon::reconfigure(const ProbedOptions& options) {
+std::optional<std::string> ProbeDaemon::reconfigure(const ProbedOptions& options,
+                                                    std::vector<std::string> keys) {
   ProbedOptions old = options_;
   options_ = options;
   std::optional<std::string> error;
@@ -118,6 +122,7 @@ std::optional<std::string> ProbeDaemon::reconfigure(const ProbedOptions& options
     options_ = old;
     return error;
   }
+  keys_ = std::move(keys);
   reachability_->reconfigure(reachability_config());
   if (options.heartbeat != old.heartbeat) schedule_heartbeat();
   spdlog::info("{}: configuration reloaded", options_.name);
@@ -238,7 +243,8 @@ void ProbeDaemon::send_status() {
   s.rtt_avg_us = q.rtt_avg_us;
   s.loss_permille = q.loss_permille;
   s.window_ms = static_cast<std::uint32_t>(to_ms(options_.loss_window));
-  if (auto ec = sender_->send(encode(s)); ec && send_error_log_.allow(0, Clock::now())) {
+  std::string datagram = keys_.empty() ? encode(s) : sign_datagram(encode(s), keys_.front());
+  if (auto ec = sender_->send(datagram); ec && send_error_log_.allow(0, Clock::now())) {
     spdlog::error("{}: cannot send the status datagram: {} (counted; logged once a minute)",
                   options_.name, ec.message());
   }

@@ -19,9 +19,11 @@ class ProbeDaemon {
  public:
   ProbeDaemon(asio::io_context& io, ServiceNotifier& notifier);
   // Opens the sockets; the error says which and why (EPERM: no CAP_NET_RAW).
-  std::optional<std::string> start(const ProbedOptions& options);
+  // With `keys`, every datagram is signed with the first.
+  std::optional<std::string> start(const ProbedOptions& options, std::vector<std::string> keys);
   // A reloaded configuration; sockets are reopened only where their settings changed.
-  std::optional<std::string> reconfigure(const ProbedOptions& options);
+  std::optional<std::string> reconfigure(const ProbedOptions& options,
+                                         std::vector<std::string> keys);
   void stop();
 
  private:
@@ -42,6 +44,7 @@ class ProbeDaemon {
   asio::io_context& io_;
   ServiceNotifier& notifier_;
   ProbedOptions options_;
+  std::vector<std::string> keys_;
   std::optional<Reachability> reachability_;
   std::unique_ptr<Prober> prober_;
   std::unique_ptr<LinkWatch> link_watch_;

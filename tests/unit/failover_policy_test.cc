@@ -701,3 +701,71 @@ TEST(FailoverPolicyStrings, TokensAreDistinct) {
 
 }  // namespace
 }  // namespace ispf
+
+namespace ispf {
+namespace {
+
+// With authenticated datagrams a new instance must carry a fresh time (replay protection).
+class FreshInstanceTest : public testing::Test {
+ protected:
+  static constexpr std::uint64_t kWall = 1795000000000ULL;
+  FreshInstanceTest() {
+    PolicyConfig config;
+    config.require_fresh_instances = true;
+    config.max_clock_skew = seconds(30);
+    policy_.emplace(config, TwoIsps(), At(0));
+  }
+  Status Report(std::uint64_t instance, std::uint64_t seq, std::uint64_t time_ms) {
+    Status s = sender_.Make("alpha", LinkState::kUp);
+    s.instance = instance;
+    s.seq = seq;
+    s.time_ms = time_ms;
+    return s;
+  }
+  Sender sender_;
+  std::optional<FailoverPolicy> policy_;
+};
+
+TEST_F(FreshInstanceTest, FreshNewInstanceAccepted) {
+  EXPECT_FALSE(policy_->on_status(Report(1, 1, kWall), kGatewayA, At(10), kWall).has_value());
+  EXPECT_FALSE(
+      policy_->on_status(Report(2, 1, kWall + 500), kGatewayA, At(20), kWall + 500).has_value());
+}
+
+TEST_F(FreshInstanceTest, NewInstanceOutsideSkewDropped) {
+  auto drop = policy_->on_status(Report(1, 1, kWall - 31000), kGatewayA, At(10), kWall);
+  ASSERT_TRUE(drop.has_value());
+  EXPECT_EQ(*drop, DropReason::kStaleTime);
+  drop = policy_->on_status(Report(1, 1, kWall + 31000), kGatewayA, At(10), kWall);
+  ASSERT_TRUE(drop.has_value());
+  EXPECT_EQ(*drop, DropReason::kStaleTime);
+  EXPECT_EQ(policy_->view(At(10))[kAlpha].rejected, std::optional<std::string>("stale-time"));
+}
+
+TEST_F(FreshInstanceTest, CapturedDatagramOfEarlierInstanceReplayedAfterRestartDropped) {
+  Status old_instance = Report(1, 5, kWall);
+  ASSERT_FALSE(policy_->on_status(old_instance, kGatewayA, At(10), kWall).has_value());
+  ASSERT_FALSE(
+      policy_->on_status(Report(2, 1, kWall + 2000), kGatewayA, At(2010), kWall + 2000)
+          .has_value());
+  // Within the skew window, but older than what the new instance already said.
+  auto drop = policy_->on_status(old_instance, kGatewayA, At(3000), kWall + 3000);
+  ASSERT_TRUE(drop.has_value());
+  EXPECT_EQ(*drop, DropReason::kReplay);
+}
+
+TEST_F(FreshInstanceTest, WithoutKeysNewInstanceNeedsNoFreshTime) {
+  FailoverPolicy plain(PolicyConfig{}, TwoIsps(), At(0));
+  EXPECT_FALSE(plain.on_status(Report(1, 1, 5), kGatewayA, At(10), kWall).has_value());
+}
+
+TEST_F(FreshInstanceTest, RejectionShowsOnlyWhileTheIspIsNotUp) {
+  policy_->note_rejected(kGatewayA, DropReason::kUnauthenticated, At(5));
+  EXPECT_EQ(policy_->view(At(6))[kAlpha].rejected, std::optional<std::string>("unauthenticated"));
+  ASSERT_FALSE(policy_->on_status(Report(1, 1, kWall), kGatewayA, At(10), kWall).has_value());
+  policy_->evaluate(At(10));
+  EXPECT_FALSE(policy_->view(At(11))[kAlpha].rejected.has_value());
+}
+
+}  // namespace
+}  // namespace ispf

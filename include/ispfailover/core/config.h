@@ -39,6 +39,7 @@ struct ProbedOptions {
   Duration heartbeat = std::chrono::milliseconds(300);
   Duration loss_window = std::chrono::seconds(30);
   std::uint16_t port = kDefaultPort;
+  std::string key_file;  // with a key, every datagram carries an HMAC tag
   std::string log_level = "info";
   std::string config_file;
 };
@@ -54,6 +55,8 @@ struct FailoverOptions {
   std::string when_all_down = "keep";
   Duration startup_grace = std::chrono::milliseconds(1500);
   std::string status_file = "/run/failoverd/status.json";
+  std::string key_file;  // with keys, only datagrams with a valid tag count
+  Duration max_clock_skew = std::chrono::seconds(30);
   bool cleanup_on_exit = false;
   std::string log_level = "info";
   std::string config_file;
@@ -66,6 +69,7 @@ struct FailoverSettings {
   std::uint32_t table = 254;
   std::uint32_t metric = 0;
   std::vector<std::uint32_t> replace_gateways;
+  std::vector<std::string> keys;  // from --key-file, filled by the shell
 };
 
 // Dotted-quad IPv4 to host byte order; nullopt unless exactly four decimal octets.

@@ -30,6 +30,11 @@ struct PolicyConfig {
   // After start, an ISP not heard from yet is given this long before it counts as stale, so a
   // restart does not move traffic off a route that is already carrying it.
   Duration startup_grace = std::chrono::milliseconds(1500);
+  // With authenticated datagrams: a new instance id is believed only with a time_ms within
+  // this of our wall clock and later than the last report accepted from that ISP, so a
+  // captured datagram of an earlier instance cannot be replayed after a restart.
+  bool require_fresh_instances = false;
+  Duration max_clock_skew = std::chrono::seconds(30);
 
   bool operator==(const PolicyConfig&) const = default;
 };
@@ -37,7 +42,15 @@ struct PolicyConfig {
 enum class IspHealth { kUp, kDegraded, kDown, kStale };
 std::string_view to_string(IspHealth health);
 
-enum class DropReason { kUndecodable, kUnknownName, kWrongSource, kReplay, kCount };
+enum class DropReason {
+  kUndecodable,
+  kUnknownName,
+  kWrongSource,
+  kReplay,
+  kUnauthenticated,  // key configured, tag missing or wrong
+  kStaleTime,        // new instance whose time_ms is outside the allowed clock skew
+  kCount
+};
 std::string_view to_string(DropReason reason);
 
 // What the status file, STATUS= and the logs show of one ISP.
@@ -49,6 +62,9 @@ struct IspView {
   std::optional<std::uint32_t> rtt_avg_us;
   std::uint32_t loss_permille = 0;
   std::optional<TimePoint> healthy_since;
+  // Why the latest datagram from this ISP's gateway was refused, while that still matters
+  // (the ISP is not up): how a key on one side only shows up instead of a silent outage.
+  std::optional<std::string> rejected;
 };
 
 struct Decision {
@@ -64,8 +80,12 @@ class FailoverPolicy {
  public:
   FailoverPolicy(PolicyConfig config, std::vector<IspConfig> isps, TimePoint now);
 
-  // A decoded datagram from `source` (IPv4, host order). Returns why it was dropped, if it was.
-  std::optional<DropReason> on_status(const Status& status, std::uint32_t source, TimePoint now);
+  // A decoded (and, with a key, verified) datagram from `source` (IPv4, host order); `wall_ms`
+  // is our wall clock in Unix ms. Returns why it was dropped, if it was.
+  std::optional<DropReason> on_status(const Status& status, std::uint32_t source, TimePoint now,
+                                      std::uint64_t wall_ms = 0);
+  // A datagram from `source` refused before it reached on_status (undecodable, bad tag).
+  void note_rejected(std::uint32_t source, DropReason reason, TimePoint now);
 
   // After a restart: the route already installed via `gateway` is taken as the active choice.
   void adopt_route(std::uint32_t gateway);
@@ -91,6 +111,8 @@ class FailoverPolicy {
     bool degraded = false;
     std::optional<TimePoint> healthy_since;    // continuously up and not degraded since
     std::optional<TimePoint> unhealthy_since;  // first sign of the current fault
+    std::optional<DropReason> last_rejection;
+    std::optional<TimePoint> last_rejection_at;
   };
   IspHealth health_of(const Tracked& isp, TimePoint now) const;
   std::string reason_of(const Tracked& isp, TimePoint now) const;

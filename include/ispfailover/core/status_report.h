@@ -26,6 +26,7 @@ struct StatusReport {
   DropCounters drops{};
   std::uint64_t updated_unix_ms = 0;
   std::string last_switch;  // the why of the last switch, for people
+  std::vector<std::string> warnings;  // configuration problems worth a person's attention
 };
 
 // One line that answers "which ISP and why", e.g.
