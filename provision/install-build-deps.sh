@@ -12,7 +12,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config
   libnl-3-dev libnl-route-3-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libssl-dev
+  libgtest-dev libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libsodium-dev
   # tests and the lab: namespaces, routes, nftables, ping, captures
   iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
 )

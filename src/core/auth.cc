@@ -1,9 +1,7 @@
-// HMAC-SHA256 tags on status datagrams (OpenSSL libcrypto), constant-time verification.
+// HMAC-SHA256 tags on status datagrams (libsodium), constant-time verification.
 #include "ispfailover/core/auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include <array>
 
@@ -13,10 +11,18 @@ namespace {
 using Mac = std::array<unsigned char, 32>;
 
 Mac hmac_sha256(std::string_view key, std::string_view data) {
+  // sodium_init() is idempotent and thread-safe; HMAC needs nothing else from it.
+  static const bool initialised = sodium_init() >= 0;
+  (void)initialised;
+  static_assert(crypto_auth_hmacsha256_BYTES == std::tuple_size_v<Mac>);
   Mac mac{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &length);
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()),
+                                data.size());
+  crypto_auth_hmacsha256_final(&state, mac.data());
+  sodium_memzero(&state, sizeof state);
   return mac;
 }
 
@@ -107,7 +113,7 @@ Result<std::size_t, AuthError> verify_datagram(std::span<const char> datagram,
   std::string_view body = text.substr(0, tag_start);
   for (std::size_t k = 0; k < keys.size(); ++k) {
     Mac expected = hmac_sha256(keys[k], body);
-    if (CRYPTO_memcmp(expected.data(), claimed.data(), expected.size()) == 0) return k;
+    if (sodium_memcmp(expected.data(), claimed.data(), expected.size()) == 0) return k;
   }
   return fail(AuthError::kBadTag);
 }

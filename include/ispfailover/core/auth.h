@@ -31,7 +31,7 @@ Result<std::vector<std::string>, std::string> parse_key_file(std::string_view co
 // `body` (an encoded datagram) with its tag line appended.
 std::string sign_datagram(std::string body, std::string_view key);
 
-// Which key's tag the datagram carries (its index), compared in constant time.
+// Which key's tag the datagram carries (its index), compared in constant time (sodium_memcmp).
 Result<std::size_t, AuthError> verify_datagram(std::span<const char> datagram,
                                                const std::vector<std::string>& keys);
 
