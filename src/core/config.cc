@@ -28,6 +28,10 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
 
 std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
   if (text.size() > 15) return std::nullopt;
+  // inet_pton stops at a NUL; only digits and dots may reach it (found by config_fuzz).
+  for (char c : text) {
+    if ((c < '0' || c > '9') && c != '.') return std::nullopt;
+  }
   std::string copy(text);
   in_addr address{};
   if (inet_pton(AF_INET, copy.c_str(), &address) != 1) return std::nullopt;
