@@ -1,6 +1,8 @@
 // Probe hysteresis and line quality over a sliding window; time is always a parameter.
 #include "ispfailover/core/reachability.h"
 
+#include <algorithm>
+
 namespace ispf {
 
 Reachability::Reachability(ReachabilityConfig config, TimePoint now)
@@ -89,8 +91,9 @@ LineQuality Reachability::quality(TimePoint now) {
       ++lost;
     }
   }
-  if (!window_.empty()) {
-    q.loss_permille = static_cast<std::uint32_t>((lost * 1000 + window_.size() / 2) / window_.size());
+  std::size_t denominator = std::max<std::size_t>(window_.size(), config_.loss_min_probes);
+  if (denominator > 0) {
+    q.loss_permille = static_cast<std::uint32_t>((lost * 1000 + denominator / 2) / denominator);
   }
   if (answered > 0) {
     q.rtt_avg_us = static_cast<std::uint32_t>(

@@ -25,10 +25,17 @@ std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
     if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || name != entry->ifa_name) {
       continue;
     }
-    if ((entry->ifa_flags & IFF_BROADCAST) && entry->ifa_broadaddr) {
-      auto* broadcast = reinterpret_cast<sockaddr_in*>(entry->ifa_broadaddr);
-      return ntohl(broadcast->sin_addr.s_addr);
+    if (!(entry->ifa_flags & IFF_BROADCAST) || !entry->ifa_netmask) continue;
+    std::uint32_t address = ntohl(reinterpret_cast<sockaddr_in*>(entry->ifa_addr)->sin_addr.s_addr);
+    std::uint32_t mask = ntohl(reinterpret_cast<sockaddr_in*>(entry->ifa_netmask)->sin_addr.s_addr);
+    if (entry->ifa_broadaddr) {
+      std::uint32_t broadcast =
+          ntohl(reinterpret_cast<sockaddr_in*>(entry->ifa_broadaddr)->sin_addr.s_addr);
+      // An address added without "brd" reports itself as its broadcast address: sending there
+      // would only loop back. Such an address gets the broadcast its prefix implies.
+      if (broadcast != address && broadcast != 0) return broadcast;
     }
+    if (~mask > 1) return address | ~mask;  // /31 and /32 have no broadcast address
   }
   return std::nullopt;
 }

@@ -514,3 +514,24 @@ TEST(ReachabilityLossTest, QuorumOfBothTargetsIsNotTolerantOfLoss) {
 
 }  // namespace
 }  // namespace ispf
+
+namespace ispf {
+namespace {
+
+// A window that has barely started reports loss over loss_min_probes, not over a handful.
+TEST(ReachabilityMinProbesTest, YoungWindowDoesNotInflateLoss) {
+  ReachabilityConfig config;
+  config.up_after = 1;
+  config.loss_min_probes = 50;
+  TimePoint t0{};
+  Reachability line(config, t0);
+  ASSERT_TRUE(line.on_round({1, "probe-loss"}, t0).has_value());  // up
+  for (int i = 0; i < 7; ++i) line.record_probe(t0 + milliseconds(i), milliseconds(1));
+  for (int i = 0; i < 3; ++i) line.record_probe(t0 + milliseconds(10 + i), std::nullopt);
+  EXPECT_EQ(line.quality(t0 + milliseconds(20)).loss_permille, 60u);  // 3 of 50, not 3 of 10
+  for (int i = 0; i < 90; ++i) line.record_probe(t0 + milliseconds(20 + i), milliseconds(1));
+  EXPECT_EQ(line.quality(t0 + milliseconds(200)).loss_permille, 30u);  // 3 of 100
+}
+
+}  // namespace
+}  // namespace ispf

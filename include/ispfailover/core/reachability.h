@@ -17,6 +17,9 @@ struct ReachabilityConfig {
   std::uint32_t down_after = 6;  // failed rounds in a row that make an up line down
   std::uint32_t up_after = 3;    // good rounds in a row that make a down line up
   Duration loss_window = std::chrono::seconds(30);
+  // Loss is reported over at least this many probes (missing ones count as answered), so a
+  // window that has barely started does not make a few lost probes look like 30 % loss.
+  std::uint32_t loss_min_probes = 0;
 };
 
 // Why a round failed, when it did; the token goes on the wire as reason=.
