@@ -119,12 +119,18 @@ std::optional<std::string> FailoverDaemon::reconfigure(const FailoverOptions& op
   }
   options_ = options;
   settings_ = settings;
+  config_problem_.clear();
   policy_->reconfigure(settings.policy, settings.isps);
   spdlog::info("configuration reloaded: {} ISP(s)", settings.isps.size());
   reconcile(/*after_decision=*/true);
   evaluate(Clock::now());
   publish(true);
   return std::nullopt;
+}
+
+void FailoverDaemon::set_config_problem(std::string problem) {
+  config_problem_ = std::move(problem);
+  publish(true);
 }
 
 void FailoverDaemon::stop() {
@@ -195,9 +201,11 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
 void FailoverDaemon::count_drop(DropReason reason, std::uint32_t source, const std::string& detail) {
   ++drops_[static_cast<std::size_t>(reason)];
   // A replay is routine (our own burst repeats can arrive twice); the rest is news, rate-limited.
+  // Only a refused tag is a warning: it is how a key on one side only makes itself heard.
   if (reason == DropReason::kReplay) return;
   if (drop_log_.allow(source, Clock::now())) {
-    spdlog::warn("dropped a datagram from {}: {} ({}); counted, logged once a minute per source",
+    spdlog::log(reason == DropReason::kUnauthenticated ? spdlog::level::warn : spdlog::level::info,
+                "dropped a datagram from {}: {} ({}); counted, logged once a minute per source",
                  format_ipv4(source), to_string(reason), detail);
   }
 }
@@ -274,7 +282,8 @@ void FailoverDaemon::reconcile(bool after_decision) {
       if (auto ec = writer_->delete_route(route)) {
         failure = ec;
       } else {
-        spdlog::warn("deleted the foreign default route via {} (proto {}, metric {}): "
+        // Routine (a DHCP renewal does it): info, so that -p warning lists switches only.
+        spdlog::info("deleted the foreign default route via {} (proto {}, metric {}): "
                      "--replace-gateway takes it over",
                      format_ipv4(route.gateway), protocol_name(route.protocol), route.metric);
       }
@@ -338,7 +347,10 @@ void FailoverDaemon::publish(bool force) {
   if (!force && now - last_publish_ < kPublishPeriod) return;
   last_publish_ = now;
   StatusReport r = report(now);
-  notifier_.status(summary_line(r));
+  notifier_.status(config_problem_.empty()
+                       ? summary_line(r)
+                       : "RELOAD REFUSED (" + config_problem_ +
+                             "), running with the previous configuration; " + summary_line(r));
   if (auto ec = write_file_atomically(options_.status_file, to_json(r));
       ec && netlink_error_log_.allow(1, now)) {
     spdlog::error("cannot write the status file {}: {}", options_.status_file, ec.message());

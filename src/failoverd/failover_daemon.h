@@ -28,6 +28,8 @@ class FailoverDaemon {
   std::optional<std::string> reconfigure(const FailoverOptions& options,
                                          const FailoverSettings& settings);
   void stop();
+  // A refused reload: shown in front of STATUS= (and logged) until a reload succeeds.
+  void set_config_problem(std::string problem);
 
  private:
   void on_datagram(std::span<const char> bytes, std::uint32_t source);
@@ -60,6 +62,7 @@ class FailoverDaemon {
   std::vector<IspHealth> last_health_;
   std::optional<TimePoint> active_since_;
   std::string last_switch_;
+  std::string config_problem_;
   std::set<std::string> unverified_;  // ISPs that sign while we have no key
   std::vector<std::string> warnings_;  // configuration problems for people, in the status
   std::uint64_t accepted_ = 0;

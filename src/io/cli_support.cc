@@ -45,6 +45,12 @@ ParseOutcome parse_command_line(CLI::App& app, const std::vector<std::string>& a
   } catch (const CLI::CallForVersion& e) {
     std::cout << e.what() << "\n";
     return {false, kExitOk, ""};
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says e.g. "INI was not able to parse no-such-key": name the file and the fix.
+    std::string file = app.get_config_ptr() ? app.get_config_ptr()->as<std::string>() : "";
+    return {false, kExitUsage,
+            "--config " + file + ": " + e.what() +
+                " (an unknown key or a bad line; keys are the long options without dashes)"};
   } catch (const CLI::ParseError& e) {
     std::string message = e.what();
     for (auto& c : message) {

@@ -46,8 +46,10 @@ int main(int argc, char** argv) {
         if (!reloaded.outcome.run) {
           spdlog::error("reload refused, keeping the running configuration: {}",
                         reloaded.outcome.error);
+          daemon.set_config_problem(reloaded.outcome.error);
         } else if (auto error = daemon.reconfigure(reloaded.options, reloaded.keys)) {
           spdlog::error("reload refused, keeping the running configuration: {}", *error);
+          daemon.set_config_problem(*error);
         } else {
           set_log_level(reloaded.options.log_level);
         }

@@ -46,8 +46,15 @@ ProbeDaemon::ProbeDaemon(asio::io_context& io, ServiceNotifier& notifier)
 }
 
 ReachabilityConfig ProbeDaemon::reachability_config() const {
-  return ReachabilityConfig{static_cast<std::uint32_t>(options_.targets.size()), options_.quorum,
-                            options_.down_after, options_.up_after, options_.loss_window};
+  // Loss counts over at least a tenth of a full window's probes (and at least 20).
+  auto full_window = static_cast<std::uint32_t>(options_.targets.size() *
+                                                (options_.loss_window / options_.interval));
+  return ReachabilityConfig{static_cast<std::uint32_t>(options_.targets.size()),
+                            options_.quorum,
+                            options_.down_after,
+                            options_.up_after,
+                            options_.loss_window,
+                            std::max<std::uint32_t>(20, full_window / 10)};
 }
 
 std::optional<std::string> ProbeDaemon::open_prober() {
@@ -123,10 +130,16 @@ std::optional<std::string> ProbeDaemon::reconfigure(const ProbedOptions& options
     return error;
   }
   keys_ = std::move(keys);
+  config_problem_.clear();
   reachability_->reconfigure(reachability_config());
   if (options.heartbeat != old.heartbeat) schedule_heartbeat();
   spdlog::info("{}: configuration reloaded", options_.name);
   return std::nullopt;
+}
+
+void ProbeDaemon::set_config_problem(std::string problem) {
+  config_problem_ = std::move(problem);
+  update_service_status();
 }
 
 void ProbeDaemon::stop() {
@@ -197,8 +210,13 @@ std::string ProbeDaemon::figures() {
 void ProbeDaemon::on_transition(const Transition& t) {
   announced_ = true;
   if (t.from != t.to) since_text_ = clock_time_text();
-  spdlog::warn("{}: {} -> {} ({}): {}", options_.name, to_string(t.from), to_string(t.to),
-               t.reason, figures());
+  if (t.from != t.to) {
+    spdlog::warn("{}: {} -> {} ({}): {}", options_.name, to_string(t.from), to_string(t.to),
+                 t.reason, figures());
+  } else {
+    // Not an edge: the first verdict after start, or a better reason for the same state.
+    spdlog::info("{}: {} ({}): {}", options_.name, to_string(t.to), t.reason, figures());
+  }
   send_status();
   schedule_burst(0);
   schedule_heartbeat();
@@ -258,6 +276,10 @@ void ProbeDaemon::update_service_status() {
     line = "up: " + figures();
   } else {
     line = "down since " + since_text_ + ": " + reachability_->reason() + "; " + figures();
+  }
+  if (!config_problem_.empty()) {
+    line = "RELOAD REFUSED (" + config_problem_ + "), running with the previous configuration; " +
+           line;
   }
   notifier_.status(line);
 }

@@ -25,6 +25,8 @@ class ProbeDaemon {
   std::optional<std::string> reconfigure(const ProbedOptions& options,
                                          std::vector<std::string> keys);
   void stop();
+  // A refused reload: shown in front of STATUS= (and logged) until a reload succeeds.
+  void set_config_problem(std::string problem);
 
  private:
   std::optional<std::string> open_prober();
@@ -59,6 +61,7 @@ class ProbeDaemon {
   std::uint16_t icmp_identifier_ = 0;
   bool announced_ = false;  // nothing is broadcast until the first verdict
   bool stopped_ = false;
+  std::string config_problem_;
   std::string since_text_ = "start";  // wall-clock time of the last up/down edge
   PerKeyRateLimiter send_error_log_{std::chrono::minutes(1), 4};
 };

@@ -15,7 +15,7 @@ namespace ispf {
 
 inline constexpr std::uint16_t kDefaultPort = 1500;
 // Routes failoverd installs carry this rtm_protocol, so a restarted daemon knows its own route.
-// Named "ispfailover" in /usr/share/iproute2/rt_protos.d/ispfailover.conf.
+// Named "ispfailover" in /etc/iproute2/rt_protos.d/ispfailover.conf (where Debian 12's ip reads).
 inline constexpr std::uint8_t kRouteProtocol = 150;
 
 // A configuration error: the option at fault and a sentence that says what to do.
