@@ -1,0 +1,631 @@
+# Shared lab functions (topology, daemons, faults, measurements) for lab.sh, tests/e2e and bench.
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2120  # variables and optional arguments used by the scripts that source this
+#
+# Source it from a bash script running as root inside tests/support/netns-sandbox (call
+# lab_enter_sandbox "$0" "$@" first thing to re-execute there). Every namespace is named
+# "$LAB_PREFIX-HOST"; nothing is ever linked to the namespace the script runs in.
+#
+#   inet    internet: 198.51.100.8/32 and 198.51.100.9/32 on lo; veth "isp1" 203.0.113.2/30 and
+#           "isp2" 203.0.113.6/30; nftables table "inet lab" with per-ISP fault chains
+#   isp1/2  routers: up0 203.0.113.1/30 (.5/30), lan0 192.168.56.101/24 (.102/24), forwarding,
+#           masquerade out of up0, default via the inet side of up0
+#   lan     bridge br0 joining the lan0 veths of isp1, isp2, client and any extra LAN host
+#   client  lan0 192.168.56.200/24; nat0 10.0.2.15/24 to vnat (10.0.2.2, forwards nothing);
+#           default via 10.0.2.2 like a Vagrant box, for failoverd to take over
+
+LAB_SOURCE_DIR=${ISPF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+LAB_BIN_DIR=${ISPF_BIN_DIR:-$LAB_SOURCE_DIR/build}
+# Inside the sandbox $$ is 1 in every lab, so the id is drawn from the clock and $RANDOM.
+LAB_ID=${LAB_ID:-$(printf '%x%04x' "$(date +%s)" "$RANDOM" | tail -c 8)}
+LAB_PREFIX=${LAB_PREFIX:-ispf-$LAB_ID}
+LAB_DIR=${LAB_DIR:-/tmp/ispf-lab-$LAB_ID}
+LAB_PROFILE=${LAB_PROFILE:-default}    # default | fast: the daemons' timing profile
+LAB_CONFIG_MODE=${LAB_CONFIG_MODE:-file}  # file: --config FILE; cli: the same as options
+LAB_SANDBOX=$LAB_SOURCE_DIR/tests/support/netns-sandbox
+LAB_TARGETS=(198.51.100.8 198.51.100.9)
+LAB_PING_TARGET=198.51.100.8
+LAB_NAT_GW=10.0.2.2
+LAB_VIP=192.168.56.1
+declare -A LAB_GW=([isp1]=192.168.56.101 [isp2]=192.168.56.102)
+declare -A LAB_UP_ADDR=([isp1]=203.0.113.1 [isp2]=203.0.113.5)
+declare -A LAB_INET_ADDR=([isp1]=203.0.113.2 [isp2]=203.0.113.6)
+declare -A LAB_PIDS=()     # name -> PID of what lab_spawn started
+LAB_HOSTS=()               # namespaces made, in order
+LAB_FAILURES=0
+
+# ---------------------------------------------------------------------------------------------
+# Generic helpers
+
+lab_now() { date +%s.%N; }
+
+lab_log() { printf '[lab %s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
+
+lab_die() {
+  printf '[lab %s] ERROR: %s\n' "$(date +%T.%3N)" "$*" >&2
+  exit 1
+}
+
+# Seconds between two epoch timestamps (b - a), 3 decimals; "-" if either is missing.
+lab_diff() {
+  if [[ -z "${1:-}" || -z "${2:-}" || "$1" == - || "$2" == - ]]; then
+    echo -
+    return
+  fi
+  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# Polls "$@" every 50 ms until it succeeds; fails after TIMEOUT seconds.
+lab_wait_until() {
+  local timeout=$1
+  shift
+  local deadline
+  deadline=$(awk -v n="$(lab_now)" -v t="$timeout" 'BEGIN { printf "%.3f", n + t }')
+  until "$@"; do
+    if awk -v n="$(lab_now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then return 1; fi
+    sleep 0.05
+  done
+}
+
+# Re-executes the calling script inside tests/support/netns-sandbox unless already there.
+lab_enter_sandbox() {
+  [[ $EUID -eq 0 ]] || { echo "the lab needs root (network namespaces, nftables)" >&2; exit 77; }
+  if [[ "${ISPF_IN_SANDBOX:-}" != 1 ]]; then
+    exec "$LAB_SANDBOX" bash "$@"
+  fi
+}
+
+# Skips (77) when a tool the lab needs is missing.
+lab_require_tools() {
+  local tool missing=()
+  for tool in ip nft ping tcpdump awk "$@"; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  if ((${#missing[@]})); then
+    echo "SKIP: missing tools: ${missing[*]}" >&2
+    exit 77
+  fi
+}
+
+# Skips (77) when the daemon binaries are not built.
+lab_require_daemons() {
+  local bin
+  for bin in ispprobed failoverd; do
+    if [[ ! -x "$LAB_BIN_DIR/$bin" ]]; then
+      echo "SKIP: $LAB_BIN_DIR/$bin not built (set ISPF_BIN_DIR to the CMake build dir)" >&2
+      exit 77
+    fi
+  done
+}
+
+lab_ns() { echo "$LAB_PREFIX-$1"; }
+
+# Runs a command in a lab host's network namespace.
+lab_in() {
+  local host=$1
+  shift
+  ip netns exec "$LAB_PREFIX-$host" "$@"
+}
+
+# Starts a command in the background in a host's namespace, output to $LAB_DIR/NAME.log.
+lab_spawn() {
+  local name=$1 host=$2
+  shift 2
+  ip netns exec "$LAB_PREFIX-$host" "$@" >>"$LAB_DIR/$name.log" 2>&1 </dev/null &
+  LAB_PIDS[$name]=$!
+  echo "$!" >"$LAB_DIR/$name.pid"
+}
+
+lab_pid() { echo "${LAB_PIDS[$1]:-}"; }
+
+lab_alive() {
+  local pid=${LAB_PIDS[$1]:-}
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# Stops what lab_spawn started under NAME: SIG (default TERM), then KILL after 3 s.
+lab_stop() {
+  local name=$1 sig=${2:-TERM} pid=${LAB_PIDS[$1]:-} i
+  [[ -n "$pid" ]] || return 0
+  {
+    # stderr off: bash reports jobs that die of a signal ("Killed") when it reaps them.
+    kill -s "$sig" "$pid" || true
+    for ((i = 0; i < 60; i++)); do
+      kill -0 "$pid" || break
+      sleep 0.05
+    done
+    kill -KILL "$pid" || true
+    wait "$pid" || true
+  } 2>/dev/null
+  unset "LAB_PIDS[$name]"
+  rm -f "$LAB_DIR/$name.pid"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Topology
+
+lab_add_host() {
+  local host=$1
+  ip netns add "$LAB_PREFIX-$host"
+  LAB_HOSTS+=("$host")
+  lab_in "$host" ip link set lo up
+  lab_in "$host" sysctl -qw net.ipv4.ip_forward=0
+  lab_in "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+}
+
+# A veth between two lab hosts: lab_veth HOST_A IF_A HOST_B IF_B
+lab_veth() {
+  lab_in "$1" ip link add "$2" type veth peer name "$4" netns "$LAB_PREFIX-$3"
+  lab_in "$1" ip link set "$2" up
+  lab_in "$3" ip link set "$4" up
+}
+
+# Plugs a new interface of HOST into the LAN bridge: lab_lan_port HOST IFACE ADDR/PREFIX
+lab_lan_port() {
+  local host=$1 ifname=$2 addr=$3
+  lab_veth "$host" "$ifname" lan "$host"
+  lab_in lan ip link set "$host" master br0
+  # brd +: as DHCP and every network manager set it (ispprobed sends to the broadcast address).
+  lab_in "$host" ip addr add "$addr" brd + dev "$ifname"
+}
+
+lab_topology_up() {
+  local isp
+  mkdir -p "$LAB_DIR"
+  lab_log "building the lab ($LAB_PREFIX-*, logs in $LAB_DIR)"
+  for host in inet isp1 isp2 lan client vnat; do lab_add_host "$host"; done
+
+  # The internet: the probe targets, and routes back to the ISPs' /30s only.
+  lab_in inet ip addr add "${LAB_TARGETS[0]}/32" dev lo
+  lab_in inet ip addr add "${LAB_TARGETS[1]}/32" dev lo
+  # Answer ARP only for addresses of the asking link, like a real upstream: an ISP router
+  # without a default route must not reach the targets just by ARPing for them.
+  lab_in inet sysctl -qw net.ipv4.conf.all.arp_ignore=1
+  lab_in inet nft -f - <<'EOF'
+table inet lab {
+  chain isp1_in {}
+  chain isp1_out {}
+  chain isp2_in {}
+  chain isp2_out {}
+  chain pre {
+    type filter hook prerouting priority -300; policy accept;
+    iifname "isp1" jump isp1_in
+    iifname "isp2" jump isp2_in
+  }
+  chain out {
+    type filter hook output priority -300; policy accept;
+    oifname "isp1" jump isp1_out
+    oifname "isp2" jump isp2_out
+  }
+}
+EOF
+
+  # The LAN bridge.
+  lab_in lan ip link add br0 type bridge forward_delay 0 stp_state 0
+  lab_in lan ip link set br0 up
+
+  for isp in isp1 isp2; do
+    lab_veth "$isp" up0 inet "$isp"
+    lab_in "$isp" ip addr add "${LAB_UP_ADDR[$isp]}/30" dev up0
+    lab_in inet ip addr add "${LAB_INET_ADDR[$isp]}/30" dev "$isp"
+    lab_lan_port "$isp" lan0 "${LAB_GW[$isp]}/24"
+    lab_in "$isp" ip route add default via "${LAB_INET_ADDR[$isp]}" dev up0
+    lab_in "$isp" sysctl -qw net.ipv4.ip_forward=1
+    lab_in "$isp" nft -f - <<'EOF'
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "up0" masquerade
+  }
+}
+EOF
+  done
+
+  # The client, with a Vagrant-like NAT interface whose far end forwards nothing.
+  lab_lan_port client lan0 192.168.56.200/24
+  lab_veth client nat0 vnat nat0
+  lab_in vnat ip addr add "$LAB_NAT_GW/24" dev nat0
+  lab_in client ip addr add 10.0.2.15/24 dev nat0
+  lab_in client ip route add default via "$LAB_NAT_GW" dev nat0
+}
+
+# Another host on the LAN bridge (observer, forger): lab_add_lan_host NAME ADDR
+lab_add_lan_host() {
+  lab_add_host "$1"
+  lab_lan_port "$1" lan0 "$2/24"
+}
+
+# Kills everything lab_spawn started and deletes the namespaces (the sandbox does it anyway).
+lab_teardown() {
+  local name host
+  {
+    for name in "${!LAB_PIDS[@]}"; do kill -KILL "${LAB_PIDS[$name]}" || true; done
+    for name in "${!LAB_PIDS[@]}"; do wait "${LAB_PIDS[$name]}" || true; done
+  } 2>/dev/null
+  LAB_PIDS=()
+  for host in "${LAB_HOSTS[@]}"; do
+    ip netns pids "$LAB_PREFIX-$host" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$LAB_PREFIX-$host" 2>/dev/null || true
+  done
+  LAB_HOSTS=()
+}
+
+lab_trap_cleanup() {
+  trap 'lab_teardown' EXIT
+  trap 'lab_teardown; trap - EXIT; exit 130' INT
+  trap 'lab_teardown; trap - EXIT; exit 143' TERM
+}
+
+# ---------------------------------------------------------------------------------------------
+# Faults (all made in the inet namespace or on the ISP router)
+
+lab_link_down() { lab_in "$1" ip link set up0 down; }
+
+# Link up, and the default route back as a DHCP client or network manager would restore it
+# (the kernel deleted it with the link).
+lab_link_up() {
+  lab_in "$1" ip link set up0 up
+  lab_wait_until 5 lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0 2>/dev/null
+}
+
+lab_fault_clear() {
+  lab_in inet nft flush chain inet lab "$1_in"
+  lab_in inet nft flush chain inet lab "$1_out"
+}
+
+# Drops everything from and to ISP's uplink in the internet, silently (link stays up).
+lab_blackhole() {
+  lab_fault_clear "$1"
+  lab_in inet nft add rule inet lab "$1_in" drop
+  lab_in inet nft add rule inet lab "$1_out" drop
+}
+
+# PCT % random loss each way on ISP's uplink: lab_loss ISP PCT
+lab_loss() {
+  lab_fault_clear "$1"
+  lab_in inet nft add rule inet lab "$1_in" numgen random mod 100 "<" "$2" drop
+  lab_in inet nft add rule inet lab "$1_out" numgen random mod 100 "<" "$2" drop
+}
+
+# ---------------------------------------------------------------------------------------------
+# Daemons
+
+# Writes a CLI11 config file from KEY=VALUE words; keys in LIST_KEYS become arrays.
+lab_write_conf() {
+  local file=$1
+  shift
+  local -A values=() order=()
+  local kv key val keys=() n=0
+  for kv in "$@"; do
+    key=${kv%%=*}
+    val=${kv#*=}
+    [[ $val =~ ^[0-9]+$ || $val == true || $val == false ]] || val="\"$val\""
+    if [[ -z "${order[$key]:-}" ]]; then
+      order[$key]=$((++n))
+      keys+=("$key")
+      values[$key]=$val
+    else
+      values[$key]+=", $val"
+    fi
+  done
+  {
+    echo "# written by lab/lib.sh"
+    for key in "${keys[@]}"; do
+      case $key in
+        target | isp | replace-gateway | broadcast) echo "$key = [${values[$key]}]" ;;
+        *) echo "$key = ${values[$key]}" ;;
+      esac
+    done
+  } >"$file"
+}
+
+# KEY=VALUE words to --KEY VALUE options (flags: VALUE true).
+lab_conf_to_args() {
+  local kv
+  for kv in "$@"; do
+    if [[ ${kv#*=} == true ]]; then
+      printf '%s\0' "--${kv%%=*}"
+    else
+      printf '%s\0' "--${kv%%=*}" "${kv#*=}"
+    fi
+  done
+}
+
+lab_probed_conf() {
+  local isp=$1 profile=${2:-$LAB_PROFILE}
+  local conf=(name="$isp" uplink=up0 lan=lan0 target="${LAB_TARGETS[0]}" target="${LAB_TARGETS[1]}"
+    quorum=1)
+  case $profile in
+    fast) conf+=(interval=40ms timeout=80ms down-after=4 up-after=3 heartbeat=50ms) ;;
+    *) conf+=(interval=150ms timeout=300ms down-after=6 up-after=3 heartbeat=300ms) ;;
+  esac
+  conf+=(loss-window=30s port=1500 log-level="${LAB_LOG_LEVEL:-info}")
+  printf '%s\n' "${conf[@]}"
+}
+
+lab_failoverd_conf() {
+  local profile=${1:-$LAB_PROFILE}
+  local conf=(isp="isp1=${LAB_GW[isp1]}" isp="isp2=${LAB_GW[isp2]}" replace-gateway="$LAB_NAT_GW")
+  case $profile in
+    fast) conf+=(failback-after=1s) ;;
+    *) conf+=(failback-after=3s) ;;
+  esac
+  conf+=(max-loss=20 when-all-down="${LAB_WHEN_ALL_DOWN:-keep}" startup-grace=1500ms
+    status-file="$LAB_DIR/failoverd-status.json" table=main metric=0
+    log-level="${LAB_LOG_LEVEL:-info}")
+  printf '%s\n' "${conf[@]}"
+}
+
+# Starts a daemon from KEY=VALUE words: as --config FILE, or as options (LAB_CONFIG_MODE=cli).
+lab_start_daemon() {
+  local name=$1 host=$2 bin=$3
+  shift 3
+  local conf=() args=()
+  mapfile -t conf
+  if [[ $LAB_CONFIG_MODE == cli ]]; then
+    mapfile -d '' -t args < <(lab_conf_to_args "${conf[@]}")
+  else
+    lab_write_conf "$LAB_DIR/$name.conf" "${conf[@]}"
+    args=(--config "$LAB_DIR/$name.conf")
+  fi
+  echo "# $(date +%T.%3N) start: $bin ${args[*]} $*" >>"$LAB_DIR/$name.log"
+  lab_spawn "$name" "$host" "$LAB_BIN_DIR/$bin" "${args[@]}" "$@"
+}
+
+# lab_start_probed ISP [PROFILE]
+lab_start_probed() {
+  lab_start_daemon "$1" "$1" ispprobed < <(lab_probed_conf "$1" "${2:-$LAB_PROFILE}")
+}
+
+# lab_start_failoverd [PROFILE [EXTRA OPTIONS...]]
+lab_start_failoverd() {
+  local profile=${1:-$LAB_PROFILE}
+  shift || true
+  lab_start_daemon failoverd client failoverd "$@" < <(lab_failoverd_conf "$profile")
+}
+
+# Everything for a test: topology, both ispprobed, failoverd; waits for the route via isp1.
+lab_up_with_daemons() {
+  lab_topology_up
+  lab_start_probed isp1
+  lab_start_probed isp2
+  lab_start_failoverd "$LAB_PROFILE"
+  if ! lab_wait_until 15 lab_route_is "${LAB_GW[isp1]}"; then
+    lab_log "no default route via isp1 15 s after start; route: $(lab_client_gw)"
+    lab_dump_logs
+    return 1
+  fi
+  lab_log "route via isp1 (${LAB_GW[isp1]}); daemons up"
+}
+
+lab_dump_logs() {
+  local f
+  for f in "$LAB_DIR"/isp1.log "$LAB_DIR"/isp2.log "$LAB_DIR"/failoverd.log; do
+    [[ -f $f ]] || continue
+    echo "----- last lines of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+}
+
+# failoverd's status (JSON).
+lab_status_json() {
+  "$LAB_BIN_DIR/failoverd" status --status-file "$LAB_DIR/failoverd-status.json" --json
+}
+
+lab_status_text() {
+  "$LAB_BIN_DIR/failoverd" status --status-file "$LAB_DIR/failoverd-status.json"
+}
+
+# One value from the status JSON: lab_status_get JQ_EXPRESSION
+lab_status_get() {
+  lab_status_json 2>/dev/null | jq -r "$1" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Observation
+
+# Gateways of the client's default routes (main table), space separated.
+lab_client_gw() {
+  lab_in client ip -4 route show default |
+    awk '{ for (i = 1; i < NF; i++) if ($i == "via") { printf "%s%s", sep, $(i + 1); sep = " " } }
+         END { print "" }'
+}
+
+# True when the client has exactly one default route, via GW.
+lab_route_is() { [[ "$(lab_client_gw)" == "$1" ]]; }
+
+lab_route_not() { [[ "$(lab_client_gw)" != *"$1"* ]]; }
+
+# Does the client reach the internet now? (3 pings, 200 ms apart, one reply is enough)
+lab_client_reaches() {
+  lab_in client ping -n -q -c 3 -i 0.2 -W 1 "${1:-$LAB_PING_TARGET}" >/dev/null 2>&1
+}
+
+# A 10 ms ping from the client in the background, log $LAB_DIR/NAME.log (ping -D lines).
+lab_ping_start() {
+  local name=${1:-ping}
+  : >"$LAB_DIR/$name.log"
+  lab_spawn "$name" client ping -n -D -i "${2:-0.01}" "$LAB_PING_TARGET"
+}
+
+lab_ping_stop() { lab_stop "${1:-ping}" INT; }
+
+# Largest gap between consecutive replies in a ping -D log, within [FROM, TO] (epoch seconds):
+# prints "GAP_S GAP_START REPLIES"; a window without any reply after FROM counts to TO.
+lab_ping_gap() {
+  local file=$1 from=${2:-0} to=${3:-9999999999}
+  awk -v from="$from" -v to="$to" '
+    /bytes from/ {
+      t = substr($1, 2, length($1) - 2) + 0
+      if (t < from || t > to) next
+      n++
+      if (prev != "" && t - prev > max) { max = t - prev; at = prev }
+      prev = t
+    }
+    END {
+      if (n == 0) { printf "%.3f %.6f 0\n", to - from, from; exit }
+      printf "%.3f %.6f %d\n", max, at, n
+    }' "$file"
+}
+
+# Lost echo requests in a ping -D log: sequence numbers missing between the first and last reply.
+lab_ping_lost() {
+  awk '/bytes from/ {
+         for (i = 1; i <= NF; i++) if ($i ~ /^icmp_seq=/) { s = substr($i, 10) + 0 }
+         if (!(s in seen)) { seen[s] = 1; n++ }
+         if (first == "" || s < first) first = s
+         if (s > last) last = s
+       }
+       END { if (n == 0) print -1; else print last - first + 1 - n }' "$1"
+}
+
+# Records every status datagram the client receives (tcpdump on its lan0).
+lab_watch_datagrams_start() {
+  local name=${1:-datagrams}
+  : >"$LAB_DIR/$name.raw"
+  ip netns exec "$LAB_PREFIX-client" tcpdump -tt -l -n -A -i lan0 udp port 1500 \
+    >"$LAB_DIR/$name.raw" 2>"$LAB_DIR/$name.err" </dev/null &
+  LAB_PIDS[$name]=$!
+  lab_wait_until 5 grep -q "listening on" "$LAB_DIR/$name.err" ||
+    lab_log "tcpdump did not start: $(cat "$LAB_DIR/$name.err")"
+}
+
+lab_watch_datagrams_stop() { lab_stop "${1:-datagrams}" INT; }
+
+# The recorded datagrams, one a line: TIME SOURCE NAME STATE REASON SEQ
+lab_datagrams() {
+  awk '
+    function emit() {
+      if (ts != "") print ts, src, name, state, reason, seq
+      ts = ""; name = "-"; state = "-"; reason = "-"; seq = "-"
+    }
+    /^[0-9]+\.[0-9]+ IP / { emit(); ts = $1; src = $3; sub(/\.[0-9]+$/, "", src); next }
+    /^name=/ { name = substr($0, 6) }
+    /^state=/ { state = substr($0, 7) }
+    /^reason=/ { reason = substr($0, 8) }
+    /^seq=/ { seq = substr($0, 5) }
+    END { emit() }' "$LAB_DIR/${1:-datagrams}.raw"
+}
+
+# Time of the first datagram from ISP with STATE at or after FROM: lab_first_datagram ISP STATE FROM
+lab_first_datagram() {
+  lab_datagrams "${4:-datagrams}" |
+    awk -v isp="$1" -v st="$2" -v from="$3" '!found && $3 == isp && $4 == st && $1 >= from { print $1; found = 1 }
+      END { if (!found) print "-" }'
+}
+
+# Records the client's route changes (ip -ts monitor route).
+lab_watch_routes_start() {
+  local name=${1:-routes}
+  : >"$LAB_DIR/$name.log"
+  lab_spawn "$name" client ip -ts monitor route
+  sleep 0.2
+}
+
+lab_watch_routes_stop() { lab_stop "${1:-routes}" TERM; }
+
+# The client's default-route events: TIME (epoch) then the route line.
+lab_route_events() {
+  awk '/default/ {
+         ts = substr($1, 2, length($1) - 2)
+         split(ts, p, /[-T:]/)
+         sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
+         frac = p[6] - int(p[6])
+         $1 = ""
+         printf "%.6f%s\n", sec + frac, $0
+       }' "$LAB_DIR/${1:-routes}.log"
+}
+
+# Time of the first default route added via GW at or after FROM: lab_first_route GW FROM
+lab_first_route() {
+  lab_route_events "${3:-routes}" |
+    awk -v gw="$1" -v from="$2" '!found && $1 >= from && $2 != "Deleted" && $0 ~ ("via " gw " ") {
+      print $1; found = 1 } END { if (!found) print "-" }'
+}
+
+# Number of default-route events (adds, replaces, deletes) at or after FROM.
+lab_route_event_count() {
+  lab_route_events "${2:-routes}" | awk -v from="${1:-0}" '$1 >= from { n++ } END { print n + 0 }'
+}
+
+# CPU seconds (user+system, children reaped included) and peak RSS (kB) of PIDs, summed.
+lab_proc_usage() {
+  local pid hz cpu=0 rss=0 t r
+  hz=$(getconf CLK_TCK)
+  for pid in "$@"; do
+    [[ -r /proc/$pid/stat ]] || continue
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$pid/stat") || continue
+    r=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    cpu=$((cpu + t))
+    rss=$((rss + ${r:-0}))
+  done
+  awk -v t="$cpu" -v hz="$hz" -v r="$rss" 'BEGIN { printf "%.2f %d\n", t / hz, r }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Test reporting
+
+lab_check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "  ok    $what"
+  else
+    echo "  FAIL  $what"
+    LAB_FAILURES=$((LAB_FAILURES + 1))
+  fi
+}
+
+# Waits up to TIMEOUT s for "$@"; prints how long it took.
+lab_check_within() {
+  local what=$1 timeout=$2 start
+  shift 2
+  start=$(lab_now)
+  if lab_wait_until "$timeout" "$@"; then
+    echo "  ok    $what (after $(lab_diff "$start" "$(lab_now)") s)"
+  else
+    echo "  FAIL  $what (not within $timeout s)"
+    LAB_FAILURES=$((LAB_FAILURES + 1))
+  fi
+}
+
+lab_finish() {
+  local name=$1
+  if ((LAB_FAILURES == 0)); then
+    echo "PASS: $name"
+    exit 0
+  fi
+  echo "FAIL: $name ($LAB_FAILURES failed checks; logs in $LAB_DIR)"
+  lab_dump_logs
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# e2e tests
+
+# Seconds of --failback-after in the current profile.
+lab_failback_s() { [[ $LAB_PROFILE == fast ]] && echo 1 || echo 3; }
+
+# Common start of an e2e test (after lab_enter_sandbox): checks, cleanup trap, the lab with
+# both ispprobed and failoverd, route via isp1. lab_e2e_begin NAME "what it checks"
+lab_e2e_begin() {
+  LAB_TEST_NAME=$1
+  lab_require_tools jq
+  lab_require_daemons
+  lab_trap_cleanup
+  echo "== $1: $2 (profile $LAB_PROFILE, logs in $LAB_DIR)"
+  lab_up_with_daemons || { echo "FAIL: $1: the lab did not converge on isp1"; exit 1; }
+}
+
+# The status JSON's EXPR (jq) is VALUE now: lab_status_is EXPR VALUE
+lab_status_is() { [[ "$(lab_status_get "$1")" == "$2" ]]; }
+
+# failoverd's view of ISP is STATE (up, degraded, down, stale): lab_isp_state_is ISP STATE
+lab_isp_state_is() { lab_status_is ".isps[] | select(.name == \"$1\") | .state" "$2"; }
+
+# The status JSON's active ISP is NAME.
+lab_active_is() { [[ "$(lab_status_get .active)" == "$1" ]]; }
+
+# Numeric comparisons of decimals: lab_le A B (A <= B), lab_ge A B.
+lab_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 <= b + 0) }'; }
+lab_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
