@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libsodium-dev
   # tests and the lab: namespaces, routes, nftables, ping, captures
   iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
+  # the Debian package and the machine test (systemd-nspawn machines from an mmdebstrap tree)
+  dpkg-dev lintian systemd-container mmdebstrap
 )
 missing=()
 for package in "${packages[@]}"; do
