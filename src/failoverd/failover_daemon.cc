@@ -52,14 +52,7 @@ std::optional<std::string> FailoverDaemon::start(const FailoverOptions& options,
   auto now = Clock::now();
   policy_.emplace(settings.policy, settings.isps, now);
 
-  auto listener = StatusListener::open(
-      io_, options.port,
-      [this](std::span<const char> bytes, std::uint32_t source) { on_datagram(bytes, source); });
-  if (!listener) {
-    return "cannot listen on UDP port " + std::to_string(options.port) + ": " +
-           listener.error().message();
-  }
-  listener_ = std::move(*listener);
+  if (auto error = open_listener(options.port)) return error;
 
   auto routes = writer_->default_routes();
   if (!routes) return "cannot read the routing table: " + routes.error().message();
@@ -95,17 +88,21 @@ std::optional<std::string> FailoverDaemon::start(const FailoverOptions& options,
   return std::nullopt;
 }
 
+std::optional<std::string> FailoverDaemon::open_listener(std::uint16_t port) {
+  auto listener = StatusListener::open(
+      io_, port,
+      [this](std::span<const char> bytes, std::uint32_t source) { on_datagram(bytes, source); });
+  if (!listener) {
+    return "cannot listen on UDP port " + std::to_string(port) + ": " + listener.error().message();
+  }
+  listener_ = std::move(*listener);
+  return std::nullopt;
+}
+
 std::optional<std::string> FailoverDaemon::reconfigure(const FailoverOptions& options,
                                                        const FailoverSettings& settings) {
   if (options.port != options_.port) {
-    auto listener = StatusListener::open(
-        io_, options.port,
-        [this](std::span<const char> bytes, std::uint32_t source) { on_datagram(bytes, source); });
-    if (!listener) {
-      return "cannot listen on UDP port " + std::to_string(options.port) + ": " +
-             listener.error().message();
-    }
-    listener_ = std::move(*listener);
+    if (auto error = open_listener(options.port)) return error;
   }
   if (settings.table != settings_.table || settings.metric != settings_.metric) {
     // The route moves to its new slot: the old one goes first, the new comes with reconcile().

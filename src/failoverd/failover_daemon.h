@@ -32,6 +32,7 @@ class FailoverDaemon {
   void set_config_problem(std::string problem);
 
  private:
+  std::optional<std::string> open_listener(std::uint16_t port);
   void on_datagram(std::span<const char> bytes, std::uint32_t source);
   void count_drop(DropReason reason, std::uint32_t source, const std::string& detail);
   void evaluate(TimePoint now);
