@@ -1,15 +1,19 @@
 // Signals and the systemd watchdog on the daemon's single io_context.
 #include "ispfailover/io/daemon_loop.h"
 
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 
 namespace ispf {
 
-DaemonLoop::DaemonLoop(asio::io_context& io, ServiceNotifier& notifier,
-                       std::function<void()> on_reload, std::function<void(int)> on_stop)
+DaemonLoop::DaemonLoop(asio::io_context& io, ServiceNotifier& notifier, Reload reload,
+                       std::function<void(const std::string&)> on_refused,
+                       std::function<void()> on_stop)
     : io_(io),
       notifier_(notifier),
-      on_reload_(std::move(on_reload)),
+      reload_(std::move(reload)),
+      on_refused_(std::move(on_refused)),
       on_stop_(std::move(on_stop)),
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       watchdog_timer_(io) {}
@@ -26,12 +30,18 @@ void DaemonLoop::wait_for_signal() {
   signals_.async_wait([this](std::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      on_reload_();
+      notifier_.reloading();
+      if (auto refused = reload_()) {
+        spdlog::error("reload refused, keeping the running configuration: {}", *refused);
+        on_refused_(*refused);
+      }
+      notifier_.reloaded();
       wait_for_signal();
       return;
     }
+    spdlog::info("stopping on signal {}", signal);
     notifier_.stopping();
-    on_stop_(signal);
+    on_stop_();
     signals_.cancel();
     watchdog_timer_.cancel();
   });

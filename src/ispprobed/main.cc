@@ -40,25 +40,15 @@ int main(int argc, char** argv) {
   }
   DaemonLoop loop(
       io, notifier,
-      [&] {
-        notifier.reloading();
+      [&]() -> std::optional<std::string> {
         auto reloaded = parse_probed_command_line(args);
-        if (!reloaded.outcome.run) {
-          spdlog::error("reload refused, keeping the running configuration: {}",
-                        reloaded.outcome.error);
-          daemon.set_config_problem(reloaded.outcome.error);
-        } else if (auto error = daemon.reconfigure(reloaded.options, reloaded.keys)) {
-          spdlog::error("reload refused, keeping the running configuration: {}", *error);
-          daemon.set_config_problem(*error);
-        } else {
-          set_log_level(reloaded.options.log_level);
-        }
-        notifier.reloaded();
+        if (!reloaded.outcome.run) return reloaded.outcome.error;
+        if (auto error = daemon.reconfigure(reloaded.options, reloaded.keys)) return error;
+        set_log_level(reloaded.options.log_level);
+        return std::nullopt;
       },
-      [&](int signal) {
-        spdlog::info("stopping on signal {}", signal);
-        daemon.stop();
-      });
+      [&](const std::string& refused) { daemon.set_config_problem(refused); },
+      [&] { daemon.stop(); });
   loop.start();
   notifier.ready();
   io.run();

@@ -3,6 +3,8 @@
 
 #include <asio.hpp>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "ispfailover/io/service_notifier.h"
 
@@ -10,8 +12,12 @@ namespace ispf {
 
 class DaemonLoop {
  public:
-  DaemonLoop(asio::io_context& io, ServiceNotifier& notifier, std::function<void()> on_reload,
-             std::function<void(int signal)> on_stop);
+  // On SIGHUP `reload` re-reads the command line and config file and applies them, returning
+  // why it refused; a refusal keeps the running configuration, is logged and goes to
+  // `on_refused` (the daemon shows it in STATUS=). On SIGTERM/SIGINT `on_stop` runs.
+  using Reload = std::function<std::optional<std::string>()>;
+  DaemonLoop(asio::io_context& io, ServiceNotifier& notifier, Reload reload,
+             std::function<void(const std::string&)> on_refused, std::function<void()> on_stop);
   // Installs the signal handlers and, when the unit asks for it, the watchdog keep-alive.
   void start();
 
@@ -21,8 +27,9 @@ class DaemonLoop {
 
   asio::io_context& io_;
   ServiceNotifier& notifier_;
-  std::function<void()> on_reload_;
-  std::function<void(int)> on_stop_;
+  Reload reload_;
+  std::function<void(const std::string&)> on_refused_;
+  std::function<void()> on_stop_;
   asio::signal_set signals_;
   asio::steady_timer watchdog_timer_;
   Duration watchdog_period_{};
