@@ -48,9 +48,12 @@ std::string_view trim(std::string_view text) {
 
 std::string_view to_string(AuthError error) {
   switch (error) {
-    case AuthError::kMissingTag: return "no-tag";
-    case AuthError::kMalformedTag: return "malformed-tag";
-    case AuthError::kBadTag: return "bad-tag";
+    case AuthError::kMissingTag:
+      return "no-tag";
+    case AuthError::kMalformedTag:
+      return "malformed-tag";
+    case AuthError::kBadTag:
+      return "bad-tag";
   }
   return "unknown";
 }
@@ -72,8 +75,9 @@ Result<std::vector<std::string>, std::string> parse_key_file(std::string_view co
     keys.emplace_back(line);
   }
   if (keys.empty()) {
-    return fail(std::string("no key in the file; put one per line, e.g. from "
-                            "`head -c 32 /dev/urandom | base64`"));
+    return fail(
+        std::string("no key in the file; put one per line, e.g. from "
+                    "`head -c 32 /dev/urandom | base64`"));
   }
   return keys;
 }

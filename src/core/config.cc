@@ -84,14 +84,15 @@ Result<std::uint32_t, ConfigError> parse_route_table(std::string_view text) {
   if (text == "local") return 255u;
   auto value = parse_decimal(text);
   if (!value || *value == 0 || *value > 0xffffffffu) {
-    return fail(error("--table", "'" + std::string(text) +
-                                     "' is not a routing table; use main or a number 1-4294967295"));
+    return fail(error(
+        "--table",
+        "'" + std::string(text) + "' is not a routing table; use main or a number 1-4294967295"));
   }
   return static_cast<std::uint32_t>(*value);
 }
 
 bool is_valid_log_level(std::string_view level) {
-  constexpr std::array<std::string_view, 6> kLevels = {"trace", "debug", "info",
+  constexpr std::array<std::string_view, 6> kLevels = {"trace",   "debug", "info",
                                                        "warning", "error", "critical"};
   return std::find(kLevels.begin(), kLevels.end(), level) != kLevels.end();
 }
@@ -102,7 +103,8 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return error("--name", "'" + o.name + "' must be 1-32 of A-Z a-z 0-9 . _ -");
   }
   if (o.uplink.empty()) {
-    return error("--uplink", "missing: name the interface probes must leave by, e.g. --uplink eth1");
+    return error("--uplink",
+                 "missing: name the interface probes must leave by, e.g. --uplink eth1");
   }
   if (o.lan.empty() && o.broadcast.empty()) {
     return error("--lan", "missing: name the LAN interface (or give --broadcast ADDR)");
@@ -201,7 +203,8 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
     return fail(error("--max-clock-skew", "must be more than 0, e.g. 30s"));
   }
   if (o.status_file.empty() || o.status_file.front() != '/') {
-    return fail(error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));
+    return fail(
+        error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));
   }
   if (!is_valid_log_level(o.log_level)) {
     return fail(error("--log-level", "'" + o.log_level +

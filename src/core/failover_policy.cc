@@ -28,23 +28,34 @@ std::string percent_text(std::uint32_t permille) {
 
 std::string_view to_string(IspHealth health) {
   switch (health) {
-    case IspHealth::kUp: return "up";
-    case IspHealth::kDegraded: return "degraded";
-    case IspHealth::kDown: return "down";
-    case IspHealth::kStale: return "stale";
+    case IspHealth::kUp:
+      return "up";
+    case IspHealth::kDegraded:
+      return "degraded";
+    case IspHealth::kDown:
+      return "down";
+    case IspHealth::kStale:
+      return "stale";
   }
   return "unknown";
 }
 
 std::string_view to_string(DropReason reason) {
   switch (reason) {
-    case DropReason::kUndecodable: return "undecodable";
-    case DropReason::kUnknownName: return "unknown-name";
-    case DropReason::kWrongSource: return "wrong-source";
-    case DropReason::kReplay: return "replay";
-    case DropReason::kUnauthenticated: return "unauthenticated";
-    case DropReason::kStaleTime: return "stale-time";
-    case DropReason::kCount: break;
+    case DropReason::kUndecodable:
+      return "undecodable";
+    case DropReason::kUnknownName:
+      return "unknown-name";
+    case DropReason::kWrongSource:
+      return "wrong-source";
+    case DropReason::kReplay:
+      return "replay";
+    case DropReason::kUnauthenticated:
+      return "unauthenticated";
+    case DropReason::kStaleTime:
+      return "stale-time";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -143,9 +154,12 @@ IspHealth FailoverPolicy::health_of(const Tracked& isp, TimePoint now) const {
 
 std::string FailoverPolicy::reason_of(const Tracked& isp, TimePoint now) const {
   switch (health_of(isp, now)) {
-    case IspHealth::kStale: return isp.last_seen ? "silent" : "never-heard";
-    case IspHealth::kDegraded: return "loss";
-    default: return isp.last ? isp.last->reason : "";
+    case IspHealth::kStale:
+      return isp.last_seen ? "silent" : "never-heard";
+    case IspHealth::kDegraded:
+      return "loss";
+    default:
+      return isp.last ? isp.last->reason : "";
   }
 }
 
@@ -168,8 +182,12 @@ std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
       text += isp.last_seen ? " (silent for " + seconds_text(now - *isp.last_seen) + ")"
                             : " (never heard)";
       break;
-    case IspHealth::kDown: text += " (" + isp.last->reason + ")"; break;
-    case IspHealth::kDegraded: text += " (loss " + percent_text(isp.last->loss_permille) + ")"; break;
+    case IspHealth::kDown:
+      text += " (" + isp.last->reason + ")";
+      break;
+    case IspHealth::kDegraded:
+      text += " (loss " + percent_text(isp.last->loss_permille) + ")";
+      break;
     case IspHealth::kUp:
       if (isp.last->rtt_avg_us) {
         char buf[48];
@@ -207,16 +225,16 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
 
   std::optional<std::size_t> choice = active_;
   std::string why;
-  bool active_fine = active_ && (health(*active_) == IspHealth::kUp ||
-                                 (in_grace && unheard(*active_)));
+  bool active_fine =
+      active_ && (health(*active_) == IspHealth::kUp || (in_grace && unheard(*active_)));
   if (active_fine) {
     if (best_up && *best_up < *active_) {
       auto held = now - *isps_[*best_up].healthy_since;
       if (held >= config_.failback_after) {
         choice = best_up;
         why = "failback " + isps_[*active_].config.name + " -> " + isps_[*best_up].config.name +
-              ": " + describe(*best_up, now) + " for " + seconds_text(held) +
-              " (failback-after " + seconds_text(config_.failback_after) + ")";
+              ": " + describe(*best_up, now) + " for " + seconds_text(held) + " (failback-after " +
+              seconds_text(config_.failback_after) + ")";
       }
     }
   } else if (best_up) {
@@ -242,9 +260,9 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
         }
       }
       if (choice) {
-        why = (active_ ? "switch " + isps_[*active_].config.name + " -> "
-                       : std::string("select ")) +
-              isps_[*choice].config.name + ": " + from + "; " + describe(*choice, now);
+        why =
+            (active_ ? "switch " + isps_[*active_].config.name + " -> " : std::string("select ")) +
+            isps_[*choice].config.name + ": " + from + "; " + describe(*choice, now);
       } else {
         why = "withdraw the default route: no ISP up (when-all-down remove); " + from;
       }

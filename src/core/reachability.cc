@@ -78,8 +78,9 @@ LineQuality Reachability::quality(TimePoint now) {
   LineQuality q;
   q.probes_in_window = static_cast<std::uint32_t>(window_.size());
   q.targets_up_last_round = targets_up_last_round_;
-  if (rtt_last_) q.rtt_last_us = static_cast<std::uint32_t>(
-      std::chrono::duration_cast<microseconds>(*rtt_last_).count());
+  if (rtt_last_)
+    q.rtt_last_us =
+        static_cast<std::uint32_t>(std::chrono::duration_cast<microseconds>(*rtt_last_).count());
   std::size_t lost = 0;
   Duration rtt_sum{};
   std::size_t answered = 0;

@@ -85,8 +85,8 @@ enum Key : std::size_t {
   kKeyCount
 };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
-    "name",    "instance",    "seq",         "time_ms",    "state",    "reason",   "heartbeat_ms",
-    "targets_up", "targets", "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms"};
+    "name",       "instance", "seq",         "time_ms",    "state",    "reason",   "heartbeat_ms",
+    "targets_up", "targets",  "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms"};
 constexpr bool is_optional_key(std::size_t key) { return key == kRttLastUs || key == kRttAvgUs; }
 
 void append_field(std::string& out, std::string_view key, std::string_view value) {
@@ -97,20 +97,34 @@ void append_field(std::string& out, std::string_view key, std::string_view value
 
 std::string_view to_string(DecodeError error) {
   switch (error) {
-    case DecodeError::kEmpty: return "empty";
-    case DecodeError::kOversize: return "oversize";
-    case DecodeError::kNotPrintable: return "not-printable";
-    case DecodeError::kBadMagic: return "bad-magic";
-    case DecodeError::kBadVersion: return "bad-version";
-    case DecodeError::kTruncated: return "truncated";
-    case DecodeError::kMalformedLine: return "malformed-line";
-    case DecodeError::kDuplicateKey: return "duplicate-key";
-    case DecodeError::kMissingKey: return "missing-key";
-    case DecodeError::kBadNumber: return "bad-number";
-    case DecodeError::kOutOfRange: return "out-of-range";
-    case DecodeError::kBadName: return "bad-name";
-    case DecodeError::kBadState: return "bad-state";
-    case DecodeError::kBadReason: return "bad-reason";
+    case DecodeError::kEmpty:
+      return "empty";
+    case DecodeError::kOversize:
+      return "oversize";
+    case DecodeError::kNotPrintable:
+      return "not-printable";
+    case DecodeError::kBadMagic:
+      return "bad-magic";
+    case DecodeError::kBadVersion:
+      return "bad-version";
+    case DecodeError::kTruncated:
+      return "truncated";
+    case DecodeError::kMalformedLine:
+      return "malformed-line";
+    case DecodeError::kDuplicateKey:
+      return "duplicate-key";
+    case DecodeError::kMissingKey:
+      return "missing-key";
+    case DecodeError::kBadNumber:
+      return "bad-number";
+    case DecodeError::kOutOfRange:
+      return "out-of-range";
+    case DecodeError::kBadName:
+      return "bad-name";
+    case DecodeError::kBadState:
+      return "bad-state";
+    case DecodeError::kBadReason:
+      return "bad-reason";
   }
   return "unknown";
 }
@@ -230,11 +244,11 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     if (*v > max) return fail(DecodeFailure{DecodeError::kOutOfRange, std::string(kKeyNames[key])});
     return *v;
   };
-#define ISPF_TRY_NUMBER(field, key, max, type)   \
-  do {                                           \
-    auto parsed = number(key, max);              \
-    if (!parsed) return fail(parsed.error());    \
-    field = static_cast<type>(*parsed);          \
+#define ISPF_TRY_NUMBER(field, key, max, type) \
+  do {                                         \
+    auto parsed = number(key, max);            \
+    if (!parsed) return fail(parsed.error());  \
+    field = static_cast<type>(*parsed);        \
   } while (false)
 
   s.name = std::string(*values[kName]);

@@ -17,10 +17,12 @@ std::string one_decimal(double value) {
 
 std::string isp_state_text(const IspView& isp) {
   switch (isp.health) {
-    case IspHealth::kUp: return isp.config.name + " standby";
+    case IspHealth::kUp:
+      return isp.config.name + " standby";
     case IspHealth::kDegraded:
       return isp.config.name + " degraded (loss " + one_decimal(isp.loss_permille / 10.0) + "%)";
-    case IspHealth::kDown: return isp.config.name + " down (" + isp.reason + ")";
+    case IspHealth::kDown:
+      return isp.config.name + " down (" + isp.reason + ")";
     case IspHealth::kStale:
       return isp.config.name + (isp.reason == "never-heard" ? " never heard" : " stale") +
              (isp.rejected ? " (its datagrams are refused: " + *isp.rejected + ")" : "");
@@ -81,7 +83,8 @@ std::string to_json(const StatusReport& r) {
   j["active"] = r.active ? nlohmann::json(r.isps[*r.active].config.name) : nlohmann::json(nullptr);
   j["active_gateway"] = r.active ? nlohmann::json(format_ipv4(r.isps[*r.active].config.gateway))
                                  : nlohmann::json(nullptr);
-  j["active_for_ms"] = r.active_for ? nlohmann::json(to_ms(*r.active_for)) : nlohmann::json(nullptr);
+  j["active_for_ms"] =
+      r.active_for ? nlohmann::json(to_ms(*r.active_for)) : nlohmann::json(nullptr);
   j["switches"] = r.switches;
   j["all_down"] = r.all_down;
   j["summary"] = summary_line(r);
@@ -104,7 +107,8 @@ std::string to_json(const StatusReport& r) {
     e["reason"] = isp.reason;
     e["last_seen_ms_ago"] =
         isp.since_last_seen ? nlohmann::json(to_ms(*isp.since_last_seen)) : nlohmann::json(nullptr);
-    e["rtt_ms"] = isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
+    e["rtt_ms"] =
+        isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
     e["loss_pct"] = isp.loss_permille / 10.0;
     e["rejected"] = isp.rejected ? nlohmann::json(*isp.rejected) : nlohmann::json(nullptr);
     isps.push_back(std::move(e));
@@ -130,10 +134,10 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
     auto text = [&](const char* key) {
       return isp.contains(key) && isp[key].is_string() ? isp[key].get<std::string>() : "-";
     };
-    std::string seen = isp.contains("last_seen_ms_ago") && isp["last_seen_ms_ago"].is_number()
-                           ? human_duration(milliseconds(isp["last_seen_ms_ago"].get<long long>())) +
-                                 " ago"
-                           : "never";
+    std::string seen =
+        isp.contains("last_seen_ms_ago") && isp["last_seen_ms_ago"].is_number()
+            ? human_duration(milliseconds(isp["last_seen_ms_ago"].get<long long>())) + " ago"
+            : "never";
     std::string rtt = isp.contains("rtt_ms") && isp["rtt_ms"].is_number()
                           ? one_decimal(isp["rtt_ms"].get<double>()) + " ms"
                           : "-";
@@ -141,9 +145,9 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
                            ? one_decimal(isp["loss_pct"].get<double>()) + "%"
                            : "-";
     std::snprintf(line, sizeof line, "%-3s %-12s %-16s %-9s %-12s %10s %9s %7s\n",
-                  text("name") == active ? "*" : "", text("name").c_str(),
-                  text("gateway").c_str(), text("state").c_str(), text("reason").c_str(),
-                  seen.c_str(), rtt.c_str(), loss.c_str());
+                  text("name") == active ? "*" : "", text("name").c_str(), text("gateway").c_str(),
+                  text("state").c_str(), text("reason").c_str(), seen.c_str(), rtt.c_str(),
+                  loss.c_str());
     out += line;
   }
   std::string drops;
@@ -152,8 +156,8 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
       if (value.is_number()) drops += " " + key + "=" + std::to_string(value.get<long long>());
     }
   }
-  out += "switches: " + std::to_string(j.value("switches", 0)) + "   dropped:" +
-         (drops.empty() ? std::string(" none") : drops) + "\n";
+  out += "switches: " + std::to_string(j.value("switches", 0)) +
+         "   dropped:" + (drops.empty() ? std::string(" none") : drops) + "\n";
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {
       if (warning.is_string()) out += "WARNING: " + warning.get<std::string>() + "\n";

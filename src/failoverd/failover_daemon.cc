@@ -19,18 +19,23 @@ constexpr Duration kFirstRetry = milliseconds(100);
 constexpr Duration kMaxRetry = std::chrono::seconds(5);
 
 std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 std::string protocol_name(std::uint8_t protocol) {
   switch (protocol) {
-    case 2: return "kernel";
-    case 3: return "boot";
-    case 4: return "static";
-    case 16: return "dhcp";
-    default: return std::to_string(protocol);
+    case 2:
+      return "kernel";
+    case 3:
+      return "boot";
+    case 4:
+      return "static";
+    case 16:
+      return "dhcp";
+    default:
+      return std::to_string(protocol);
   }
 }
 
@@ -67,7 +72,8 @@ std::optional<std::string> FailoverDaemon::start(const FailoverOptions& options,
                    format_ipv4(route.gateway), policy_->isps()[*policy_->active()].name);
     }
   }
-  auto watch = RouteWatch::open(io_, writer_->slot().table, [this] { reconcile(/*after_decision=*/false); });
+  auto watch =
+      RouteWatch::open(io_, writer_->slot().table, [this] { reconcile(/*after_decision=*/false); });
   if (!watch) return "cannot watch the routing table: " + watch.error().message();
   route_watch_ = std::move(*watch);
 
@@ -110,7 +116,8 @@ std::optional<std::string> FailoverDaemon::reconfigure(const FailoverOptions& op
     auto writer = NetlinkRouteWriter::open({settings.table, settings.metric, kRouteProtocol});
     if (!writer) return "cannot open netlink: " + writer.error().message();
     writer_ = std::move(*writer);
-    auto watch = RouteWatch::open(io_, settings.table, [this] { reconcile(/*after_decision=*/false); });
+    auto watch =
+        RouteWatch::open(io_, settings.table, [this] { reconcile(/*after_decision=*/false); });
     if (!watch) return "cannot watch the routing table: " + watch.error().message();
     route_watch_ = std::move(*watch);
   }
@@ -170,9 +177,9 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
       return;
     }
   }
-  auto wall_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
+  auto wall_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   if (auto drop = policy_->on_status(*status, source, now, wall_ms)) {
     std::string detail = "claims " + status->name;
     if (*drop == DropReason::kWrongSource) {
@@ -185,7 +192,8 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
   }
   ++accepted_;
   if (signed_datagram && settings_.keys.empty() && unverified_.insert(status->name).second) {
-    std::string warning = status->name + " signs its datagrams but failoverd has no --key-file: "
+    std::string warning = status->name +
+                          " signs its datagrams but failoverd has no --key-file: "
                           "its reports are NOT authenticated";
     spdlog::warn("{}", warning);
     warnings_.push_back(warning);
@@ -195,7 +203,8 @@ void FailoverDaemon::on_datagram(std::span<const char> bytes, std::uint32_t sour
   evaluate(now);
 }
 
-void FailoverDaemon::count_drop(DropReason reason, std::uint32_t source, const std::string& detail) {
+void FailoverDaemon::count_drop(DropReason reason, std::uint32_t source,
+                                const std::string& detail) {
   ++drops_[static_cast<std::size_t>(reason)];
   // A replay is routine (our own burst repeats can arrive twice); the rest is news, rate-limited.
   // Only a refused tag is a warning: it is how a key on one side only makes itself heard.
@@ -203,7 +212,7 @@ void FailoverDaemon::count_drop(DropReason reason, std::uint32_t source, const s
   if (drop_log_.allow(source, Clock::now())) {
     spdlog::log(reason == DropReason::kUnauthenticated ? spdlog::level::warn : spdlog::level::info,
                 "dropped a datagram from {}: {} ({}); counted, logged once a minute per source",
-                 format_ipv4(source), to_string(reason), detail);
+                format_ipv4(source), to_string(reason), detail);
   }
 }
 
@@ -272,17 +281,18 @@ void FailoverDaemon::reconcile(bool after_decision) {
         own_correct = desired && route.gateway == *desired;
         continue;
       }
-      bool replaceable = std::find(settings_.replace_gateways.begin(),
-                                   settings_.replace_gateways.end(),
-                                   route.gateway) != settings_.replace_gateways.end();
+      bool replaceable =
+          std::find(settings_.replace_gateways.begin(), settings_.replace_gateways.end(),
+                    route.gateway) != settings_.replace_gateways.end();
       if (!replaceable) continue;
       if (auto ec = writer_->delete_route(route)) {
         failure = ec;
       } else {
         // Routine (a DHCP renewal does it): info, so that -p warning lists switches only.
-        spdlog::info("deleted the foreign default route via {} (proto {}, metric {}): "
-                     "--replace-gateway takes it over",
-                     format_ipv4(route.gateway), protocol_name(route.protocol), route.metric);
+        spdlog::info(
+            "deleted the foreign default route via {} (proto {}, metric {}): "
+            "--replace-gateway takes it over",
+            format_ipv4(route.gateway), protocol_name(route.protocol), route.metric);
       }
     }
   }

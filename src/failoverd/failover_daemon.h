@@ -24,7 +24,8 @@ class FailoverDaemon {
                  std::unique_ptr<RouteWriter> writer);
   // Binds the port, reads the table (adopting our own route after a restart), deletes the
   // foreign routes it was told to replace and starts watching the table.
-  std::optional<std::string> start(const FailoverOptions& options, const FailoverSettings& settings);
+  std::optional<std::string> start(const FailoverOptions& options,
+                                   const FailoverSettings& settings);
   std::optional<std::string> reconfigure(const FailoverOptions& options,
                                          const FailoverSettings& settings);
   void stop();
@@ -64,7 +65,7 @@ class FailoverDaemon {
   std::optional<TimePoint> active_since_;
   std::string last_switch_;
   std::string config_problem_;
-  std::set<std::string> unverified_;  // ISPs that sign while we have no key
+  std::set<std::string> unverified_;   // ISPs that sign while we have no key
   std::vector<std::string> warnings_;  // configuration problems for people, in the status
   std::uint64_t accepted_ = 0;
   DropCounters drops_{};

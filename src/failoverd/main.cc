@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
   }
   init_logging("failoverd", command_line.options.log_level);
   if (!has_effective_capability(CAP_NET_ADMIN)) {
-    spdlog::critical("missing capability CAP_NET_ADMIN: run as root, or with "
-                     "AmbientCapabilities=CAP_NET_ADMIN (the unit file does this)");
+    spdlog::critical(
+        "missing capability CAP_NET_ADMIN: run as root, or with "
+        "AmbientCapabilities=CAP_NET_ADMIN (the unit file does this)");
     return kExitUsage;
   }
   auto writer = NetlinkRouteWriter::open(

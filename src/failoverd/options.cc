@@ -8,9 +8,10 @@ namespace ispf {
 FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args) {
   FailoverCommandLine result;
   FailoverOptions& o = result.options;
-  CLI::App app{"failoverd: keeps this host's default route on the best ISP router that is up, "
-               "from the status datagrams of ispprobed",
-               "failoverd"};
+  CLI::App app{
+      "failoverd: keeps this host's default route on the best ISP router that is up, "
+      "from the status datagrams of ispprobed",
+      "failoverd"};
   app.set_version_flag("--version", "failoverd " ISPF_VERSION);
   app.set_config("--config", "", "Read options from this file (same keys, without the dashes)");
   app.allow_config_extras(false);
@@ -47,8 +48,7 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
       ->capture_default_str();
 
   auto* status = app.add_subcommand("status", "Print the running daemon's status and exit");
-  status->add_option("--status-file", o.status_file, "Status file to read")
-      ->capture_default_str();
+  status->add_option("--status-file", o.status_file, "Status file to read")->capture_default_str();
   status->add_flag("--json", result.status_json, "Print the status file as it is");
 
   result.outcome = parse_command_line(app, args);

@@ -21,8 +21,8 @@ std::error_code keep_only_capability(int capability) {
   capng_clear(select);
   if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                    static_cast<unsigned>(capability)) != 0 ||
-      (can_bound && capng_update(CAPNG_ADD, CAPNG_BOUNDING_SET,
-                                 static_cast<unsigned>(capability)) != 0) ||
+      (can_bound &&
+       capng_update(CAPNG_ADD, CAPNG_BOUNDING_SET, static_cast<unsigned>(capability)) != 0) ||
       capng_apply(select) != 0) {
     return std::make_error_code(std::errc::operation_not_permitted);
   }

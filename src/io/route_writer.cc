@@ -2,13 +2,13 @@
 #include "ispfailover/io/route_writer.h"
 
 #include <arpa/inet.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <linux/rtnetlink.h>
 #include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/route/nexthop.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace ispf {
 namespace {

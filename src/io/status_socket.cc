@@ -45,8 +45,8 @@ std::error_code StatusSender::send(std::string_view datagram) {
 }
 
 Result<std::unique_ptr<StatusListener>, std::error_code> StatusListener::open(asio::io_context& io,
-                                                                             std::uint16_t port,
-                                                                             Handler handler) {
+                                                                              std::uint16_t port,
+                                                                              Handler handler) {
   asio::ip::udp::socket socket(io);
   std::error_code ec;
   socket.open(asio::ip::udp::v4(), ec);
@@ -56,7 +56,8 @@ Result<std::unique_ptr<StatusListener>, std::error_code> StatusListener::open(as
   if (ec) return fail(ec);
   // A flood must queue in the kernel, not be lost before a real report gets in.
   socket.set_option(asio::socket_base::receive_buffer_size(1 << 20), ec);
-  std::unique_ptr<StatusListener> listener(new StatusListener(std::move(socket), std::move(handler)));
+  std::unique_ptr<StatusListener> listener(
+      new StatusListener(std::move(socket), std::move(handler)));
   listener->receive();
   return listener;
 }

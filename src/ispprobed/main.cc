@@ -23,8 +23,9 @@ int main(int argc, char** argv) {
   }
   init_logging("ispprobed", command_line.options.log_level);
   if (!has_effective_capability(CAP_NET_RAW)) {
-    spdlog::critical("missing capability CAP_NET_RAW: run as root, or with "
-                     "AmbientCapabilities=CAP_NET_RAW (the unit file does this)");
+    spdlog::critical(
+        "missing capability CAP_NET_RAW: run as root, or with "
+        "AmbientCapabilities=CAP_NET_RAW (the unit file does this)");
     return kExitUsage;
   }
   asio::io_context io;

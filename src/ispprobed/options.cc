@@ -10,16 +10,18 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   ProbedCommandLine result;
   ProbedOptions& o = result.options;
   o.name = host_name();
-  CLI::App app{"ispprobed: probes the internet through this router's uplink and broadcasts its "
-               "status to the LAN (UDP, ispfailover protocol v1)",
-               "ispprobed"};
+  CLI::App app{
+      "ispprobed: probes the internet through this router's uplink and broadcasts its "
+      "status to the LAN (UDP, ispfailover protocol v1)",
+      "ispprobed"};
   app.set_version_flag("--version", "ispprobed " ISPF_VERSION);
   app.set_config("--config", "", "Read options from this file (same keys, without the dashes)");
   app.allow_config_extras(false);
   app.add_option("--name", o.name, "ISP name in the datagrams")->capture_default_str();
   app.add_option("--uplink", o.uplink, "Interface the probes must leave by (SO_BINDTODEVICE)");
   app.add_option("--lan", o.lan, "LAN interface: datagrams go to its broadcast address");
-  app.add_option("--broadcast", o.broadcast, "Extra destination address for datagrams (repeatable)");
+  app.add_option("--broadcast", o.broadcast,
+                 "Extra destination address for datagrams (repeatable)");
   app.add_option("--target", o.targets, "Internet host to probe (repeatable)")
       ->capture_default_str();
   app.add_option("--quorum", o.quorum, "Targets that must answer for a round to count as good")

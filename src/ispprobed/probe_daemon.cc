@@ -18,9 +18,9 @@ constexpr std::array<milliseconds, 3> kBurstDelays = {milliseconds(20), millisec
                                                       milliseconds(80)};
 
 std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 std::string clock_time_text() {
@@ -58,8 +58,8 @@ ReachabilityConfig ProbeDaemon::reachability_config() const {
 }
 
 std::optional<std::string> ProbeDaemon::open_prober() {
-  auto prober = IcmpProber::open(io_, options_.uplink, icmp_identifier_,
-                                 target_addresses(options_), options_.timeout);
+  auto prober = IcmpProber::open(io_, options_.uplink, icmp_identifier_, target_addresses(options_),
+                                 options_.timeout);
   if (!prober) {
     if (prober.error() == std::errc::operation_not_permitted) {
       return "cannot open a raw ICMP socket: ispprobed needs CAP_NET_RAW (run as root or grant "
@@ -72,8 +72,8 @@ std::optional<std::string> ProbeDaemon::open_prober() {
 }
 
 std::optional<std::string> ProbeDaemon::open_link_watch() {
-  auto watch = LinkWatch::open(io_, options_.uplink,
-                               [this](const LinkStatus& status) { on_link(status); });
+  auto watch =
+      LinkWatch::open(io_, options_.uplink, [this](const LinkStatus& status) { on_link(status); });
   if (!watch) return "cannot watch --uplink " + options_.uplink + ": " + watch.error().message();
   link_watch_ = std::move(*watch);
   return std::nullopt;
@@ -96,12 +96,13 @@ std::optional<std::string> ProbeDaemon::start(const ProbedOptions& options,
   if (auto error = open_sender()) return error;
   reachability_.emplace(reachability_config(), Clock::now());
   if (auto error = open_link_watch()) return error;
-  spdlog::info("{}: probing {} target(s) out of {} every {} (timeout {}, down after {}, up after "
-               "{}), heartbeat {} to port {}, {}",
-               options_.name, options_.targets.size(), options_.uplink,
-               format_duration(options_.interval), format_duration(options_.timeout),
-               options_.down_after, options_.up_after, format_duration(options_.heartbeat),
-               options_.port, keys_.empty() ? "unsigned (no --key-file)" : "signed");
+  spdlog::info(
+      "{}: probing {} target(s) out of {} every {} (timeout {}, down after {}, up after "
+      "{}), heartbeat {} to port {}, {}",
+      options_.name, options_.targets.size(), options_.uplink, format_duration(options_.interval),
+      format_duration(options_.timeout), options_.down_after, options_.up_after,
+      format_duration(options_.heartbeat), options_.port,
+      keys_.empty() ? "unsigned (no --key-file)" : "signed");
   if (!link_watch_->status().usable()) on_link(link_watch_->status());
   next_round_ = Clock::now();
   schedule_round();
@@ -121,8 +122,8 @@ std::optional<std::string> ProbeDaemon::reconfigure(const ProbedOptions& options
   } else if (options.targets != old.targets || options.timeout != old.timeout) {
     prober_->set_targets(target_addresses(options_), options_.timeout);
   }
-  if (!error && (options.lan != old.lan || options.broadcast != old.broadcast ||
-                 options.port != old.port)) {
+  if (!error &&
+      (options.lan != old.lan || options.broadcast != old.broadcast || options.port != old.port)) {
     error = open_sender();
   }
   if (error) {
@@ -225,7 +226,8 @@ void ProbeDaemon::on_transition(const Transition& t) {
 
 void ProbeDaemon::schedule_burst(std::size_t step) {
   if (step >= kBurstDelays.size()) return;
-  burst_timer_.expires_after(kBurstDelays[step] - (step ? kBurstDelays[step - 1] : milliseconds(0)));
+  burst_timer_.expires_after(kBurstDelays[step] -
+                             (step ? kBurstDelays[step - 1] : milliseconds(0)));
   burst_timer_.async_wait([this, step](std::error_code ec) {
     if (ec || stopped_) return;
     send_status();

@@ -50,8 +50,9 @@ class WithoutNetRaw {
 
 // nft rules in the responder's input chain; the rule text is appended to "add rule inet t in".
 void AddInputRule(const Netns& ns, const std::string& rule) {
-  ns.Must("nft list table inet t >/dev/null 2>&1 || nft 'add table inet t; "
-          "add chain inet t in { type filter hook input priority 0; }'");
+  ns.Must(
+      "nft list table inet t >/dev/null 2>&1 || nft 'add table inet t; "
+      "add chain inet t in { type filter hook input priority 0; }'");
   ns.Must("nft add rule inet t in " + rule);
 }
 
@@ -95,7 +96,8 @@ class IcmpProberTest : public ::testing::Test {
       report = r;
       ++calls;
     });
-    RunUntil(io_, [&] { return report.has_value(); }, limit);
+    RunUntil(
+        io_, [&] { return report.has_value(); }, limit);
     // A round is reported exactly once: run on a little to catch a second report.
     test::RunFor(io_, milliseconds(20));
     EXPECT_LE(calls, 1) << "round " << sequence << " reported more than once";
@@ -228,8 +230,8 @@ TEST_F(IcmpProberTest, DefaultRouteDeletedFailsTheRoundByTimeout) {
 
 TEST_F(IcmpProberTest, UnknownInterfaceFailsWithEnodev) {
   EnterNetns inside(prober_);
-  auto prober = IcmpProber::open(io_, "nosuch0", kIdentifier, {Ip("198.51.100.8")},
-                                 milliseconds(500));
+  auto prober =
+      IcmpProber::open(io_, "nosuch0", kIdentifier, {Ip("198.51.100.8")}, milliseconds(500));
   ASSERT_FALSE(prober.has_value());
   EXPECT_EQ(prober.error().value(), ENODEV) << prober.error().message();
   EXPECT_TRUE(prober.error() == std::errc::no_such_device) << prober.error().category().name();
@@ -241,8 +243,8 @@ TEST_F(IcmpProberTest, OpenWithoutNetRawFailsWithEperm) {
   std::optional<std::error_code> error;
   {
     WithoutNetRaw drop;
-    auto prober = IcmpProber::open(io_, "up0", kIdentifier, {Ip("198.51.100.8")},
-                                   milliseconds(500));
+    auto prober =
+        IcmpProber::open(io_, "up0", kIdentifier, {Ip("198.51.100.8")}, milliseconds(500));
     if (!prober) error = prober.error();
   }
   ASSERT_TRUE(error.has_value()) << "a raw socket opened without CAP_NET_RAW";

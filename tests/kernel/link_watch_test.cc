@@ -57,9 +57,7 @@ class LinkWatchTest : public ::testing::Test {
 TEST_F(LinkWatchTest, InitialStatusIsUsable) {
   // The veth carrier comes up asynchronously after `ip link set up`.
   ASSERT_TRUE(RunUntil(
-      io_,
-      [&] { return host_.Run("ip link show up0 | grep -q LOWER_UP").ok(); },
-      kEventBound));
+      io_, [&] { return host_.Run("ip link show up0 | grep -q LOWER_UP").ok(); }, kEventBound));
   auto watch = Open("up0");
   EXPECT_TRUE(watch->status().exists);
   EXPECT_TRUE(watch->status().admin_up);
@@ -69,9 +67,7 @@ TEST_F(LinkWatchTest, InitialStatusIsUsable) {
 
 TEST_F(LinkWatchTest, AdminDownCarrierLossAndBackUp) {
   ASSERT_TRUE(RunUntil(
-      io_,
-      [&] { return host_.Run("ip link show up0 | grep -q LOWER_UP").ok(); },
-      kEventBound));
+      io_, [&] { return host_.Run("ip link show up0 | grep -q LOWER_UP").ok(); }, kEventBound));
   auto watch = Open("up0");
   ASSERT_TRUE(watch->status().usable());
 

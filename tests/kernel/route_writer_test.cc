@@ -268,7 +268,8 @@ class RouteWatchTest : public RouteWriterTest {
 
   // Runs the loop until a callback came (true) or 2 s passed.
   bool AwaitCall() {
-    return RunUntil(io_, [this] { return calls_ > 0; }, milliseconds(2000));
+    return RunUntil(
+        io_, [this] { return calls_ > 0; }, milliseconds(2000));
   }
   // Runs the loop for a while and says whether anything was reported meanwhile.
   bool QuietFor(milliseconds period) {

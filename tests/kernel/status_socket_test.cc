@@ -66,8 +66,8 @@ class PlainReceiver {
     char buffer[2048];
     sockaddr_in from{};
     socklen_t length = sizeof from;
-    ssize_t n = ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from),
-                           &length);
+    ssize_t n =
+        ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
     if (n < 0) return std::nullopt;
     return Datagram{std::string(buffer, static_cast<std::size_t>(n)), ntohl(from.sin_addr.s_addr)};
   }
@@ -148,7 +148,8 @@ TEST_F(StatusSocketTest, BroadcastReachesListenerAndPlainSocket) {
   EXPECT_EQ(seen->bytes, datagram);
   EXPECT_EQ(format_ipv4(seen->source), "192.168.56.101");
 
-  ASSERT_TRUE(RunUntil(io_, [&] { return !received.empty(); }, milliseconds(3000)))
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return !received.empty(); }, milliseconds(3000)))
       << "StatusListener got nothing";
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(format_ipv4(received[0].source), "192.168.56.101");
@@ -166,10 +167,12 @@ TEST_F(StatusSocketTest, ListenerGetsEveryDatagramInOrder) {
     status.seq = seq;
     ASSERT_FALSE(sender->send(encode(status)));
   }
-  ASSERT_TRUE(RunUntil(io_, [&] { return received.size() >= 20; }, milliseconds(3000)))
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return received.size() >= 20; }, milliseconds(3000)))
       << "only " << received.size() << " of 20 datagrams arrived";
   for (std::size_t i = 0; i < received.size(); ++i) {
-    auto decoded = decode(std::span<const char>(received[i].bytes.data(), received[i].bytes.size()));
+    auto decoded =
+        decode(std::span<const char>(received[i].bytes.data(), received[i].bytes.size()));
     ASSERT_TRUE(decoded.has_value());
     EXPECT_EQ(decoded->seq, i + 1);
   }

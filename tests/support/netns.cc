@@ -26,9 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ErrnoText(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
+std::string ErrnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 std::vector<char*> ArgvPointers(const std::vector<std::string>& argv) {
   std::vector<char*> pointers;
@@ -126,9 +124,7 @@ void AddVeth(const Netns& a, const std::string& a_if, const Netns& b, const std:
   b.Must("ip link set " + b_if + " up");
 }
 
-Lan::Lan() : bridge_("br") {
-  bridge_.Must("ip link add br0 type bridge && ip link set br0 up");
-}
+Lan::Lan() : bridge_("br") { bridge_.Must("ip link add br0 type bridge && ip link set br0 up"); }
 
 void Lan::Attach(const Netns& ns, const std::string& ifname, const std::string& cidr) {
   std::string port = "p" + std::to_string(ports_++);
@@ -174,8 +170,8 @@ Background::Background(const Netns& ns, const std::string& command) {
   posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  auto full =
-      WithTimeout(std::chrono::seconds(60), {"ip", "netns", "exec", ns.name(), "sh", "-c", command});
+  auto full = WithTimeout(std::chrono::seconds(60),
+                          {"ip", "netns", "exec", ns.name(), "sh", "-c", command});
   auto pointers = ArgvPointers(full);
   int err = posix_spawnp(&pid_, pointers[0], &actions, nullptr, pointers.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -238,7 +234,8 @@ bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
 }
 
 void RunFor(asio::io_context& io, std::chrono::milliseconds period) {
-  RunUntil(io, [] { return false; }, period);
+  RunUntil(
+      io, [] { return false; }, period);
 }
 
 std::uint32_t Ip(const std::string& dotted) {

@@ -4,8 +4,8 @@
 //             [--kinds junk,oversize,truncated,unknown,forged] [--forge-name isp2]
 //             [--forge-state up|down]
 //
-// --from binds the source address with IP_FREEBIND and IP_TRANSPARENT, so a forger can claim any address (the
-// lab sets arp_announce=2 so its ARP does not poison the victim's neighbour table).
+// --from binds the source address with IP_FREEBIND and IP_TRANSPARENT, so a forger can claim any
+// address (the lab sets arp_announce=2 so its ARP does not poison the victim's neighbour table).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -39,23 +39,34 @@ int usage(const char* why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string to, from, forge_name = "isp2", forge_state = "up", kinds_text = "junk,oversize,truncated,unknown,forged";
+  std::string to, from, forge_name = "isp2", forge_state = "up",
+                        kinds_text = "junk,oversize,truncated,unknown,forged";
   int port = 1500;
   long count = 100000;
   long rate = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i], value = argv[i + 1];
-    if (key == "--to") to = value;
-    else if (key == "--from") from = value;
-    else if (key == "--port") port = std::stoi(value);
-    else if (key == "--count") count = std::stol(value);
-    else if (key == "--rate") rate = std::stol(value);
-    else if (key == "--kinds") kinds_text = value;
-    else if (key == "--forge-name") forge_name = value;
-    else if (key == "--forge-state") forge_state = value;
-    else return usage(("unknown option " + key).c_str());
+    if (key == "--to")
+      to = value;
+    else if (key == "--from")
+      from = value;
+    else if (key == "--port")
+      port = std::stoi(value);
+    else if (key == "--count")
+      count = std::stol(value);
+    else if (key == "--rate")
+      rate = std::stol(value);
+    else if (key == "--kinds")
+      kinds_text = value;
+    else if (key == "--forge-name")
+      forge_name = value;
+    else if (key == "--forge-state")
+      forge_state = value;
+    else
+      return usage(("unknown option " + key).c_str());
   }
-  if (to.empty() || count <= 0 || rate <= 0) return usage("--to ADDR is required; --count, --rate > 0");
+  if (to.empty() || count <= 0 || rate <= 0)
+    return usage("--to ADDR is required; --count, --rate > 0");
   std::vector<std::string> kinds;
   std::stringstream list(kinds_text);
   for (std::string kind; std::getline(list, kind, ',');) kinds.push_back(kind);
@@ -97,7 +108,8 @@ int main(int argc, char** argv) {
       payload.resize(random() % (payload.size() - 1) + 1);
       if (payload.back() == '\n') payload.pop_back();
     } else if (kind == "unknown") {
-      payload = forged_datagram("isp" + std::to_string(100 + i % 50), static_cast<std::uint64_t>(i), "up");
+      payload = forged_datagram("isp" + std::to_string(100 + i % 50), static_cast<std::uint64_t>(i),
+                                "up");
     } else {
       payload = forged_datagram(forge_name, static_cast<std::uint64_t>(1'000'000 + i),
                                 forge_state.c_str());

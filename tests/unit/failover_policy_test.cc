@@ -745,9 +745,8 @@ TEST_F(FreshInstanceTest, NewInstanceOutsideSkewDropped) {
 TEST_F(FreshInstanceTest, CapturedDatagramOfEarlierInstanceReplayedAfterRestartDropped) {
   Status old_instance = Report(1, 5, kWall);
   ASSERT_FALSE(policy_->on_status(old_instance, kGatewayA, At(10), kWall).has_value());
-  ASSERT_FALSE(
-      policy_->on_status(Report(2, 1, kWall + 2000), kGatewayA, At(2010), kWall + 2000)
-          .has_value());
+  ASSERT_FALSE(policy_->on_status(Report(2, 1, kWall + 2000), kGatewayA, At(2010), kWall + 2000)
+                   .has_value());
   // Within the skew window, but older than what the new instance already said.
   auto drop = policy_->on_status(old_instance, kGatewayA, At(3000), kWall + 3000);
   ASSERT_TRUE(drop.has_value());

@@ -8,11 +8,9 @@ namespace ispf {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
-using std::chrono::milliseconds;
 using std::chrono::microseconds;
+using std::chrono::milliseconds;
 
-inline long long to_ms(Duration d) {
-  return std::chrono::duration_cast<milliseconds>(d).count();
-}
+inline long long to_ms(Duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
 }  // namespace ispf

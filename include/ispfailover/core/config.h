@@ -26,9 +26,9 @@ struct ConfigError {
 };
 
 struct ProbedOptions {
-  std::string name;                  // default: the host name (filled by the shell)
-  std::string uplink;                // interface probes must leave by
-  std::string lan;                   // interface whose broadcast address gets the datagrams
+  std::string name;                    // default: the host name (filled by the shell)
+  std::string uplink;                  // interface probes must leave by
+  std::string lan;                     // interface whose broadcast address gets the datagrams
   std::vector<std::string> broadcast;  // explicit destinations instead of / besides --lan
   std::vector<std::string> targets{"8.8.8.8"};
   std::uint32_t quorum = 1;

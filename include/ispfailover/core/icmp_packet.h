@@ -43,8 +43,8 @@ enum class IcmpKind {
 
 struct IcmpReceived {
   IcmpKind kind = IcmpKind::kOther;
-  std::uint32_t source = 0;       // IPv4 source of the packet, host byte order
-  std::uint32_t about = 0;        // for kEchoReply the replier, for errors the original dest
+  std::uint32_t source = 0;  // IPv4 source of the packet, host byte order
+  std::uint32_t about = 0;   // for kEchoReply the replier, for errors the original dest
   std::uint8_t type = 0;
   std::uint8_t code = 0;
   std::uint16_t identifier = 0;

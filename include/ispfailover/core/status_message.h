@@ -38,10 +38,10 @@ namespace ispf {
 //   hmac=...                    reserved for the authentication tag (a later version); a v1
 //                               decoder that does not check tags accepts and ignores it
 //
-// Unknown keys are accepted and ignored (but, like every key, at most once), so a v1 receiver understands newer v1 senders. All
-// numbers are unsigned decimal without sign or leading zeros beyond "0" (loss_pct may have one
-// decimal); a well-formed number too large for its field is out-of-range; anything else is
-// rejected with a reason, never guessed at.
+// Unknown keys are accepted and ignored (but, like every key, at most once), so a v1 receiver
+// understands newer v1 senders. All numbers are unsigned decimal without sign or leading zeros
+// beyond "0" (loss_pct may have one decimal); a well-formed number too large for its field is
+// out-of-range; anything else is rejected with a reason, never guessed at.
 
 inline constexpr std::string_view kMagicLine = "ISPF 1";
 inline constexpr std::size_t kMaxDatagramBytes = 512;

@@ -17,15 +17,15 @@ using DropCounters = std::array<std::uint64_t, static_cast<std::size_t>(DropReas
 
 struct StatusReport {
   std::vector<IspView> isps;
-  std::optional<std::size_t> active;     // index into isps
-  std::optional<Duration> active_for;    // since the route last moved
+  std::optional<std::size_t> active;   // index into isps
+  std::optional<Duration> active_for;  // since the route last moved
   bool all_down = false;
   AllDownPolicy when_all_down = AllDownPolicy::kKeep;
   std::uint64_t switches = 0;
   std::uint64_t accepted = 0;
   DropCounters drops{};
   std::uint64_t updated_unix_ms = 0;
-  std::string last_switch;  // the why of the last switch, for people
+  std::string last_switch;            // the why of the last switch, for people
   std::vector<std::string> warnings;  // configuration problems worth a person's attention
 };
 

@@ -12,8 +12,8 @@ namespace ispf {
 
 // Exit codes of both daemons (also in their man pages).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitRuntime = 1;     // the kernel refused something at start
-inline constexpr int kExitUsage = 2;       // bad option, bad config file, missing capability
+inline constexpr int kExitRuntime = 1;  // the kernel refused something at start
+inline constexpr int kExitUsage = 2;    // bad option, bad config file, missing capability
 
 // An option that takes "150ms", "2s", "1.5s" or "1m" (a unit is required) into `target`.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,

@@ -23,7 +23,6 @@ struct ProbeOutcome {
   std::optional<Duration> rtt;
   ProbeError error = ProbeError::kTimeout;
   std::error_code send_error;  // what sendto() said, in std::system_category
-
 };
 
 struct RoundReport {

@@ -3,8 +3,8 @@
 
 #include <asio.hpp>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 

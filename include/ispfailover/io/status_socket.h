@@ -37,8 +37,8 @@ class StatusListener {
   // Called for every datagram with its bytes and its IPv4 source (host order).
   using Handler = std::function<void(std::span<const char>, std::uint32_t source)>;
   static Result<std::unique_ptr<StatusListener>, std::error_code> open(asio::io_context& io,
-                                                                      std::uint16_t port,
-                                                                      Handler handler);
+                                                                       std::uint16_t port,
+                                                                       Handler handler);
   ~StatusListener();
 
  private:
