@@ -18,6 +18,7 @@
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/status_message.h"
 #include "support/netns.h"
+#include "support/sample_status.h"
 
 namespace ispf {
 namespace {
@@ -27,6 +28,7 @@ using test::EnterNetns;
 using test::Ip;
 using test::Netns;
 using test::RunUntil;
+using test::SampleStatus;
 
 constexpr std::uint16_t kPort = 1500;
 
@@ -75,24 +77,6 @@ class PlainReceiver {
  private:
   int fd_ = -1;
 };
-
-Status SampleStatus() {
-  Status status;
-  status.name = "isp1";
-  status.instance = 0x9f86d081884c7d65ull;
-  status.seq = 42;
-  status.time_ms = 1795000000000ull;
-  status.state = LinkState::kUp;
-  status.reason = "probe-ok";
-  status.heartbeat_ms = 300;
-  status.targets_up = 2;
-  status.targets = 2;
-  status.rtt_last_us = 11800;
-  status.rtt_avg_us = 11500;
-  status.loss_permille = 45;
-  status.window_ms = 30000;
-  return status;
-}
 
 // isp (192.168.56.101), client (.10) and observer (.20) on one bridged LAN; the isp also has an
 // uplink wan0 (203.0.113.2) to a wan namespace, which is where its default route goes.

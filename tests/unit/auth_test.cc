@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ispfailover/core/status_message.h"
+#include "support/sample_status.h"
 
 namespace ispf {
 namespace {
@@ -14,20 +15,7 @@ namespace {
 const std::string kKeyA = "correct horse battery staple";
 const std::string kKeyB = "another sixteen+ character key";
 
-std::string Body() {
-  Status s;
-  s.name = "isp1";
-  s.instance = 0x0123456789abcdefULL;
-  s.seq = 7;
-  s.time_ms = 1795000000000ULL;
-  s.state = LinkState::kUp;
-  s.reason = "probe-ok";
-  s.heartbeat_ms = 300;
-  s.targets = 2;
-  s.targets_up = 2;
-  s.window_ms = 30000;
-  return encode(s);
-}
+std::string Body() { return encode(test::SampleStatus()); }
 
 std::span<const char> Span(const std::string& text) { return {text.data(), text.size()}; }
 
@@ -39,7 +27,7 @@ TEST(AuthTest, SignedDatagramVerifiesAndStillDecodes) {
   EXPECT_EQ(*verified, 0u);
   auto decoded = decode(Span(signed_datagram));
   ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
-  EXPECT_EQ(decoded->seq, 7u);
+  EXPECT_EQ(decoded->seq, test::SampleStatus().seq);
 }
 
 TEST(AuthTest, KnownVectorTagIsHmacSha256OfTheBody) {

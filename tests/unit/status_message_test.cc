@@ -9,26 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "support/sample_status.h"
+
 namespace ispf {
 namespace {
 
-Status SampleStatus() {
-  Status status;
-  status.name = "isp1";
-  status.instance = 0x9f86d081884c7d65ULL;
-  status.seq = 42;
-  status.time_ms = 1795000000000ULL;
-  status.state = LinkState::kUp;
-  status.reason = "probe-ok";
-  status.heartbeat_ms = 300;
-  status.targets_up = 2;
-  status.targets = 2;
-  status.rtt_last_us = 11800;
-  status.rtt_avg_us = 11500;
-  status.loss_permille = 45;
-  status.window_ms = 30000;
-  return status;
-}
+using test::SampleStatus;
 
 // A valid datagram written by hand; every field is required, so every proper prefix is invalid.
 constexpr std::string_view kRequiredOnly =
