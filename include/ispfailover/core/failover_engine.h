@@ -1,0 +1,110 @@
+// failoverd's decisions as a pure state machine: datagrams, table snapshots and time in; actions out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/config.h"
+#include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/log_event.h"
+#include "ispfailover/core/rate_limit.h"
+#include "ispfailover/core/route.h"
+#include "ispfailover/core/status_report.h"
+
+namespace ispf {
+
+// What the shell does after an input, in this order: the route edits (reporting each result
+// back with on_edits_done), then, if asked, a fresh read of the table (on_table), then the log
+// lines, the status, and a wake-up (on_wake) no later than wake_at.
+struct FailoverActions {
+  std::vector<RouteEdit> route_edits;
+  bool read_table = false;
+  std::vector<LogEvent> log;
+  std::optional<StatusReport> publish;  // STATUS= (summary_line) and the status file (to_json)
+  std::optional<std::string> service_status;  // the STATUS= line, when publish is set
+  std::optional<TimePoint> wake_at;
+
+  void append(FailoverActions&& later);
+};
+
+class FailoverEngine {
+ public:
+  // Retry backoff for refused route edits, and how often the status is refreshed for readers.
+  static constexpr Duration kFirstRetry = std::chrono::milliseconds(100);
+  static constexpr Duration kMaxRetry = std::chrono::seconds(5);
+  static constexpr Duration kPublishPeriod = std::chrono::seconds(1);
+
+  FailoverEngine(FailoverSettings settings, Now now);
+
+  // The first input: our table as it is. Our own route from before a restart is adopted, foreign
+  // routes named by --replace-gateway are deleted, and the decision takes over from there.
+  FailoverActions start(const std::vector<DefaultRoute>& table, Now now);
+  // One datagram from the LAN, with its IPv4 source (host order). Never fails: a bad one is
+  // counted under exactly one reason.
+  FailoverActions on_datagram(std::span<const char> bytes, std::uint32_t source, Now now);
+  // The default routes of our table now (after any route, link or address event, or a retry).
+  FailoverActions on_table(const std::vector<DefaultRoute>& table, Now now);
+  // Reading the table failed: retried with backoff.
+  FailoverActions on_table_error(std::error_code error, Now now);
+  // The outcome of each edit of the last route_edits, in order.
+  FailoverActions on_edits_done(const std::vector<RouteEdit>& edits,
+                                const std::vector<std::error_code>& results, Now now);
+  // A timer the engine asked for (or any earlier wake-up): deadlines, retries, publishing.
+  FailoverActions on_wake(Now now);
+  // A new configuration, already checked and with its adapters open: applied whole.
+  FailoverActions reconfigure(FailoverSettings settings, Now now);
+  // A refused reload: shown in front of STATUS= until a reload succeeds.
+  FailoverActions set_config_problem(std::string problem, Now now);
+  // SIGTERM: our route stays (or goes, with `cleanup`).
+  FailoverActions stop(bool cleanup, Now now);
+
+  StatusReport report(Now now) const;
+  const FailoverSettings& settings() const { return settings_; }
+  const RouteSlot& slot() const { return slot_; }
+  const FailoverPolicy& policy() const { return policy_; }
+  const DropCounters& drops() const { return drops_; }
+  std::uint64_t accepted() const { return accepted_; }
+  // The gateway our route should have now (nullopt: no route wanted).
+  std::optional<std::uint32_t> desired_gateway() const;
+
+ private:
+  void count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
+                  const std::string& detail, Now now);
+  void evaluate(FailoverActions& out, Now now);
+  void reconcile(FailoverActions& out, bool after_decision);
+  void schedule_retry(FailoverActions& out, Now now);
+  void publish(FailoverActions& out, Now now);
+  void finish(FailoverActions& out, Now now);
+
+  FailoverSettings settings_;
+  RouteSlot slot_;
+  FailoverPolicy policy_;
+  std::vector<DefaultRoute> table_;  // our table's default routes as last read or edited
+  bool table_known_ = false;
+  bool stopped_ = false;
+  bool all_down_ = false;
+  bool publish_wanted_ = false;
+  bool edit_in_flight_ = false;
+  bool correcting_ = false;  // the edits in flight undo someone else's change
+  std::vector<IspHealth> last_health_;
+  std::optional<TimePoint> active_since_;
+  std::string last_switch_;
+  std::string config_problem_;
+  std::set<std::string> unverified_;   // ISPs that sign while we have no key
+  std::vector<std::string> warnings_;  // configuration problems for people, in the status
+  std::uint64_t accepted_ = 0;
+  DropCounters drops_{};
+  Duration retry_backoff_{};
+  std::optional<TimePoint> retry_at_;
+  TimePoint next_publish_{};
+  PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
+  PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};
+};
+
+}  // namespace ispf

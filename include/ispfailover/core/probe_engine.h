@@ -1,0 +1,98 @@
+// ispprobed's decisions as a pure state machine: rounds, link states and time in; actions out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/log_event.h"
+#include "ispfailover/core/probe_types.h"
+#include "ispfailover/core/rate_limit.h"
+#include "ispfailover/core/reachability.h"
+
+namespace ispf {
+
+// Everything the engine decides with; the shell builds it from ProbedOptions and the key file.
+struct ProbeEngineConfig {
+  std::string name;
+  std::vector<std::uint32_t> targets;  // IPv4, host order
+  std::uint32_t quorum = 1;
+  Duration interval = std::chrono::milliseconds(150);
+  Duration timeout = std::chrono::milliseconds(300);
+  std::uint32_t down_after = 6;
+  std::uint32_t up_after = 3;
+  Duration heartbeat = std::chrono::milliseconds(300);
+  Duration loss_window = std::chrono::seconds(30);
+  std::vector<std::string> keys;  // with keys, every datagram is signed with the first
+  std::string uplink;             // for people only (log lines)
+
+  bool operator==(const ProbeEngineConfig&) const = default;
+};
+
+// What the shell does after an input: start the round (reporting it with on_round), send each
+// datagram, write the log lines, set STATUS=, and call on_wake no later than wake_at.
+struct ProbeActions {
+  std::optional<RoundRequest> start_round;
+  std::vector<std::string> send;
+  std::vector<LogEvent> log;
+  std::optional<std::string> service_status;
+  std::optional<TimePoint> wake_at;
+};
+
+class ProbeEngine {
+ public:
+  // A change is sent at once and repeated after these delays, so one lost datagram costs nothing.
+  static constexpr std::array<Duration, 3> kBurstDelays = {
+      std::chrono::milliseconds(20), std::chrono::milliseconds(40),
+      std::chrono::milliseconds(80)};
+
+  // `instance` is random per process start (the shell draws it); it names this run on the wire.
+  ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now);
+
+  // The first input: the uplink's state now. The first round starts at once.
+  ProbeActions start(const LinkStatus& uplink, Now now);
+  ProbeActions on_round(const RoundReport& report, Now now);
+  ProbeActions on_link(const LinkStatus& uplink, Now now);
+  ProbeActions on_wake(Now now);
+  // A datagram could not be sent: counted, logged rate-limited.
+  ProbeActions on_send_error(std::error_code error, Now now);
+  ProbeActions reconfigure(ProbeEngineConfig config, Now now);
+  ProbeActions set_config_problem(std::string problem, Now now);
+
+  LinkState state() const { return reachability_.state(); }
+  const std::string& reason() const { return reachability_.reason(); }
+  std::uint64_t instance() const { return instance_; }
+  std::uint64_t datagrams_sent() const { return seq_; }
+  std::uint64_t send_errors() const { return send_errors_; }
+  const ProbeEngineConfig& config() const { return config_; }
+  // The datagram a heartbeat would send now (for tests and the sim).
+  Status status_now(Now now);
+
+ private:
+  static ReachabilityConfig reachability_config(const ProbeEngineConfig& config);
+  void on_transition(ProbeActions& out, const Transition& t, Now now);
+  void send_status(ProbeActions& out, Now now);
+  void update_service_status(ProbeActions& out, Now now);
+  void finish(ProbeActions& out);
+  std::string figures(Now now);
+
+  ProbeEngineConfig config_;
+  std::uint64_t instance_;
+  Reachability reachability_;
+  std::uint64_t seq_ = 0;
+  std::uint16_t round_seq_ = 0;
+  TimePoint next_round_{};
+  TimePoint next_heartbeat_{};
+  std::vector<TimePoint> burst_due_;
+  bool announced_ = false;  // nothing is broadcast until the first verdict
+  bool started_ = false;
+  std::string config_problem_;
+  std::string since_text_ = "start";  // wall-clock time of the last up/down edge
+  std::uint64_t send_errors_ = 0;
+  PerKeyRateLimiter send_error_log_{std::chrono::minutes(1), 4};
+};
+
+}  // namespace ispf

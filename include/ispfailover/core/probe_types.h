@@ -1,0 +1,52 @@
+// Probing as values: a link's state, a round asked for, and the round's outcome.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+
+namespace ispf {
+
+// An interface's state as netlink reports it.
+struct LinkStatus {
+  bool exists = false;
+  bool admin_up = false;  // IFF_UP: `ip link set X up`
+  bool carrier = false;   // IFF_LOWER_UP: the cable (or veth peer) is there
+  bool usable() const { return exists && admin_up && carrier; }
+
+  bool operator==(const LinkStatus&) const = default;
+};
+
+// One round: an echo request to every target, each concluded by its answer or the timeout.
+struct RoundRequest {
+  std::uint16_t sequence = 0;
+  std::vector<std::uint32_t> targets;  // IPv4, host order
+  Duration timeout{};
+
+  bool operator==(const RoundRequest&) const = default;
+};
+
+enum class ProbeError { kNone, kTimeout, kNoRoute, kUnreachable };
+
+struct ProbeOutcome {
+  std::uint32_t target = 0;  // host byte order
+  std::optional<Duration> rtt;
+  ProbeError error = ProbeError::kTimeout;
+  std::error_code send_error;  // what sendto() said, in std::system_category
+};
+
+struct RoundReport {
+  std::uint16_t sequence = 0;
+  TimePoint started;
+  TimePoint concluded;
+  std::vector<ProbeOutcome> probes;  // one per target, in target order
+  std::uint32_t answered() const;
+  // The most telling failure among the probes: no-route, unreachable, else probe-loss.
+  std::string failure_reason() const;
+};
+
+}  // namespace ispf

@@ -1,0 +1,159 @@
+// The one seam between the daemons and the world: clocks, randomness, sockets, netlink, files.
+//
+// Real side: LinuxEnv (src/io/linux_env.h), on one asio io_context. Fake side: FakeEnv
+// (tests/support/fake_env.h), virtual time and in-memory kernel. Both pass the same contract
+// tests (tests/kernel for the real one, tests/unit for the fake). Errors are std::error_code in
+// std::system_category throughout (errno values: they compare equal to std::errc).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "ispfailover/core/clock.h"
+#include "ispfailover/core/log_event.h"
+#include "ispfailover/core/probe_types.h"
+#include "ispfailover/core/result.h"
+#include "ispfailover/core/route.h"
+
+namespace ispf {
+
+template <class T>
+using IoResult = Result<T, std::error_code>;
+
+// A one-shot timer on the daemon's loop; a later wake_at replaces an earlier one.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  virtual void wake_at(TimePoint when, std::function<void()> fire) = 0;
+  virtual void cancel() = 0;
+};
+
+// Status datagrams in: every datagram with its IPv4 source (host order).
+class DatagramListener {
+ public:
+  using Handler = std::function<void(std::span<const char> bytes, std::uint32_t source)>;
+  virtual ~DatagramListener() = default;
+  // Datagrams the socket dropped for lack of buffer (SO_RXQ_OVFL), where the kernel says.
+  virtual std::uint64_t overflows() const = 0;
+};
+
+// Status datagrams out, to fixed IPv4 destinations; best effort, errors returned, never thrown.
+class DatagramSender {
+ public:
+  virtual ~DatagramSender() = default;
+  virtual std::error_code send(std::string_view datagram) = 0;
+};
+
+// ICMP echo rounds out of one uplink. `done` runs once per round, on the loop, once every
+// target answered or failed or the timeout passed; never after the prober is destroyed.
+class Prober {
+ public:
+  using RoundHandler = std::function<void(const RoundReport&)>;
+  virtual ~Prober() = default;
+  virtual void start_round(const RoundRequest& request, RoundHandler done) = 0;
+  // Received ICMP packets that were not answers to our requests (other hosts' pings).
+  virtual std::uint64_t ignored_packets() const = 0;
+};
+
+// One interface's state, followed by name (it may not exist yet, or be deleted and made anew).
+class LinkWatch {
+ public:
+  using Handler = std::function<void(const LinkStatus&)>;
+  virtual ~LinkWatch() = default;
+  virtual LinkStatus status() const = 0;
+};
+
+// The kernel's IPv4 routing tables, for default routes.
+//
+// Kernel truths the fake keeps too (and the contract tests check): an IPv4 route vanishes
+// without an RTM_DELROUTE when its link goes down or its address is flushed; a replace via a
+// gateway that no up link reaches fails with ENETUNREACH; deleting a route that is gone succeeds.
+class RouteTable {
+ public:
+  virtual ~RouteTable() = default;
+  // Every IPv4 unicast default route of `table`, ours and foreign.
+  virtual IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) = 0;
+  // Our route in `slot` via `gateway`, one NLM_F_REPLACE: never a moment without a route.
+  virtual std::error_code replace_default(const RouteSlot& slot, std::uint32_t gateway) = 0;
+  // Our route in `slot` (its protocol and metric), if it is there.
+  virtual std::error_code remove_default(const RouteSlot& slot) = 0;
+  // Exactly this route (someone else's), if it is there.
+  virtual std::error_code delete_route(const DefaultRoute& route) = 0;
+  std::error_code apply(const RouteEdit& edit);
+};
+
+// Says "look again" after anything that can change what default_routes() returns: an IPv4 route
+// added, changed or deleted in any table, a link going up or down, an address added or removed.
+// Bursts may be coalesced into one call; a lost event (buffer overrun) is reported as a change.
+class TableWatch {
+ public:
+  using Handler = std::function<void()>;
+  virtual ~TableWatch() = default;
+};
+
+// sd_notify: READY=1, STATUS=, WATCHDOG=1, RELOADING, STOPPING.
+class ServiceNotifier {
+ public:
+  virtual ~ServiceNotifier() = default;
+  virtual void ready() = 0;
+  virtual void status(std::string_view line) = 0;
+  virtual void reloading() = 0;
+  virtual void reloaded() = 0;
+  virtual void stopping() = 0;
+  virtual void watchdog() = 0;
+  // How often WATCHDOG=1 must come when the unit asked for it (already halved for safety).
+  virtual std::optional<Duration> watchdog_period() const = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  virtual Now now() = 0;
+  virtual std::uint64_t random64() = 0;
+  virtual std::unique_ptr<Timer> make_timer() = 0;
+
+  virtual IoResult<std::unique_ptr<DatagramListener>> listen(std::uint16_t port,
+                                                             DatagramListener::Handler handler) = 0;
+  // With `device`, bound to it (SO_BINDTODEVICE) so broadcasts leave by the LAN interface only.
+  virtual IoResult<std::unique_ptr<DatagramSender>> open_sender(
+      std::vector<std::uint32_t> destinations, std::uint16_t port, const std::string& device) = 0;
+  // EPERM without CAP_NET_RAW; ENODEV for an interface that does not exist.
+  virtual IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink,
+                                                        std::uint16_t identifier) = 0;
+  virtual IoResult<std::unique_ptr<LinkWatch>> watch_link(const std::string& ifname,
+                                                          LinkWatch::Handler on_change) = 0;
+  virtual IoResult<std::unique_ptr<RouteTable>> open_route_table() = 0;
+  virtual IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) = 0;
+
+  // The IPv4 broadcast address of `ifname` (host order): the configured one, or the one its
+  // prefix implies; none for /31, /32, no address or no such interface.
+  virtual std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) = 0;
+  virtual bool interface_exists(const std::string& ifname) = 0;
+  virtual std::string host_name() = 0;
+
+  // Replaces `path` atomically (temporary file in the same directory, then rename), creating
+  // the directory if needed; never follows a symbolic link at `path`.
+  virtual std::error_code write_file_atomically(const std::string& path,
+                                                std::string_view content) = 0;
+
+  virtual bool has_capability(int capability) = 0;
+  // Keeps only `capability` (effective, permitted, ambient, bounding where allowed).
+  virtual std::error_code keep_only_capability(int capability) = 0;
+
+  virtual ServiceNotifier& notifier() = 0;
+
+  // One line per event: the journal under systemd (with the event's fields), stderr otherwise.
+  virtual void log(const LogEvent& event) = 0;
+  // "trace", "debug", "info", "warning", "error", "critical", "off" (checked by the options).
+  virtual void set_log_level(std::string_view level) = 0;
+};
+
+}  // namespace ispf
