@@ -1,8 +1,6 @@
 // Validation of both daemons' options: every error names its option and says what to do.
 #include "ispfailover/core/config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -25,23 +23,6 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
 }
 
 }  // namespace
-
-std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
-  if (text.size() > 15) return std::nullopt;
-  // inet_pton stops at a NUL; only digits and dots may reach it (found by config_fuzz).
-  for (char c : text) {
-    if ((c < '0' || c > '9') && c != '.') return std::nullopt;
-  }
-  std::string copy(text);
-  in_addr address{};
-  if (inet_pton(AF_INET, copy.c_str(), &address) != 1) return std::nullopt;
-  return ntohl(address.s_addr);
-}
-
-std::string format_ipv4(std::uint32_t address) {
-  return std::to_string(address >> 24) + "." + std::to_string((address >> 16) & 0xff) + "." +
-         std::to_string((address >> 8) & 0xff) + "." + std::to_string(address & 0xff);
-}
 
 Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order) {
   const std::string quoted = "'" + std::string(spec) + "'";

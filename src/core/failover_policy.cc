@@ -1,30 +1,11 @@
 // The route decision: trust checks on reports, per-ISP health, failover, failback and all-down.
 #include "ispfailover/core/failover_policy.h"
 
+#include "ispfailover/core/format.h"
+
 #include <algorithm>
-#include <cstdio>
 
 namespace ispf {
-namespace {
-
-std::string seconds_text(Duration d) {
-  char buf[32];
-  auto ms = to_ms(d);
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof buf, "%lld ms", ms);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
-  }
-  return buf;
-}
-
-std::string percent_text(std::uint32_t permille) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%u.%u%%", permille / 10, permille % 10);
-  return buf;
-}
-
-}  // namespace
 
 std::string_view to_string(IspHealth health) {
   switch (health) {
@@ -179,21 +160,19 @@ std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
   std::string text = isp.config.name + " " + std::string(to_string(health));
   switch (health) {
     case IspHealth::kStale:
-      text += isp.last_seen ? " (silent for " + seconds_text(now - *isp.last_seen) + ")"
+      text += isp.last_seen ? " (silent for " + human_duration(now - *isp.last_seen) + ")"
                             : " (never heard)";
       break;
     case IspHealth::kDown:
       text += " (" + isp.last->reason + ")";
       break;
     case IspHealth::kDegraded:
-      text += " (loss " + percent_text(isp.last->loss_permille) + ")";
+      text += " (loss " + format_percent(isp.last->loss_permille) + ")";
       break;
     case IspHealth::kUp:
       if (isp.last->rtt_avg_us) {
-        char buf[48];
-        std::snprintf(buf, sizeof buf, " (rtt %.1f ms, loss %s)", *isp.last->rtt_avg_us / 1000.0,
-                      percent_text(isp.last->loss_permille).c_str());
-        text += buf;
+        text += " (rtt " + format_rtt(*isp.last->rtt_avg_us) + ", loss " +
+                format_percent(isp.last->loss_permille) + ")";
       }
       break;
   }
@@ -233,8 +212,8 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
       if (held >= config_.failback_after) {
         choice = best_up;
         why = "failback " + isps_[*active_].config.name + " -> " + isps_[*best_up].config.name +
-              ": " + describe(*best_up, now) + " for " + seconds_text(held) + " (failback-after " +
-              seconds_text(config_.failback_after) + ")";
+              ": " + describe(*best_up, now) + " for " + human_duration(held) + " (failback-after " +
+              human_duration(config_.failback_after) + ")";
       }
     }
   } else if (best_up) {
@@ -254,9 +233,9 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
       std::string from = active_ ? describe(*active_, now) : "no route";
       if (active_) {
         const Tracked& old = isps_[*active_];
-        if (old.last_seen) from += ", last report " + seconds_text(now - *old.last_seen) + " ago";
+        if (old.last_seen) from += ", last report " + human_duration(now - *old.last_seen) + " ago";
         if (old.unhealthy_since) {
-          from += ", fault first signalled " + seconds_text(now - *old.unhealthy_since) + " ago";
+          from += ", fault first signalled " + human_duration(now - *old.unhealthy_since) + " ago";
         }
       }
       if (choice) {

@@ -20,7 +20,7 @@ std::string isp_state_text(const IspView& isp) {
     case IspHealth::kUp:
       return isp.config.name + " standby";
     case IspHealth::kDegraded:
-      return isp.config.name + " degraded (loss " + one_decimal(isp.loss_permille / 10.0) + "%)";
+      return isp.config.name + " degraded (loss " + format_percent(isp.loss_permille) + ")";
     case IspHealth::kDown:
       return isp.config.name + " down (" + isp.reason + ")";
     case IspHealth::kStale:
@@ -31,21 +31,6 @@ std::string isp_state_text(const IspView& isp) {
 }
 
 }  // namespace
-
-std::string human_duration(Duration d) {
-  auto ms = to_ms(d);
-  char buf[32];
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof buf, "%lldms", ms);
-  } else if (ms < 60'000) {
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
-  } else if (ms < 3'600'000) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", ms / 60'000, (ms / 1000) % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", ms / 3'600'000, (ms / 60'000) % 60);
-  }
-  return buf;
-}
 
 std::string summary_line(const StatusReport& r) {
   std::string others;
@@ -69,7 +54,7 @@ std::string summary_line(const StatusReport& r) {
   std::string line = "via " + active.config.name + " " + format_ipv4(active.config.gateway) + " (";
   line += std::string(to_string(active.health));
   if (r.active_for) line += " " + human_duration(*r.active_for);
-  if (active.rtt_avg_us) line += ", rtt " + one_decimal(*active.rtt_avg_us / 1000.0) + " ms";
+  if (active.rtt_avg_us) line += ", rtt " + format_rtt(*active.rtt_avg_us);
   if (active.health == IspHealth::kDown || active.health == IspHealth::kStale) {
     line += ", " + active.reason;
   }
@@ -122,8 +107,12 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
   if (j.is_discarded() || !j.is_object() || !j.contains("isps") || !j["isps"].is_array()) {
     return fail(std::string("not a failoverd status file (expected JSON with an \"isps\" list)"));
   }
+  // Read every field by its type: a field of the wrong type is shown as missing, never thrown
+  // (nlohmann::json::value() throws on a type mismatch).
   std::string out;
-  out += j.value("summary", std::string()) + "\n";
+  out += (j.contains("summary") && j["summary"].is_string() ? j["summary"].get<std::string>()
+                                                              : std::string("(no summary)")) +
+         "\n";
   char line[160];
   std::snprintf(line, sizeof line, "%-3s %-12s %-16s %-9s %-12s %10s %9s %7s\n", "", "ISP",
                 "GATEWAY", "STATE", "REASON", "LAST SEEN", "RTT", "LOSS");
@@ -156,7 +145,10 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
       if (value.is_number()) drops += " " + key + "=" + std::to_string(value.get<long long>());
     }
   }
-  out += "switches: " + std::to_string(j.value("switches", 0)) +
+  std::string switches = j.contains("switches") && j["switches"].is_number_unsigned()
+                             ? std::to_string(j["switches"].get<std::uint64_t>())
+                             : "-";
+  out += "switches: " + switches +
          "   dropped:" + (drops.empty() ? std::string(" none") : drops) + "\n";
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {

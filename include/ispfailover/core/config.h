@@ -9,6 +9,7 @@
 
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
 
 namespace ispf {
@@ -71,10 +72,6 @@ struct FailoverSettings {
   std::vector<std::uint32_t> replace_gateways;
   std::vector<std::string> keys;  // from --key-file, filled by the shell
 };
-
-// Dotted-quad IPv4 to host byte order; nullopt unless exactly four decimal octets.
-std::optional<std::uint32_t> parse_ipv4(std::string_view text);
-std::string format_ipv4(std::uint32_t address);
 
 // "NAME=GATEWAY" or "NAME=GATEWAY,priority=N"; `order` is the default priority.
 Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order);

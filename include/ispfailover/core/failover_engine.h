@@ -78,7 +78,7 @@ class FailoverEngine {
                   const std::string& detail, Now now);
   void evaluate(FailoverActions& out, Now now);
   void reconcile(FailoverActions& out, bool after_decision);
-  void schedule_retry(FailoverActions& out, Now now);
+  void schedule_retry(Now now);
   void publish(FailoverActions& out, Now now);
   void finish(FailoverActions& out, Now now);
 
@@ -90,8 +90,9 @@ class FailoverEngine {
   bool stopped_ = false;
   bool all_down_ = false;
   bool publish_wanted_ = false;
-  bool edit_in_flight_ = false;
-  bool correcting_ = false;  // the edits in flight undo someone else's change
+  bool correcting_ = false;        // the edits in flight undo someone else's change
+  bool own_was_present_ = false;   // ... and our route was there, only wrong
+  bool table_read_for_decision_ = false;  // the next on_table answers our own read_table
   std::vector<IspHealth> last_health_;
   std::optional<TimePoint> active_since_;
   std::string last_switch_;

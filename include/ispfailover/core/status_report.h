@@ -9,6 +9,7 @@
 
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
 
 namespace ispf {
@@ -39,8 +40,5 @@ std::string to_json(const StatusReport& report);
 
 // `failoverd status`: the status file as a short table; an error names what is wrong with it.
 Result<std::string, std::string> render_status_table(std::string_view json_text);
-
-// "2h13m", "4m05s", "12.3s", "850ms": short human durations.
-std::string human_duration(Duration d);
 
 }  // namespace ispf

@@ -1,0 +1,445 @@
+// failoverd's decisions as a pure state machine: trust, health, the route and its upkeep.
+#include "ispfailover/core/failover_engine.h"
+
+#include <algorithm>
+
+#include "ispfailover/core/auth.h"
+#include "ispfailover/core/format.h"
+#include "ispfailover/core/status_message.h"
+
+namespace ispf {
+namespace {
+
+std::string protocol_name(std::uint8_t protocol) {
+  switch (protocol) {
+    case 2:
+      return "kernel";
+    case 3:
+      return "boot";
+    case 4:
+      return "static";
+    case 16:
+      return "dhcp";
+    default:
+      return std::to_string(protocol);
+  }
+}
+
+LogEvent event(LogLevel level, EventKind kind, std::string text,
+               std::vector<std::pair<std::string, std::string>> fields = {}) {
+  return LogEvent{level, kind, std::move(text), std::move(fields)};
+}
+
+RouteSlot slot_of(const FailoverSettings& settings) {
+  return RouteSlot{settings.table, settings.metric, kRouteProtocol};
+}
+
+}  // namespace
+
+void FailoverActions::append(FailoverActions&& later) {
+  for (auto& edit : later.route_edits) route_edits.push_back(edit);
+  read_table = read_table || later.read_table;
+  for (auto& e : later.log) log.push_back(std::move(e));
+  if (later.publish) {
+    publish = std::move(later.publish);
+    service_status = std::move(later.service_status);
+  }
+  if (later.wake_at) wake_at = later.wake_at;
+}
+
+FailoverEngine::FailoverEngine(FailoverSettings settings, Now now)
+    : settings_(std::move(settings)),
+      slot_(slot_of(settings_)),
+      policy_(settings_.policy, settings_.isps, now.steady) {}
+
+FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, Now now) {
+  FailoverActions out;
+  table_ = table;
+  table_known_ = true;
+  for (const auto& route : table_) {
+    if (!is_own(route, slot_)) continue;
+    policy_.adopt_route(route.gateway);
+    if (policy_.active()) {
+      active_since_ = now.steady;
+      const auto& isp = policy_.isps()[*policy_.active()];
+      out.log.push_back(event(LogLevel::kInfo, EventKind::kRouteAdopted,
+                              "found our default route via " + format_ipv4(route.gateway) + " (" +
+                                  isp.name + "): keeping it while the ISPs report in",
+                              {{"ISPF_ISP", isp.name}}));
+    }
+  }
+  std::string isps;
+  for (const auto& isp : policy_.isps()) {
+    isps += (isps.empty() ? "" : ", ") + isp.name + "=" + format_ipv4(isp.gateway);
+  }
+  out.log.push_back(event(
+      LogLevel::kInfo, EventKind::kStarted,
+      "watching " + isps + "; failback after " +
+          format_duration(settings_.policy.failback_after) + ", max loss " +
+          format_percent(settings_.policy.max_loss_permille) + ", when all down: " +
+          (settings_.policy.when_all_down == AllDownPolicy::kKeep ? "keep" : "remove")));
+  // Takes the table over: foreign routes named by --replace-gateway go now.
+  reconcile(out, /*after_decision=*/true);
+  evaluate(out, now);
+  publish_wanted_ = true;
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::uint32_t source,
+                                            Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  auto status = decode(bytes);
+  if (!status) {
+    count_drop(out, DropReason::kUndecodable, source,
+               std::string(to_string(status.error().error)) + " " + status.error().detail, now);
+    finish(out, now);
+    return out;
+  }
+  bool signed_datagram =
+      std::string_view(bytes.data(), bytes.size()).find("\nhmac=") != std::string_view::npos;
+  if (!settings_.keys.empty()) {
+    if (auto verified = verify_datagram(bytes, settings_.keys); !verified) {
+      // Costs counters and nothing else: a flood of bad tags must not buy publishes or logs.
+      policy_.note_rejected(source, DropReason::kUnauthenticated, now.steady);
+      count_drop(out, DropReason::kUnauthenticated, source,
+                 "claims " + status->name + ", " + std::string(to_string(verified.error())) +
+                     (verified.error() == AuthError::kMissingTag
+                          ? "; is --key-file set on that ISP router too?"
+                          : "; do both sides have the same key?"),
+                 now);
+      finish(out, now);
+      return out;
+    }
+  }
+  if (auto drop = policy_.on_status(*status, source, now.steady, now.wall_ms)) {
+    std::string detail = "claims " + status->name;
+    if (*drop == DropReason::kWrongSource) {
+      for (const auto& isp : policy_.isps()) {
+        if (isp.name == status->name) detail += ", expected from " + format_ipv4(isp.gateway);
+      }
+    }
+    count_drop(out, *drop, source, detail, now);
+    finish(out, now);
+    return out;
+  }
+  ++accepted_;
+  if (signed_datagram && settings_.keys.empty() && unverified_.insert(status->name).second) {
+    std::string warning = status->name +
+                          " signs its datagrams but failoverd has no --key-file: "
+                          "its reports are NOT authenticated";
+    out.log.push_back(event(LogLevel::kWarning, EventKind::kUnverifiedSender, warning,
+                            {{"ISPF_ISP", status->name}}));
+    warnings_.push_back(warning);
+  }
+  out.log.push_back(event(LogLevel::kDebug, EventKind::kDatagramAccepted,
+                          status->name + " from " + format_ipv4(source) + ": " +
+                              std::string(to_string(status->state)) + " (" + status->reason +
+                              ") seq " + std::to_string(status->seq)));
+  evaluate(out, now);
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
+                                const std::string& detail, Now now) {
+  ++drops_[static_cast<std::size_t>(reason)];
+  // A replay is routine (our own burst repeats can arrive twice); the rest is news, rate-limited.
+  // Only a refused tag is a warning: it is how a key on one side only makes itself heard.
+  if (reason == DropReason::kReplay) return;
+  if (!drop_log_.allow(source, now.steady)) return;
+  out.log.push_back(event(
+      reason == DropReason::kUnauthenticated ? LogLevel::kWarning : LogLevel::kInfo,
+      EventKind::kDatagramRefused,
+      "dropped a datagram from " + format_ipv4(source) + ": " + std::string(to_string(reason)) +
+          " (" + detail + "); counted, logged once a minute per source",
+      {{"ISPF_REASON", std::string(to_string(reason))}}));
+}
+
+FailoverActions FailoverEngine::on_table(const std::vector<DefaultRoute>& table, Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  table_ = table;
+  table_known_ = true;
+  // A read we asked for (retry, reload) carries out a decision; any other is someone's change.
+  bool ours = table_read_for_decision_;
+  table_read_for_decision_ = false;
+  reconcile(out, /*after_decision=*/ours);
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::on_table_error(std::error_code error, Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  if (error_log_.allow(0, now.steady)) {
+    out.log.push_back(event(LogLevel::kError, EventKind::kRouteEditFailed,
+                            "cannot read the routing table: " + error.message() +
+                                "; retrying with backoff"));
+  }
+  schedule_retry(now);
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::reconcile(FailoverActions& out, bool after_decision) {
+  if (!table_known_) return;
+  auto desired = desired_gateway();
+  bool own_correct = false;
+  bool own_present = false;
+  std::vector<RouteEdit> edits;
+  for (const auto& route : table_) {
+    if (is_own(route, slot_)) {
+      own_present = true;
+      own_correct = desired && route.gateway == *desired;
+      continue;
+    }
+    if (route.table != slot_.table) continue;
+    bool replaceable =
+        std::find(settings_.replace_gateways.begin(), settings_.replace_gateways.end(),
+                  route.gateway) != settings_.replace_gateways.end();
+    if (replaceable) {
+      edits.push_back(RouteEdit{RouteEdit::Kind::kDeleteForeign, slot_, 0, route});
+    }
+  }
+  if (desired && !own_correct) {
+    edits.push_back(RouteEdit{RouteEdit::Kind::kReplaceOwn, slot_, *desired, {}});
+  } else if (!desired && own_present) {
+    edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+  }
+  if (edits.empty()) return;
+  correcting_ = !after_decision;
+  own_was_present_ = own_present;
+  for (auto& edit : edits) out.route_edits.push_back(edit);
+}
+
+FailoverActions FailoverEngine::on_edits_done(const std::vector<RouteEdit>& edits,
+                                              const std::vector<std::error_code>& results,
+                                              Now now) {
+  FailoverActions out;
+  std::error_code failure;
+  for (std::size_t i = 0; i < edits.size(); ++i) {
+    const RouteEdit& edit = edits[i];
+    std::error_code result = i < results.size() ? results[i] : std::error_code{};
+    if (result) {
+      failure = result;
+      continue;
+    }
+    // The table as it now is, until the watch says otherwise.
+    switch (edit.kind) {
+      case RouteEdit::Kind::kDeleteForeign: {
+        std::erase(table_, edit.route);
+        // Routine (a DHCP renewal does it): info, so that -p warning lists switches only.
+        out.log.push_back(event(LogLevel::kInfo, EventKind::kForeignRouteDeleted,
+                                "deleted the foreign default route via " +
+                                    format_ipv4(edit.route.gateway) + " (proto " +
+                                    protocol_name(edit.route.protocol) + ", metric " +
+                                    std::to_string(edit.route.metric) +
+                                    "): --replace-gateway takes it over"));
+        break;
+      }
+      case RouteEdit::Kind::kReplaceOwn: {
+        std::erase_if(table_, [&](const DefaultRoute& r) { return is_own(r, edit.slot); });
+        table_.push_back(DefaultRoute{edit.gateway, edit.slot.metric, edit.slot.protocol, 0,
+                                      edit.slot.table});
+        if (correcting_) {
+          // The decision did not change: someone else deleted or rewrote our route.
+          out.log.push_back(event(LogLevel::kWarning, EventKind::kRouteRestored,
+                                  std::string(own_was_present_ ? "corrected" : "restored") +
+                                      " our default route via " + format_ipv4(edit.gateway)));
+        }
+        break;
+      }
+      case RouteEdit::Kind::kRemoveOwn: {
+        std::erase_if(table_, [&](const DefaultRoute& r) { return is_own(r, edit.slot); });
+        if (stopped_) {
+          out.log.push_back(event(LogLevel::kInfo, EventKind::kStopping,
+                                  "removed our default route (--cleanup-on-exit)"));
+        } else if (edit.slot == slot_) {
+          out.log.push_back(event(LogLevel::kWarning, EventKind::kAllDown,
+                                  "withdrew our default route (when-all-down remove)"));
+        }
+        break;
+      }
+    }
+  }
+  correcting_ = false;
+  if (stopped_) {
+    if (failure) {
+      out.log.push_back(event(LogLevel::kError, EventKind::kRouteEditFailed,
+                              "could not remove the default route on exit: " + failure.message()));
+    }
+    return out;
+  }
+  if (failure) {
+    if (error_log_.allow(0, now.steady)) {
+      out.log.push_back(event(LogLevel::kError, EventKind::kRouteEditFailed,
+                              "routing table update failed: " + failure.message() +
+                                  "; retrying with backoff"));
+    }
+    schedule_retry(now);
+  } else {
+    retry_backoff_ = Duration::zero();
+  }
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::schedule_retry(Now now) {
+  if (retry_at_) return;
+  retry_backoff_ = std::clamp(retry_backoff_ * 2, kFirstRetry, kMaxRetry);
+  retry_at_ = now.steady + retry_backoff_;
+}
+
+FailoverActions FailoverEngine::on_wake(Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  if (retry_at_ && now.steady >= *retry_at_) {
+    retry_at_.reset();
+    table_read_for_decision_ = true;
+    out.read_table = true;
+  }
+  evaluate(out, now);
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::evaluate(FailoverActions& out, Now now) {
+  Decision d = policy_.evaluate(now.steady);
+  auto views = policy_.view(now.steady);
+  bool health_changed = false;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    IspHealth previous = i < last_health_.size() ? last_health_[i] : IspHealth::kStale;
+    if (i < last_health_.size() && previous == views[i].health) continue;
+    health_changed = true;
+    if (i < last_health_.size() || views[i].health != IspHealth::kStale) {
+      out.log.push_back(event(LogLevel::kInfo, EventKind::kIspHealth,
+                              views[i].config.name + " is " +
+                                  std::string(to_string(views[i].health)) + " (" +
+                                  views[i].reason + ")",
+                              {{"ISPF_ISP", views[i].config.name},
+                               {"ISPF_STATE", std::string(to_string(views[i].health))},
+                               {"ISPF_REASON", views[i].reason}}));
+    }
+  }
+  last_health_.clear();
+  for (const auto& v : views) last_health_.push_back(v.health);
+
+  if (d.changed) {
+    auto name_of = [&](std::optional<std::size_t> i) {
+      return i ? views[*i].config.name : std::string();
+    };
+    if (!d.why.empty()) {
+      out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why,
+                              {{"ISPF_FROM", name_of(d.previous)}, {"ISPF_TO", name_of(d.active)}}));
+    }
+    last_switch_ = d.why;
+    active_since_ = now.steady;
+    reconcile(out, /*after_decision=*/true);
+  }
+  if (d.all_down != all_down_) {
+    all_down_ = d.all_down;
+    if (all_down_) {
+      out.log.push_back(
+          event(LogLevel::kWarning, EventKind::kAllDown, summary_line(report(now))));
+    } else {
+      out.log.push_back(event(LogLevel::kInfo, EventKind::kIspBack,
+                              "an ISP is back: " + summary_line(report(now))));
+    }
+  }
+  if (d.changed || health_changed) publish_wanted_ = true;
+}
+
+std::optional<std::uint32_t> FailoverEngine::desired_gateway() const {
+  if (!policy_.active()) return std::nullopt;
+  return policy_.isps()[*policy_.active()].gateway;
+}
+
+FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) {
+  FailoverActions out;
+  RouteSlot new_slot = slot_of(settings);
+  if (new_slot != slot_) {
+    // The route moves to its new slot: the old one goes first, the new comes with the next read.
+    out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    slot_ = new_slot;
+    table_known_ = false;
+    table_read_for_decision_ = true;
+    out.read_table = true;
+  }
+  settings_ = std::move(settings);
+  config_problem_.clear();
+  policy_.reconfigure(settings_.policy, settings_.isps);
+  out.log.push_back(event(LogLevel::kInfo, EventKind::kReloaded,
+                          "configuration reloaded: " + std::to_string(settings_.isps.size()) +
+                              " ISP(s)"));
+  reconcile(out, /*after_decision=*/true);
+  evaluate(out, now);
+  publish_wanted_ = true;
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::set_config_problem(std::string problem, Now now) {
+  FailoverActions out;
+  config_problem_ = std::move(problem);
+  publish_wanted_ = true;
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
+  FailoverActions out;
+  stopped_ = true;
+  if (cleanup) {
+    out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+  } else if (auto gateway = desired_gateway()) {
+    out.log.push_back(event(LogLevel::kInfo, EventKind::kStopping,
+                            "leaving the default route via " + format_ipv4(*gateway) +
+                                " in place"));
+  }
+  (void)now;
+  return out;
+}
+
+StatusReport FailoverEngine::report(Now now) const {
+  StatusReport r;
+  r.isps = policy_.view(now.steady);
+  r.active = policy_.active();
+  if (active_since_ && r.active) r.active_for = now.steady - *active_since_;
+  r.all_down = all_down_;
+  r.when_all_down = settings_.policy.when_all_down;
+  r.switches = policy_.switches();
+  r.accepted = accepted_;
+  r.drops = drops_;
+  r.updated_unix_ms = now.wall_ms;
+  r.last_switch = last_switch_;
+  r.warnings = warnings_;
+  return r;
+}
+
+void FailoverEngine::publish(FailoverActions& out, Now now) {
+  publish_wanted_ = false;
+  next_publish_ = now.steady + kPublishPeriod;
+  StatusReport r = report(now);
+  out.service_status = config_problem_.empty()
+                           ? summary_line(r)
+                           : "RELOAD REFUSED (" + config_problem_ +
+                                 "), running with the previous configuration; " + summary_line(r);
+  out.publish = std::move(r);
+}
+
+void FailoverEngine::finish(FailoverActions& out, Now now) {
+  if (stopped_) return;
+  // Freshness for readers even when nothing happens: the status goes out at least once a period.
+  if (publish_wanted_ || now.steady >= next_publish_) publish(out, now);
+  std::optional<TimePoint> next = policy_.next_deadline(now.steady);
+  auto consider = [&](TimePoint t) {
+    if (!next || t < *next) next = t;
+  };
+  consider(next_publish_);
+  if (retry_at_) consider(*retry_at_);
+  out.wake_at = next;
+}
+
+}  // namespace ispf

@@ -1,0 +1,252 @@
+// ispprobed's decisions as a pure state machine: round cadence, verdicts, datagrams and their timing.
+#include "ispfailover/core/probe_engine.h"
+
+#include <algorithm>
+
+#include "ispfailover/core/auth.h"
+#include "ispfailover/core/format.h"
+#include "ispfailover/core/status_message.h"
+
+namespace ispf {
+namespace {
+
+LogEvent event(LogLevel level, EventKind kind, std::string text,
+               std::vector<std::pair<std::string, std::string>> fields = {}) {
+  return LogEvent{level, kind, std::move(text), std::move(fields)};
+}
+
+}  // namespace
+
+ReachabilityConfig ProbeEngine::reachability_config(const ProbeEngineConfig& config) {
+  // Loss counts over at least a tenth of a full window's probes (and at least 20).
+  auto targets = static_cast<std::uint32_t>(config.targets.size());
+  auto full_window = static_cast<std::uint32_t>(targets * (config.loss_window / config.interval));
+  return ReachabilityConfig{targets,
+                            config.quorum,
+                            config.down_after,
+                            config.up_after,
+                            config.loss_window,
+                            std::max<std::uint32_t>(20, full_window / 10)};
+}
+
+ProbeEngine::ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now)
+    : config_(std::move(config)),
+      instance_(instance),
+      reachability_(reachability_config(config_), now.steady) {}
+
+ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
+  ProbeActions out;
+  started_ = true;
+  out.log.push_back(event(
+      LogLevel::kInfo, EventKind::kStarted,
+      config_.name + ": probing " + std::to_string(config_.targets.size()) + " target(s) out of " +
+          config_.uplink + " every " + format_duration(config_.interval) + " (timeout " +
+          format_duration(config_.timeout) + ", down after " + std::to_string(config_.down_after) +
+          ", up after " + std::to_string(config_.up_after) + "), heartbeat " +
+          format_duration(config_.heartbeat) + ", " +
+          (config_.keys.empty() ? "unsigned (no --key-file)" : "signed")));
+  if (!uplink.usable()) {
+    ProbeActions link = on_link(uplink, now);
+    for (auto& e : link.log) out.log.push_back(std::move(e));
+    for (auto& d : link.send) out.send.push_back(std::move(d));
+  }
+  next_round_ = now.steady;
+  next_heartbeat_ = now.steady + config_.heartbeat;
+  ProbeActions rest = on_wake(now);
+  out.start_round = rest.start_round;
+  for (auto& d : rest.send) out.send.push_back(std::move(d));
+  for (auto& e : rest.log) out.log.push_back(std::move(e));
+  update_service_status(out, now);
+  finish(out);
+  return out;
+}
+
+ProbeActions ProbeEngine::on_wake(Now now) {
+  ProbeActions out;
+  if (!started_) return out;
+  if (now.steady >= next_round_) {
+    // Fixed cadence from the first round: a late wake-up does not stretch the interval.
+    out.start_round = RoundRequest{++round_seq_, config_.targets, config_.timeout};
+    next_round_ += config_.interval;
+    if (next_round_ < now.steady) next_round_ = now.steady + config_.interval;
+  }
+  bool burst_due = false;
+  std::erase_if(burst_due_, [&](TimePoint t) {
+    if (t > now.steady) return false;
+    burst_due = true;
+    return true;
+  });
+  if (now.steady >= next_heartbeat_) {
+    next_heartbeat_ = now.steady + config_.heartbeat;
+    send_status(out, now);
+    update_service_status(out, now);
+  } else if (burst_due) {
+    send_status(out, now);
+  }
+  finish(out);
+  return out;
+}
+
+ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
+  ProbeActions out;
+  for (const auto& probe : report.probes) {
+    reachability_.record_probe(report.concluded, probe.rtt);
+    std::string what;
+    if (probe.rtt) {
+      what = format_rtt(static_cast<std::uint32_t>(
+          std::chrono::duration_cast<microseconds>(*probe.rtt).count()));
+    } else if (probe.error == ProbeError::kUnreachable) {
+      what = "unreachable";
+    } else if (probe.error == ProbeError::kNoRoute) {
+      what = "not sent: " + probe.send_error.message();
+    } else {
+      what = "timeout";
+    }
+    out.log.push_back(event(LogLevel::kDebug, EventKind::kProbe,
+                            "probe " + format_ipv4(probe.target) + " seq " +
+                                std::to_string(report.sequence) + ": " + what));
+  }
+  RoundOutcome outcome{report.answered(), report.failure_reason()};
+  if (auto transition = reachability_.on_round(outcome, report.concluded)) {
+    on_transition(out, *transition, now);
+  }
+  finish(out);
+  return out;
+}
+
+ProbeActions ProbeEngine::on_link(const LinkStatus& uplink, Now now) {
+  ProbeActions out;
+  out.log.push_back(event(LogLevel::kInfo, EventKind::kLink,
+                          config_.name + ": uplink " + config_.uplink + " " +
+                              (uplink.usable() ? "usable" : "unusable") + " (admin " +
+                              (uplink.admin_up ? "up" : "down") + ", carrier " +
+                              (uplink.carrier ? "yes" : "no") + ")"));
+  if (auto transition = reachability_.on_link(uplink.usable(), now.steady)) {
+    on_transition(out, *transition, now);
+  }
+  finish(out);
+  return out;
+}
+
+std::string ProbeEngine::figures(Now now) {
+  auto q = reachability_.quality(now.steady);
+  std::string text = std::to_string(q.targets_up_last_round) + "/" +
+                     std::to_string(config_.targets.size()) + " targets";
+  if (q.rtt_avg_us) text += ", rtt " + format_rtt(*q.rtt_avg_us);
+  return text + ", loss " + format_percent(q.loss_permille);
+}
+
+void ProbeEngine::on_transition(ProbeActions& out, const Transition& t, Now now) {
+  announced_ = true;
+  bool edge = t.from != t.to;
+  if (edge) since_text_ = format_utc_time(now.wall_ms);
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"ISPF_ISP", config_.name},
+      {"ISPF_STATE", std::string(to_string(t.to))},
+      {"ISPF_REASON", t.reason}};
+  if (edge) {
+    out.log.push_back(event(LogLevel::kWarning, EventKind::kLineState,
+                            config_.name + ": " + std::string(to_string(t.from)) + " -> " +
+                                std::string(to_string(t.to)) + " (" + t.reason +
+                                "): " + figures(now),
+                            fields));
+  } else {
+    // Not an edge: the first verdict after start, or a better reason for the same state.
+    out.log.push_back(event(LogLevel::kInfo, EventKind::kLineState,
+                            config_.name + ": " + std::string(to_string(t.to)) + " (" + t.reason +
+                                "): " + figures(now),
+                            fields));
+  }
+  send_status(out, now);
+  burst_due_.clear();
+  for (auto delay : kBurstDelays) burst_due_.push_back(now.steady + delay);
+  next_heartbeat_ = now.steady + config_.heartbeat;
+  update_service_status(out, now);
+}
+
+Status ProbeEngine::status_now(Now now) {
+  auto q = reachability_.quality(now.steady);
+  Status s;
+  s.name = config_.name;
+  s.instance = instance_;
+  s.seq = seq_ + 1;
+  s.time_ms = now.wall_ms;
+  s.state = reachability_.state();
+  s.reason = reachability_.reason();
+  s.heartbeat_ms = static_cast<std::uint32_t>(to_ms(config_.heartbeat));
+  s.targets = static_cast<std::uint32_t>(config_.targets.size());
+  s.targets_up = std::min(q.targets_up_last_round, s.targets);
+  s.rtt_last_us = q.rtt_last_us;
+  s.rtt_avg_us = q.rtt_avg_us;
+  s.loss_permille = q.loss_permille;
+  s.window_ms = static_cast<std::uint32_t>(to_ms(config_.loss_window));
+  return s;
+}
+
+void ProbeEngine::send_status(ProbeActions& out, Now now) {
+  // Until the first verdict there is nothing true to say; silence is honest, "down" is not.
+  if (!announced_) return;
+  Status s = status_now(now);
+  seq_ = s.seq;
+  out.send.push_back(config_.keys.empty() ? encode(s)
+                                          : sign_datagram(encode(s), config_.keys.front()));
+}
+
+ProbeActions ProbeEngine::on_send_error(std::error_code error, Now now) {
+  ProbeActions out;
+  ++send_errors_;
+  if (send_error_log_.allow(0, now.steady)) {
+    out.log.push_back(event(LogLevel::kError, EventKind::kSendFailed,
+                            config_.name + ": cannot send the status datagram: " +
+                                error.message() + " (counted; logged once a minute)"));
+  }
+  finish(out);
+  return out;
+}
+
+ProbeActions ProbeEngine::reconfigure(ProbeEngineConfig config, Now now) {
+  ProbeActions out;
+  bool heartbeat_changed = config.heartbeat != config_.heartbeat;
+  config_ = std::move(config);
+  config_problem_.clear();
+  reachability_.reconfigure(reachability_config(config_));
+  if (heartbeat_changed) next_heartbeat_ = now.steady + config_.heartbeat;
+  out.log.push_back(
+      event(LogLevel::kInfo, EventKind::kReloaded, config_.name + ": configuration reloaded"));
+  update_service_status(out, now);
+  finish(out);
+  return out;
+}
+
+ProbeActions ProbeEngine::set_config_problem(std::string problem, Now now) {
+  ProbeActions out;
+  config_problem_ = std::move(problem);
+  update_service_status(out, now);
+  finish(out);
+  return out;
+}
+
+void ProbeEngine::update_service_status(ProbeActions& out, Now now) {
+  std::string line;
+  if (!announced_) {
+    line = "starting: probing " + std::to_string(config_.targets.size()) + " target(s)";
+  } else if (reachability_.state() == LinkState::kUp) {
+    line = "up: " + figures(now);
+  } else {
+    line = "down since " + since_text_ + ": " + reachability_.reason() + "; " + figures(now);
+  }
+  if (!config_problem_.empty()) {
+    line = "RELOAD REFUSED (" + config_problem_ + "), running with the previous configuration; " +
+           line;
+  }
+  out.service_status = std::move(line);
+}
+
+void ProbeEngine::finish(ProbeActions& out) {
+  if (!started_) return;
+  TimePoint next = std::min(next_round_, next_heartbeat_);
+  for (auto t : burst_due_) next = std::min(next, t);
+  out.wake_at = next;
+}
+
+}  // namespace ispf
