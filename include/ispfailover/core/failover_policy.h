@@ -114,6 +114,7 @@ class FailoverPolicy {
     std::optional<DropReason> last_rejection;
     std::optional<TimePoint> last_rejection_at;
   };
+  Duration silence_limit(const Status& last) const;
   IspHealth health_of(const Tracked& isp, TimePoint now) const;
   std::string reason_of(const Tracked& isp, TimePoint now) const;
   void refresh(Tracked& isp, TimePoint now);
