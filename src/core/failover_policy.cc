@@ -74,16 +74,30 @@ std::vector<IspConfig> FailoverPolicy::isps() const {
   return out;
 }
 
-void FailoverPolicy::note_rejected(std::uint32_t source, DropReason reason, TimePoint now) {
-  for (auto& isp : isps_) {
+std::optional<std::size_t> FailoverPolicy::note_rejected(std::uint32_t source, DropReason reason,
+                                                         TimePoint now) {
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    Tracked& isp = isps_[i];
     if (isp.config.gateway != source) continue;
     isp.last_rejection = reason;
     isp.last_rejection_at = now;
+    isp.last_refusal = reason;
+    ++isp.refused;
+    return i;
   }
+  return std::nullopt;
 }
 
 std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::uint32_t source,
                                                     TimePoint now, std::uint64_t wall_ms) {
+  // Every refusal is noted against the ISP whose gateway sent it, exactly once, here.
+  auto drop = accept(status, source, now, wall_ms);
+  if (drop) note_rejected(source, *drop, now);
+  return drop;
+}
+
+std::optional<DropReason> FailoverPolicy::accept(const Status& status, std::uint32_t source,
+                                                 TimePoint now, std::uint64_t wall_ms) {
   auto it = std::find_if(isps_.begin(), isps_.end(),
                          [&](const Tracked& t) { return t.config.name == status.name; });
   if (it == isps_.end()) return DropReason::kUnknownName;
@@ -100,10 +114,7 @@ std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::u
     auto skew = static_cast<std::uint64_t>(to_ms(config_.max_clock_skew));
     std::uint64_t distance =
         status.time_ms > wall_ms ? status.time_ms - wall_ms : wall_ms - status.time_ms;
-    if (distance > skew) {
-      note_rejected(source, DropReason::kStaleTime, now);
-      return DropReason::kStaleTime;
-    }
+    if (distance > skew) return DropReason::kStaleTime;
     if (it->last && status.time_ms <= it->last->time_ms) return DropReason::kReplay;
   }
   it->last_rejection.reset();
@@ -295,6 +306,8 @@ std::vector<IspView> FailoverPolicy::view(TimePoint now) const {
       v.loss_permille = isp.last->loss_permille;
     }
     v.healthy_since = isp.healthy_since;
+    v.refused = isp.refused;
+    if (isp.last_refusal) v.last_refusal = std::string(to_string(*isp.last_refusal));
     if (isp.last_rejection && v.health != IspHealth::kUp) {
       v.rejected = std::string(to_string(*isp.last_rejection));
     }
