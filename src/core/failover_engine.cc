@@ -37,6 +37,7 @@ RouteSlot slot_of(const FailoverSettings& settings) {
 }  // namespace
 
 void FailoverActions::append(FailoverActions&& later) {
+  if (later.persist) persist = std::move(later.persist);
   for (auto& edit : later.route_edits) route_edits.push_back(edit);
   read_table = read_table || later.read_table;
   for (auto& e : later.log) log.push_back(std::move(e));
@@ -51,6 +52,36 @@ FailoverEngine::FailoverEngine(FailoverSettings settings, Now now)
     : settings_(std::move(settings)),
       slot_(slot_of(settings_)),
       policy_(settings_.policy, settings_.isps, now.steady) {}
+
+std::optional<std::string> FailoverEngine::restore(std::string_view state) {
+  if (state.empty()) return std::nullopt;
+  auto floors = decode_replay_floors(state);
+  if (!floors) return std::string("not a replay-floor file; starting without one");
+  policy_.restore_replay_floors(*floors);
+  persisted_ = *floors;
+  return std::nullopt;
+}
+
+void FailoverEngine::persist_if_due(FailoverActions& out, Now now, bool force) {
+  // Only a key makes floors mean anything: without one, nothing is written.
+  if (settings_.keys.empty()) return;
+  // Floors move only with an accepted report: a flood of refused ones costs nothing here.
+  if (!force && accepted_ == floors_checked_at_ && now.steady < next_persist_) return;
+  floors_checked_at_ = accepted_;
+  ReplayFloors floors = policy_.replay_floors();
+  floors_dirty_ = floors != persisted_;
+  if (!floors_dirty_) return;
+  bool new_epoch = false;
+  for (const auto& [name, floor] : floors) {
+    auto old = persisted_.find(name);
+    if (old == persisted_.end() || old->second.epoch != floor.epoch) new_epoch = true;
+  }
+  if (!force && !new_epoch && now.steady < next_persist_) return;
+  out.persist = encode_replay_floors(floors);
+  persisted_ = std::move(floors);
+  floors_dirty_ = false;
+  next_persist_ = now.steady + kPersistPeriod;
+}
 
 FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, Now now) {
   FailoverActions out;
@@ -404,6 +435,7 @@ FailoverActions FailoverEngine::set_config_problem(std::string problem, Now now)
 
 FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   FailoverActions out;
+  persist_if_due(out, now, /*force=*/true);
   stopped_ = true;
   if (cleanup) {
     out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
@@ -412,7 +444,6 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
                             "leaving the default route via " + format_ipv4(*gateway) +
                                 " in place"));
   }
-  (void)now;
   return out;
 }
 
@@ -445,6 +476,7 @@ void FailoverEngine::publish(FailoverActions& out, Now now) {
 
 void FailoverEngine::finish(FailoverActions& out, Now now) {
   if (stopped_) return;
+  persist_if_due(out, now, /*force=*/false);
   // Freshness for readers even when nothing happens: the status goes out at least once a period.
   if (publish_wanted_ || now.steady >= next_publish_) publish(out, now);
   std::optional<TimePoint> next = policy_.next_deadline(now.steady);
@@ -453,6 +485,7 @@ void FailoverEngine::finish(FailoverActions& out, Now now) {
   };
   consider(next_publish_);
   if (retry_at_) consider(*retry_at_);
+  if (floors_dirty_) consider(next_persist_);
   out.wake_at = next;
 }
 

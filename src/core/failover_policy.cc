@@ -102,6 +102,16 @@ std::optional<DropReason> FailoverPolicy::accept(const Status& status, std::uint
                          [&](const Tracked& t) { return t.config.name == status.name; });
   if (it == isps_.end()) return DropReason::kUnknownName;
   if (source != it->config.gateway) return DropReason::kWrongSource;
+  bool keyed = config_.require_fresh_instances;
+  if (keyed && (status.epoch || replay_floor(*it))) {
+    // A tag vouches for (epoch, seq), and the sender's epoch never goes back: a report is new
+    // only above the floor, whatever the clocks say. A report without an epoch after one with
+    // is a replay from before the upgrade.
+    auto floor = replay_floor(*it);
+    if (!status.epoch) return DropReason::kReplay;
+    if (floor && ReplayFloor{*status.epoch, status.seq} <= *floor) return DropReason::kReplay;
+    return take(*it, status, now);
+  }
   bool same_instance = it->last && it->last->instance == status.instance;
   if (same_instance && status.seq <= it->last->seq) {
     // With a key a tag vouches for every seq, so the order is strict. Without one, anyone can
@@ -117,18 +127,47 @@ std::optional<DropReason> FailoverPolicy::accept(const Status& status, std::uint
     if (distance > skew) return DropReason::kStaleTime;
     if (it->last && status.time_ms <= it->last->time_ms) return DropReason::kReplay;
   }
-  it->last_rejection.reset();
-  it->last = status;
-  it->last_seen = now;
+  return take(*it, status, now);
+}
+
+std::optional<ReplayFloor> FailoverPolicy::replay_floor(const Tracked& isp) const {
+  std::optional<ReplayFloor> floor = isp.restored_floor;
+  if (isp.last && isp.last->epoch) {
+    ReplayFloor last{*isp.last->epoch, isp.last->seq};
+    if (!floor || last > *floor) floor = last;
+  }
+  return floor;
+}
+
+ReplayFloors FailoverPolicy::replay_floors() const {
+  ReplayFloors out;
+  for (const auto& isp : isps_) {
+    if (auto floor = replay_floor(isp)) out[isp.config.name] = *floor;
+  }
+  return out;
+}
+
+void FailoverPolicy::restore_replay_floors(const ReplayFloors& floors) {
+  for (auto& isp : isps_) {
+    if (auto found = floors.find(isp.config.name); found != floors.end()) {
+      isp.restored_floor = found->second;
+    }
+  }
+}
+
+std::optional<DropReason> FailoverPolicy::take(Tracked& isp, const Status& status, TimePoint now) {
+  isp.last_rejection.reset();
+  isp.last = status;
+  isp.last_seen = now;
   if (status.state == LinkState::kUp) {
     if (status.loss_permille > config_.max_loss_permille) {
-      it->degraded = true;
+      isp.degraded = true;
     } else if (status.loss_permille * 2 < config_.max_loss_permille) {
-      it->degraded = false;
+      isp.degraded = false;
     }
   }
   // Holds count from the report itself, not from whenever evaluate() next runs.
-  refresh(*it, now);
+  refresh(isp, now);
   return std::nullopt;
 }
 

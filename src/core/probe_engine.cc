@@ -29,9 +29,11 @@ ReachabilityConfig ProbeEngine::reachability_config(const ProbeEngineConfig& con
                             std::max<std::uint32_t>(20, full_window / 10)};
 }
 
-ProbeEngine::ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now)
+ProbeEngine::ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now,
+                         std::optional<std::uint64_t> epoch)
     : config_(std::move(config)),
       instance_(instance),
+      epoch_(epoch),
       reachability_(reachability_config(config_), now.steady) {}
 
 ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
@@ -180,6 +182,7 @@ Status ProbeEngine::status_now(Now now) {
   s.rtt_avg_us = q.rtt_avg_us;
   s.loss_permille = q.loss_permille;
   s.window_ms = static_cast<std::uint32_t>(to_ms(config_.loss_window));
+  s.epoch = epoch_;
   return s;
 }
 

@@ -82,12 +82,15 @@ enum Key : std::size_t {
   kRttAvgUs,
   kLossPct,
   kWindowMs,
+  kEpoch,
   kKeyCount
 };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
     "name",       "instance", "seq",         "time_ms",    "state",    "reason",   "heartbeat_ms",
-    "targets_up", "targets",  "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms"};
-constexpr bool is_optional_key(std::size_t key) { return key == kRttLastUs || key == kRttAvgUs; }
+    "targets_up", "targets",  "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms", "epoch"};
+constexpr bool is_optional_key(std::size_t key) {
+  return key == kRttLastUs || key == kRttAvgUs || key == kEpoch;
+}
 
 void append_field(std::string& out, std::string_view key, std::string_view value) {
   out.append(key).append("=").append(value).append("\n");
@@ -172,6 +175,7 @@ std::string encode(const Status& s) {
   if (s.loss_permille % 10 != 0) loss += "." + std::to_string(s.loss_permille % 10);
   append_field(out, "loss_pct", loss);
   append_field(out, "window_ms", std::to_string(s.window_ms));
+  if (s.epoch) append_field(out, "epoch", std::to_string(*s.epoch));
   return out;
 }
 
@@ -290,6 +294,12 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
   if (!loss) return fail(DecodeFailure{loss.error(), "loss_pct"});
   s.loss_permille = *loss;
   ISPF_TRY_NUMBER(s.window_ms, kWindowMs, U32::max(), std::uint32_t);
+  if (values[kEpoch]) {
+    std::uint64_t v = 0;
+    ISPF_TRY_NUMBER(v, kEpoch, U64::max(), std::uint64_t);
+    if (v == 0) return fail(DecodeFailure{DecodeError::kOutOfRange, "epoch"});
+    s.epoch = v;
+  }
 #undef ISPF_TRY_NUMBER
   return s;
 }

@@ -28,6 +28,8 @@ struct FailoverActions {
   std::vector<LogEvent> log;
   std::optional<StatusReport> publish;  // STATUS= (summary_line) and the status file (to_json)
   std::optional<std::string> service_status;  // the STATUS= line, when publish is set
+  // The replay floors to keep on disk (encode_replay_floors), replacing the file atomically.
+  std::optional<std::string> persist;
   std::optional<TimePoint> wake_at;
 
   void append(FailoverActions&& later);
@@ -39,12 +41,18 @@ class FailoverEngine {
   static constexpr Duration kFirstRetry = std::chrono::milliseconds(100);
   static constexpr Duration kMaxRetry = std::chrono::seconds(5);
   static constexpr Duration kPublishPeriod = std::chrono::seconds(1);
+  // How often a grown sequence number is written down (a new epoch is written at once): rare
+  // enough for flash, and a bound on what a crash forgets.
+  static constexpr Duration kPersistPeriod = std::chrono::seconds(60);
 
   FailoverEngine(FailoverSettings settings, Now now);
 
   // The first input: our table as it is. Our own route from before a restart is adopted, foreign
   // routes named by --replace-gateway are deleted, and the decision takes over from there.
   FailoverActions start(const std::vector<DefaultRoute>& table, Now now);
+  // Before start: the state file kept by an earlier run (empty if there was none). Returns a
+  // line for people if it could not be read whole.
+  std::optional<std::string> restore(std::string_view state);
   // One datagram from the LAN, with its IPv4 source (host order). Never fails: a bad one is
   // counted under exactly one reason.
   FailoverActions on_datagram(std::span<const char> bytes, std::uint32_t source, Now now);
@@ -81,6 +89,7 @@ class FailoverEngine {
   void schedule_retry(Now now);
   void publish(FailoverActions& out, Now now);
   void finish(FailoverActions& out, Now now);
+  void persist_if_due(FailoverActions& out, Now now, bool force);
 
   FailoverSettings settings_;
   RouteSlot slot_;
@@ -104,6 +113,10 @@ class FailoverEngine {
   Duration retry_backoff_{};
   std::optional<TimePoint> retry_at_;
   TimePoint next_publish_{};
+  ReplayFloors persisted_;
+  std::uint64_t floors_checked_at_ = 0;  // accepted_ when the floors were last compared
+  bool floors_dirty_ = false;            // floors differ from what was last written
+  TimePoint next_persist_{};
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};
 };

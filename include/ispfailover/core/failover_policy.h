@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/replay_floor.h"
 #include "ispfailover/core/status_message.h"
 
 namespace ispf {
@@ -103,6 +104,9 @@ class FailoverPolicy {
   void reconfigure(PolicyConfig config, std::vector<IspConfig> isps);
 
   std::vector<IspView> view(TimePoint now) const;
+  // With a key: the newest (epoch, seq) accepted per ISP, to keep across restarts, and back.
+  ReplayFloors replay_floors() const;
+  void restore_replay_floors(const ReplayFloors& floors);
   std::optional<std::size_t> active() const { return active_; }
   std::vector<IspConfig> isps() const;
   std::uint64_t switches() const { return switches_; }
@@ -120,7 +124,10 @@ class FailoverPolicy {
     std::optional<TimePoint> last_rejection_at;
     std::optional<DropReason> last_refusal;  // kept, for the status
     std::uint64_t refused = 0;
+    std::optional<ReplayFloor> restored_floor;  // from before our own restart
   };
+  std::optional<ReplayFloor> replay_floor(const Tracked& isp) const;
+  std::optional<DropReason> take(Tracked& isp, const Status& status, TimePoint now);
   Duration silence_limit(const Status& last) const;
   std::optional<DropReason> accept(const Status& status, std::uint32_t source, TimePoint now,
                                    std::uint64_t wall_ms);

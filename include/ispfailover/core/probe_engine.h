@@ -50,7 +50,10 @@ class ProbeEngine {
       std::chrono::milliseconds(80)};
 
   // `instance` is random per process start (the shell draws it); it names this run on the wire.
-  ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now);
+  // `epoch` (next_epoch of the stored one) orders this start after every earlier one, so that
+  // with a key a client needs no clock to refuse a replay of an earlier start.
+  ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now,
+              std::optional<std::uint64_t> epoch = std::nullopt);
 
   // The first input: the uplink's state now. The first round starts at once.
   ProbeActions start(const LinkStatus& uplink, Now now);
@@ -81,6 +84,7 @@ class ProbeEngine {
 
   ProbeEngineConfig config_;
   std::uint64_t instance_;
+  std::optional<std::uint64_t> epoch_;
   Reachability reachability_;
   std::uint64_t seq_ = 0;
   std::uint16_t round_seq_ = 0;

@@ -35,6 +35,8 @@ namespace ispf {
 //   rtt_avg_us=11500            mean RTT over the window, microseconds (absent: none yet)
 //   loss_pct=4.5                round-trip probe loss over the window, percent, one decimal
 //   window_ms=30000             length of that window
+//   epoch=1795000000            optional: the sender's start counter, persisted, never going back
+//                               (with a key it orders instances, so no clock needs to agree)
 //   hmac=...                    reserved for the authentication tag (a later version); a v1
 //                               decoder that does not check tags accepts and ignores it
 //
@@ -71,6 +73,9 @@ struct Status {
   // Tenths of a percent (0..1000) so that the value survives the text round trip exactly.
   std::uint32_t loss_permille = 0;
   std::uint32_t window_ms = 0;
+  // Grows by at least one with every start of the sender and never goes back (it is kept on
+  // disk); absent from senders that predate it.
+  std::optional<std::uint64_t> epoch;
 
   bool operator==(const Status&) const = default;
 };
