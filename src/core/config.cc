@@ -129,6 +129,10 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");
   }
   if (o.port == 0) return error("--port", "must be 1-65535");
+  if (!o.state_dir.empty() && o.state_dir.front() != '/') {
+    return error("--state-dir", "must be an absolute path (or empty for none), e.g. "
+                                "/var/lib/ispprobed");
+  }
   if (!is_valid_log_level(o.log_level)) {
     return error("--log-level", "'" + o.log_level +
                                     "' is not one of trace, debug, info, warning, error, critical");
@@ -185,6 +189,10 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   }
   if (o.max_clock_skew <= Duration::zero()) {
     return fail(error("--max-clock-skew", "must be more than 0, e.g. 30s"));
+  }
+  if (!o.state_dir.empty() && o.state_dir.front() != '/') {
+    return fail(error("--state-dir",
+                      "must be an absolute path (or empty for none), e.g. /var/lib/failoverd"));
   }
   if (o.status_file.empty() || o.status_file.front() != '/') {
     return fail(

@@ -37,6 +37,20 @@ std::optional<std::string> FailoverShell::start() {
 
   Now now = env_.now();
   engine_.emplace(settings_, now);
+  if (!options_.state_dir.empty()) {
+    auto state = env_.read_file(state_file());
+    if (state) {
+      if (auto problem = engine_->restore(*state)) {
+        env_.log({LogLevel::kWarning, EventKind::kStarted, state_file() + ": " + *problem, {}});
+      }
+    } else if (state.error() != std::errc::no_such_file_or_directory) {
+      env_.log({LogLevel::kWarning, EventKind::kStarted,
+                "cannot read " + state_file() + ": " + state.error().message() +
+                    "; replays of reports seen before this start are refused only once each "
+                    "ISP reports again",
+                {}});
+    }
+  }
   auto routes = table_->default_routes(engine_->slot().table);
   if (!routes) return "cannot read the routing table: " + routes.error().message();
   env_.log({LogLevel::kInfo, EventKind::kStarted,
@@ -79,6 +93,8 @@ void FailoverShell::stop() {
   table_.reset();
 }
 
+std::string FailoverShell::state_file() const { return options_.state_dir + "/replay-floors"; }
+
 void FailoverShell::on_table_changed() {
   if (busy_) {
     table_changed_ = true;
@@ -105,6 +121,13 @@ void FailoverShell::carry_out(FailoverActions actions) {
       env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
                 "cannot write the status file " + options_.status_file + ": " + ec.message(),
                 {}});
+    }
+  }
+  if (actions.persist && !options_.state_dir.empty()) {
+    if (auto ec = env_.write_file_atomically(state_file(), *actions.persist);
+        ec && file_error_log_.allow(1, env_.now().steady)) {
+      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+                "cannot keep the replay floors in " + state_file() + ": " + ec.message(), {}});
     }
   }
   if (actions.wake_at && timer_) {

@@ -35,6 +35,7 @@ class FailoverShell final : public DaemonShell {
   void carry_out(FailoverActions actions);
   void read_table();
   void on_table_changed();
+  std::string state_file() const;
 
   Env& env_;
   FailoverOptions options_;
@@ -46,7 +47,7 @@ class FailoverShell final : public DaemonShell {
   std::unique_ptr<Timer> timer_;
   bool busy_ = false;          // inside carry_out: a table change waits for it to finish
   bool table_changed_ = false;
-  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 1};
+  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 2};
 };
 
 }  // namespace ispf

@@ -39,8 +39,13 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
                  "Shared keys, one per line (not readable by others): only datagrams with a "
                  "valid HMAC-SHA256 tag by one of them count");
   add_duration_option(app, "--max-clock-skew", o.max_clock_skew,
-                      "With --key-file: a restarted ISP daemon's first report must carry a "
-                      "time within this of ours");
+                      "Obsolete: only for ISP routers whose ispprobed sends no epoch (older "
+                      "versions); with --key-file their restarted daemon's first report must "
+                      "carry a time within this of ours");
+  app.add_option("--state-dir", o.state_dir,
+                 "Directory where, with --key-file, the newest report of each ISP is kept, so "
+                 "that a replay is refused after a restart too; empty: none")
+      ->capture_default_str();
   app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
                "Remove the default route on SIGTERM (default: leave it in place)");
   app.add_option("--log-level", o.log_level,

@@ -37,6 +37,10 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   app.add_option("--key-file", o.key_file,
                  "Shared keys, one per line (not readable by others); the first signs every "
                  "datagram with HMAC-SHA256");
+  app.add_option("--state-dir", o.state_dir,
+                 "Directory where the start counter (epoch) is kept, so that with --key-file "
+                 "clients refuse replays of earlier starts without trusting clocks; empty: none")
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug (every probe), info, warning, error, critical")
       ->capture_default_str();

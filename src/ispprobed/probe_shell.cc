@@ -1,6 +1,8 @@
 // ispprobed's shell: feeds the ProbeEngine from the seam and carries out what it decides.
 #include "probe_shell.h"
 
+#include "ispfailover/core/replay_floor.h"
+
 namespace ispf {
 
 ParseOutcome ProbeShell::configure(const std::vector<std::string>& args) {
@@ -68,7 +70,7 @@ std::optional<std::string> ProbeShell::start() {
   adapters_ = std::move(*adapters);
   timer_ = env_.make_timer();
   Now now = env_.now();
-  engine_.emplace(engine_config(options_, keys_), env_.random64(), now);
+  engine_.emplace(engine_config(options_, keys_), env_.random64(), now, take_epoch(now));
   carry_out(engine_->start(adapters_.link->status(), now));
   return std::nullopt;
 }
@@ -90,6 +92,26 @@ std::optional<std::string> ProbeShell::reload(const std::vector<std::string>& ar
   carry_out(engine_->reconfigure(engine_config(options_, keys_), now));
   if (uplink_changed) carry_out(engine_->on_link(adapters_.link->status(), now));
   return std::nullopt;
+}
+
+std::uint64_t ProbeShell::take_epoch(Now now) {
+  if (options_.state_dir.empty()) return next_epoch("", now.wall_ms);
+  std::string path = options_.state_dir + "/" + options_.name + ".epoch";
+  auto stored = env_.read_file(path);
+  std::uint64_t epoch = next_epoch(stored ? *stored : std::string(), now.wall_ms);
+  if (!stored && stored.error() != std::errc::no_such_file_or_directory) {
+    env_.log({LogLevel::kWarning, EventKind::kStarted,
+              "cannot read " + path + ": " + stored.error().message() + "; epoch from the clock",
+              {}});
+  }
+  if (auto ec = env_.write_file_atomically(path, std::to_string(epoch) + "\n")) {
+    env_.log({LogLevel::kWarning, EventKind::kStarted,
+              "cannot keep the epoch in " + path + ": " + ec.message() +
+                  "; with --key-file, clients may refuse this start's reports if the clock is "
+                  "behind",
+              {}});
+  }
+  return epoch;
 }
 
 void ProbeShell::refuse_reload(const std::string& why) {

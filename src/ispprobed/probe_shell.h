@@ -38,6 +38,8 @@ class ProbeShell final : public DaemonShell {
   ProbeEngineConfig engine_config(const ProbedOptions& options,
                                   const std::vector<std::string>& keys) const;
   void carry_out(ProbeActions actions);
+  // This start's epoch: one more than the kept one (and never behind the clock), kept again.
+  std::uint64_t take_epoch(Now now);
 
   Env& env_;
   ProbedOptions options_;

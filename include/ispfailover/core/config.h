@@ -41,6 +41,8 @@ struct ProbedOptions {
   Duration loss_window = std::chrono::seconds(30);
   std::uint16_t port = kDefaultPort;
   std::string key_file;  // with a key, every datagram carries an HMAC tag
+  // Where the epoch is kept (NAME.epoch), so that it never goes back; empty: not kept.
+  std::string state_dir = "/var/lib/ispprobed";
   std::string log_level = "info";
   std::string config_file;
 };
@@ -57,7 +59,10 @@ struct FailoverOptions {
   Duration startup_grace = std::chrono::milliseconds(1500);
   std::string status_file = "/run/failoverd/status.json";
   std::string key_file;  // with keys, only datagrams with a valid tag count
+  // Obsolete with senders that send epoch=: used only for older ones (docs/security.md).
   Duration max_clock_skew = std::chrono::seconds(30);
+  // Where the replay floors are kept across restarts (replay-floors); empty: not kept.
+  std::string state_dir = "/var/lib/failoverd";
   bool cleanup_on_exit = false;
   std::string log_level = "info";
   std::string config_file;

@@ -139,6 +139,8 @@ class Env {
   virtual bool interface_exists(const std::string& ifname) = 0;
   virtual std::string host_name() = 0;
 
+  // The whole of a small file (state, keys); ENOENT when it does not exist.
+  virtual IoResult<std::string> read_file(const std::string& path) = 0;
   // Replaces `path` atomically (temporary file in the same directory, then rename), creating
   // the directory if needed; never follows a symbolic link at `path`.
   virtual std::error_code write_file_atomically(const std::string& path,
