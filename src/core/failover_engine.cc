@@ -61,7 +61,7 @@ FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, No
     policy_.adopt_route(route.gateway);
     if (policy_.active()) {
       active_since_ = now.steady;
-      const auto& isp = policy_.isps()[*policy_.active()];
+      IspConfig isp = policy_.isps()[*policy_.active()];
       out.log.push_back(event(LogLevel::kInfo, EventKind::kRouteAdopted,
                               "found our default route via " + format_ipv4(route.gateway) + " (" +
                                   isp.name + "): keeping it while the ISPs report in",

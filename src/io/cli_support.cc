@@ -24,13 +24,6 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
   return option;
 }
 
-std::string format_duration(Duration d) {
-  auto ms = to_ms(d);
-  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
-  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 ParseOutcome parse_command_line(CLI::App& app, const std::vector<std::string>& args) {
   // CLI11 wants the arguments reversed and without the program name.
   std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);

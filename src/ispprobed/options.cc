@@ -1,15 +1,14 @@
 // ispprobed's command line and config file (CLI11), shared by start-up and SIGHUP reload.
 #include "options.h"
 
-#include "ispfailover/io/interfaces.h"
 #include "ispfailover/io/key_file.h"
 
 namespace ispf {
 
-ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args) {
+ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args, Env& env) {
   ProbedCommandLine result;
   ProbedOptions& o = result.options;
-  o.name = host_name();
+  o.name = env.host_name();
   CLI::App app{
       "ispprobed: probes the internet through this router's uplink and broadcasts its "
       "status to the LAN (UDP, ispfailover protocol v1)",
@@ -50,7 +49,7 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
     return result;
   };
   if (auto error = validate(o)) return fail_with(*error);
-  if (!interface_index(o.uplink)) {
+  if (!env.interface_exists(o.uplink)) {
     return fail_with({"--uplink", "no interface '" + o.uplink + "' here; see `ip link`"});
   }
   if (!o.key_file.empty()) {
@@ -59,10 +58,10 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
     result.keys = *keys;
   }
   if (!o.lan.empty()) {
-    if (!interface_index(o.lan)) {
+    if (!env.interface_exists(o.lan)) {
       return fail_with({"--lan", "no interface '" + o.lan + "' here; see `ip link`"});
     }
-    if (!ipv4_broadcast_of(o.lan)) {
+    if (!env.ipv4_broadcast_of(o.lan)) {
       return fail_with({"--lan", "'" + o.lan +
                                      "' has no IPv4 broadcast address; give it an address or use "
                                      "--broadcast ADDR"});
@@ -71,13 +70,13 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   return result;
 }
 
-std::vector<std::uint32_t> status_destinations(const ProbedOptions& options) {
+std::vector<std::uint32_t> status_destinations(const ProbedOptions& options, Env& env) {
   std::vector<std::uint32_t> out;
   for (const auto& text : options.broadcast) {
     if (auto address = parse_ipv4(text)) out.push_back(*address);
   }
   if (!options.lan.empty()) {
-    if (auto broadcast = ipv4_broadcast_of(options.lan)) out.push_back(*broadcast);
+    if (auto broadcast = env.ipv4_broadcast_of(options.lan)) out.push_back(*broadcast);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include "ispfailover/core/config.h"
 #include "ispfailover/io/cli_support.h"
+#include "ispfailover/io/env.h"
 
 namespace ispf {
 
@@ -17,9 +18,9 @@ struct ProbedCommandLine {
 
 // Parses and validates (pure checks and the kernel's: interfaces exist, LAN has a broadcast
 // address). Errors come back as one line naming the option, with exit code 2.
-ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args);
+ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args, Env& env);
 
 // Where the datagrams go: --broadcast addresses, plus the --lan interface's broadcast address.
-std::vector<std::uint32_t> status_destinations(const ProbedOptions& options);
+std::vector<std::uint32_t> status_destinations(const ProbedOptions& options, Env& env);
 
 }  // namespace ispf

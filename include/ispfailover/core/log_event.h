@@ -7,7 +7,7 @@
 
 namespace ispf {
 
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
+enum class LogLevel { kDebug, kInfo, kWarning, kError, kCritical };
 
 // Every kind of event the engines report; the shell may give some a journal MESSAGE_ID.
 enum class EventKind {

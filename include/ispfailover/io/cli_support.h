@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/format.h"
 
 namespace ispf {
 
@@ -18,8 +19,6 @@ inline constexpr int kExitUsage = 2;    // bad option, bad config file, missing 
 // An option that takes "150ms", "2s", "1.5s" or "1m" (a unit is required) into `target`.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
                                  const std::string& help);
-
-std::string format_duration(Duration d);
 
 struct ParseOutcome {
   bool run = false;

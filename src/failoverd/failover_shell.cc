@@ -1,0 +1,131 @@
+// failoverd's shell: feeds the FailoverEngine from the seam and carries out what it decides.
+#include "failover_shell.h"
+
+namespace ispf {
+
+ParseOutcome FailoverShell::configure(const std::vector<std::string>& args) {
+  auto command_line = parse_failover_command_line(args);
+  if (command_line.status_command) {
+    return {false,
+            run_status_command(command_line.options.status_file, command_line.status_json), ""};
+  }
+  options_ = command_line.options;
+  settings_ = command_line.settings;
+  return command_line.outcome;
+}
+
+IoResult<std::unique_ptr<DatagramListener>> FailoverShell::open_listener(std::uint16_t port) {
+  return env_.listen(port, [this](std::span<const char> bytes, std::uint32_t source) {
+    if (engine_) carry_out(engine_->on_datagram(bytes, source, env_.now()));
+  });
+}
+
+std::optional<std::string> FailoverShell::start() {
+  auto listener = open_listener(options_.port);
+  if (!listener) {
+    return "cannot listen on UDP port " + std::to_string(options_.port) + ": " +
+           listener.error().message();
+  }
+  auto table = env_.open_route_table();
+  if (!table) return "cannot open netlink: " + table.error().message();
+  auto watch = env_.watch_table([this] { on_table_changed(); });
+  if (!watch) return "cannot watch the routing table: " + watch.error().message();
+  listener_ = std::move(*listener);
+  table_ = std::move(*table);
+  watch_ = std::move(*watch);
+  timer_ = env_.make_timer();
+
+  Now now = env_.now();
+  engine_.emplace(settings_, now);
+  auto routes = table_->default_routes(engine_->slot().table);
+  if (!routes) return "cannot read the routing table: " + routes.error().message();
+  env_.log({LogLevel::kInfo, EventKind::kStarted,
+            "listening on UDP " + std::to_string(options_.port), {}});
+  carry_out(engine_->start(*routes, now));
+  return std::nullopt;
+}
+
+std::optional<std::string> FailoverShell::reload(const std::vector<std::string>& args) {
+  auto command_line = parse_failover_command_line(args);
+  if (!command_line.outcome.run) return command_line.outcome.error;
+  // Everything new is opened first; the running configuration is touched only if all succeeded.
+  std::unique_ptr<DatagramListener> listener;
+  if (command_line.options.port != options_.port) {
+    auto opened = open_listener(command_line.options.port);
+    if (!opened) {
+      return "cannot listen on UDP port " + std::to_string(command_line.options.port) + ": " +
+             opened.error().message();
+    }
+    listener = std::move(*opened);
+  }
+  if (listener) listener_ = std::move(listener);
+  options_ = command_line.options;
+  settings_ = command_line.settings;
+  env_.set_log_level(options_.log_level);
+  carry_out(engine_->reconfigure(settings_, env_.now()));
+  return std::nullopt;
+}
+
+void FailoverShell::refuse_reload(const std::string& why) {
+  if (engine_) carry_out(engine_->set_config_problem(why, env_.now()));
+}
+
+void FailoverShell::stop() {
+  if (!engine_) return;
+  timer_.reset();
+  listener_.reset();
+  watch_.reset();
+  carry_out(engine_->stop(options_.cleanup_on_exit, env_.now()));
+  table_.reset();
+}
+
+void FailoverShell::on_table_changed() {
+  if (busy_) {
+    table_changed_ = true;
+    return;
+  }
+  read_table();
+}
+
+void FailoverShell::read_table() {
+  if (!engine_ || !table_) return;
+  auto routes = table_->default_routes(engine_->slot().table);
+  carry_out(routes ? engine_->on_table(*routes, env_.now())
+                   : engine_->on_table_error(routes.error(), env_.now()));
+}
+
+void FailoverShell::carry_out(FailoverActions actions) {
+  bool outermost = !busy_;
+  busy_ = true;
+  for (const auto& event : actions.log) env_.log(event);
+  if (actions.publish) {
+    env_.notifier().status(actions.service_status.value_or(summary_line(*actions.publish)));
+    if (auto ec = env_.write_file_atomically(options_.status_file, to_json(*actions.publish));
+        ec && file_error_log_.allow(0, env_.now().steady)) {
+      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+                "cannot write the status file " + options_.status_file + ": " + ec.message(),
+                {}});
+    }
+  }
+  if (actions.wake_at && timer_) {
+    timer_->wake_at(*actions.wake_at, [this] {
+      if (engine_) carry_out(engine_->on_wake(env_.now()));
+    });
+  }
+  if (!actions.route_edits.empty() && table_) {
+    std::vector<std::error_code> results;
+    for (const auto& edit : actions.route_edits) results.push_back(table_->apply(edit));
+    carry_out(engine_->on_edits_done(actions.route_edits, results, env_.now()));
+  }
+  if (actions.read_table) read_table();
+  if (outermost) {
+    busy_ = false;
+    // A change seen while we were editing (our own edits included) is looked at now.
+    if (table_changed_) {
+      table_changed_ = false;
+      read_table();
+    }
+  }
+}
+
+}  // namespace ispf

@@ -1,0 +1,52 @@
+// failoverd's shell: feeds the FailoverEngine from the seam and carries out what it decides.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ispfailover/core/config.h"
+#include "ispfailover/core/failover_engine.h"
+#include "ispfailover/core/rate_limit.h"
+#include "ispfailover/io/env.h"
+#include "ispfailover/io/run_daemon.h"
+#include "options.h"
+
+namespace ispf {
+
+class FailoverShell final : public DaemonShell {
+ public:
+  explicit FailoverShell(Env& env) : env_(env) {}
+
+  ParseOutcome configure(const std::vector<std::string>& args) override;
+  std::string log_level() const override { return options_.log_level; }
+  std::optional<std::string> start() override;
+  std::optional<std::string> reload(const std::vector<std::string>& args) override;
+  void refuse_reload(const std::string& why) override;
+  void stop() override;
+
+  const FailoverEngine* engine() const { return engine_ ? &*engine_ : nullptr; }
+
+ private:
+  // Opens a listener whose datagrams go to the engine (not yet the running one: a reload
+  // swaps it in only once everything new is open).
+  IoResult<std::unique_ptr<DatagramListener>> open_listener(std::uint16_t port);
+  void carry_out(FailoverActions actions);
+  void read_table();
+  void on_table_changed();
+
+  Env& env_;
+  FailoverOptions options_;
+  FailoverSettings settings_;
+  std::optional<FailoverEngine> engine_;
+  std::unique_ptr<DatagramListener> listener_;
+  std::unique_ptr<RouteTable> table_;
+  std::unique_ptr<TableWatch> watch_;
+  std::unique_ptr<Timer> timer_;
+  bool busy_ = false;          // inside carry_out: a table change waits for it to finish
+  bool table_changed_ = false;
+  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 1};
+};
+
+}  // namespace ispf

@@ -1,0 +1,252 @@
+// FailoverEngine: the actions it asks for on datagrams, table changes, refused edits and time.
+#include "ispfailover/core/failover_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "ispfailover/core/auth.h"
+#include "support/sample_status.h"
+
+namespace ispf {
+namespace {
+
+constexpr std::uint32_t kIsp1 = 0xc0a83865;     // 192.168.56.101
+constexpr std::uint32_t kIsp2 = 0xc0a83866;     // 192.168.56.102
+constexpr std::uint32_t kVagrant = 0x0a000202;  // 10.0.2.2
+
+Now At(long long ms) { return Now{TimePoint{} + milliseconds(ms), 1795000000000ULL + ms}; }
+
+FailoverSettings Settings() {
+  FailoverSettings s;
+  s.isps = {{"isp1", kIsp1, 0}, {"isp2", kIsp2, 1}};
+  s.replace_gateways = {kVagrant};
+  return s;
+}
+
+class FailoverEngineTest : public testing::Test {
+ protected:
+  std::string Datagram(const std::string& name, LinkState state, const std::string& reason = "") {
+    Status s = test::SampleStatus();
+    s.name = name;
+    s.instance = name == "isp1" ? 1 : 2;
+    s.seq = ++seq_;
+    s.state = state;
+    s.reason = reason.empty() ? (state == LinkState::kUp ? "probe-ok" : "link-down") : reason;
+    s.loss_permille = 0;
+    return encode(s);
+  }
+  FailoverActions Send(FailoverEngine& engine, const std::string& name, LinkState state,
+                       std::uint32_t source, long long at_ms) {
+    std::string d = Datagram(name, state);
+    return engine.on_datagram(d, source, At(at_ms));
+  }
+  static bool Logged(const FailoverActions& a, EventKind kind) {
+    return std::any_of(a.log.begin(), a.log.end(),
+                       [&](const LogEvent& e) { return e.kind == kind; });
+  }
+  std::uint64_t seq_ = 0;
+};
+
+RouteEdit ReplaceVia(std::uint32_t gateway) {
+  return RouteEdit{RouteEdit::Kind::kReplaceOwn, RouteSlot{}, gateway, {}};
+}
+
+TEST_F(FailoverEngineTest, StartDeletesTheForeignRouteAndWaitsForReports) {
+  FailoverEngine engine(Settings(), At(0));
+  DefaultRoute foreign{kVagrant, 100, 16, 2, 254};
+  auto a = engine.start({foreign}, At(0));
+  ASSERT_EQ(a.route_edits.size(), 1u);
+  EXPECT_EQ(a.route_edits[0].kind, RouteEdit::Kind::kDeleteForeign);
+  EXPECT_EQ(a.route_edits[0].route, foreign);
+  ASSERT_TRUE(a.publish);
+  ASSERT_TRUE(a.wake_at);
+  auto done = engine.on_edits_done(a.route_edits, {std::error_code{}}, At(1));
+  EXPECT_TRUE(Logged(done, EventKind::kForeignRouteDeleted));
+  EXPECT_TRUE(done.route_edits.empty());
+}
+
+TEST_F(FailoverEngineTest, FirstUpReportInstallsTheRoute) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  ASSERT_EQ(a.route_edits.size(), 1u);
+  EXPECT_EQ(a.route_edits[0], ReplaceVia(kIsp1));
+  EXPECT_TRUE(Logged(a, EventKind::kSwitch));
+  EXPECT_EQ(engine.desired_gateway(), kIsp1);
+}
+
+TEST_F(FailoverEngineTest, DownReportMovesTheRouteAtOnce) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
+  Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
+  auto down = Send(engine, "isp1", LinkState::kDown, kIsp1, 100);
+  ASSERT_EQ(down.route_edits.size(), 1u);
+  EXPECT_EQ(down.route_edits[0], ReplaceVia(kIsp2));
+  auto switch_line = std::find_if(down.log.begin(), down.log.end(),
+                                  [](const LogEvent& e) { return e.kind == EventKind::kSwitch; });
+  ASSERT_NE(switch_line, down.log.end());
+  EXPECT_EQ(switch_line->level, LogLevel::kWarning);
+  EXPECT_EQ(switch_line->text.rfind("switch isp1 -> isp2", 0), 0u) << switch_line->text;
+}
+
+TEST_F(FailoverEngineTest, RouteRemovedBySomeoneElseIsRestored) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
+  // The kernel dropped it with the link: the table no longer has it, and nothing was decided.
+  auto changed = engine.on_table({}, At(500));
+  ASSERT_EQ(changed.route_edits.size(), 1u);
+  EXPECT_EQ(changed.route_edits[0], ReplaceVia(kIsp1));
+  auto done = engine.on_edits_done(changed.route_edits, {std::error_code{}}, At(500));
+  EXPECT_TRUE(Logged(done, EventKind::kRouteRestored));
+  // Our own route in the table is left alone.
+  auto same = engine.on_table({DefaultRoute{kIsp1, 0, 150, 2, 254}}, At(600));
+  EXPECT_TRUE(same.route_edits.empty());
+}
+
+TEST_F(FailoverEngineTest, RefusedEditIsRetriedWithGrowingBackoff) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  auto unreachable = std::make_error_code(std::errc::network_unreachable);
+  long long now = 10;
+  std::vector<long long> waits;
+  auto edits = a.route_edits;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    ASSERT_FALSE(edits.empty()) << "attempt " << attempt;
+    auto failed = engine.on_edits_done(edits, {unreachable}, At(now));
+    EXPECT_TRUE(attempt > 0 || Logged(failed, EventKind::kRouteEditFailed));
+    // The retry comes as a wake-up that asks for a fresh read of the table.
+    ASSERT_TRUE(failed.wake_at);
+    long long retry = now;
+    FailoverActions woke;
+    while (!woke.read_table) {
+      retry = std::chrono::duration_cast<milliseconds>(
+                  (woke.wake_at ? *woke.wake_at : *failed.wake_at) - TimePoint{})
+                  .count();
+      woke = engine.on_wake(At(retry));
+    }
+    waits.push_back(retry - now);
+    now = retry;
+    edits = engine.on_table({}, At(now)).route_edits;
+  }
+  EXPECT_EQ(waits.front(), 100);
+  EXPECT_EQ(waits[1], 200);
+  EXPECT_EQ(waits.back(), 5000);  // capped
+  // Success resets the backoff.
+  engine.on_edits_done(edits, {std::error_code{}}, At(now));
+  auto again = engine.on_table({}, At(now + 10));
+  auto failed = engine.on_edits_done(again.route_edits, {unreachable}, At(now + 10));
+  FailoverActions woke;
+  long long t = now + 10;
+  while (!woke.read_table && t < now + 10 + 1000) woke = engine.on_wake(At(++t));
+  EXPECT_EQ(t - (now + 10), 100);
+}
+
+TEST_F(FailoverEngineTest, BadTagsCostCountersOnly) {
+  FailoverSettings settings = Settings();
+  settings.keys = {"0123456789abcdef0123"};
+  FailoverEngine engine(settings, At(0));
+  engine.start({}, At(0));
+  std::string good = sign_datagram(Datagram("isp1", LinkState::kUp), settings.keys[0]);
+  auto a = engine.on_datagram(good, kIsp1, At(10));
+  ASSERT_EQ(a.route_edits.size(), 1u);
+  engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
+  // Forged "isp1 is down" with a wrong key, as fast as a host can send, within one publish period.
+  std::string forged = sign_datagram(Datagram("isp1", LinkState::kDown), "another key, 16+ bytes");
+  for (int i = 0; i < 1000; ++i) {
+    auto f = engine.on_datagram(forged, kIsp1, At(20 + i / 10));
+    EXPECT_TRUE(f.route_edits.empty());
+    EXPECT_FALSE(f.publish) << "datagram " << i;
+    EXPECT_LE(f.log.size(), i == 0 ? 1u : 0u) << "datagram " << i;
+  }
+  EXPECT_EQ(engine.drops()[static_cast<std::size_t>(DropReason::kUnauthenticated)], 1000u);
+  EXPECT_EQ(engine.desired_gateway(), kIsp1);
+}
+
+TEST_F(FailoverEngineTest, EveryDatagramIsAcceptedOrCountedOnce) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  std::vector<std::pair<std::string, std::uint32_t>> inputs = {
+      {Datagram("isp1", LinkState::kUp), kIsp1},  // accepted
+      {Datagram("isp1", LinkState::kUp), kIsp2},  // wrong source
+      {Datagram("isp9", LinkState::kUp), kIsp1},  // unknown name
+      {"ISPF 2\nname=x\n", kIsp1},                // undecodable
+      {"", kIsp1},                                // undecodable
+  };
+  std::string replayed = Datagram("isp2", LinkState::kUp);
+  inputs.push_back({replayed, kIsp2});  // accepted
+  inputs.push_back({replayed, kIsp2});  // replay
+  for (const auto& [bytes, source] : inputs) engine.on_datagram(bytes, source, At(50));
+  const auto& drops = engine.drops();
+  std::uint64_t dropped = std::accumulate(drops.begin(), drops.end(), std::uint64_t{0});
+  EXPECT_EQ(engine.accepted(), 2u);
+  EXPECT_EQ(engine.accepted() + dropped, inputs.size());
+  EXPECT_EQ(drops[static_cast<std::size_t>(DropReason::kWrongSource)], 1u);
+  EXPECT_EQ(drops[static_cast<std::size_t>(DropReason::kUnknownName)], 1u);
+  EXPECT_EQ(drops[static_cast<std::size_t>(DropReason::kUndecodable)], 2u);
+  EXPECT_EQ(drops[static_cast<std::size_t>(DropReason::kReplay)], 1u);
+}
+
+TEST_F(FailoverEngineTest, RestartAdoptsOurRouteAndKeepsIt) {
+  FailoverEngine engine(Settings(), At(0));
+  auto a = engine.start({DefaultRoute{kIsp2, 0, 150, 2, 254}}, At(0));
+  EXPECT_TRUE(Logged(a, EventKind::kRouteAdopted));
+  EXPECT_TRUE(a.route_edits.empty());
+  EXPECT_EQ(engine.desired_gateway(), kIsp2);
+}
+
+TEST_F(FailoverEngineTest, StopLeavesTheRouteOrRemovesItWhenAsked) {
+  FailoverEngine keep(Settings(), At(0));
+  keep.start({DefaultRoute{kIsp1, 0, 150, 2, 254}}, At(0));
+  EXPECT_TRUE(keep.stop(false, At(10)).route_edits.empty());
+  FailoverEngine clean(Settings(), At(0));
+  clean.start({DefaultRoute{kIsp1, 0, 150, 2, 254}}, At(0));
+  auto a = clean.stop(true, At(10));
+  ASSERT_EQ(a.route_edits.size(), 1u);
+  EXPECT_EQ(a.route_edits[0].kind, RouteEdit::Kind::kRemoveOwn);
+  // Nothing else happens after a stop.
+  EXPECT_FALSE(clean.on_wake(At(5000)).wake_at);
+}
+
+TEST_F(FailoverEngineTest, ReloadIntoAnotherTableMovesTheRoute) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({DefaultRoute{kIsp1, 0, 150, 2, 254}}, At(0));
+  FailoverSettings moved = Settings();
+  moved.table = 100;
+  auto a = engine.reconfigure(moved, At(10));
+  ASSERT_FALSE(a.route_edits.empty());
+  EXPECT_EQ(a.route_edits[0].kind, RouteEdit::Kind::kRemoveOwn);
+  EXPECT_EQ(a.route_edits[0].slot.table, 254u);
+  EXPECT_TRUE(a.read_table);
+  auto read = engine.on_table({}, At(11));
+  ASSERT_EQ(read.route_edits.size(), 1u);
+  EXPECT_EQ(read.route_edits[0].slot.table, 100u);
+  EXPECT_EQ(read.route_edits[0].gateway, kIsp1);
+  auto done = engine.on_edits_done(read.route_edits, {std::error_code{}}, At(11));
+  EXPECT_FALSE(Logged(done, EventKind::kRouteRestored));  // our own decision, not a repair
+}
+
+TEST_F(FailoverEngineTest, StatusIsPublishedOncePerPeriodWhenNothingHappens) {
+  FailoverEngine engine(Settings(), At(0));
+  auto a = engine.start({}, At(0));
+  ASSERT_TRUE(a.publish);
+  long long now = 0;
+  int publishes = 0;
+  while (now < 10'000) {
+    auto wake = engine.on_wake(At(now));
+    if (wake.publish) ++publishes;
+    ASSERT_TRUE(wake.wake_at);
+    now = std::chrono::duration_cast<milliseconds>(*wake.wake_at - TimePoint{}).count();
+  }
+  EXPECT_GE(publishes, 9);
+  EXPECT_LE(publishes, 11);
+}
+
+}  // namespace
+}  // namespace ispf

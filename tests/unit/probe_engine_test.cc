@@ -1,0 +1,168 @@
+// ProbeEngine: round cadence, verdicts, the datagrams and their timing, link events.
+#include "ispfailover/core/probe_engine.h"
+
+#include <gtest/gtest.h>
+
+#include "ispfailover/core/auth.h"
+#include "ispfailover/core/status_message.h"
+
+namespace ispf {
+namespace {
+
+Now At(long long ms) { return Now{TimePoint{} + milliseconds(ms), 1795000000000ULL + ms}; }
+long long Ms(TimePoint t) { return std::chrono::duration_cast<milliseconds>(t - TimePoint{}).count(); }
+
+ProbeEngineConfig Config() {
+  ProbeEngineConfig c;
+  c.name = "isp1";
+  c.targets = {0xc6336408, 0xc6336409};  // 198.51.100.8, .9
+  c.uplink = "up0";
+  return c;
+}
+
+constexpr LinkStatus kUsable{true, true, true};
+
+RoundReport Answered(const RoundRequest& request, long long at_ms, bool answered) {
+  RoundReport r;
+  r.sequence = request.sequence;
+  r.started = At(at_ms).steady;
+  r.concluded = At(at_ms + (answered ? 1 : 300)).steady;
+  for (auto target : request.targets) {
+    ProbeOutcome p;
+    p.target = target;
+    if (answered) {
+      p.rtt = microseconds(1000);
+      p.error = ProbeError::kNone;
+    }
+    r.probes.push_back(p);
+  }
+  return r;
+}
+
+// Drives the engine like the shell does, with every round answered (or not) by `answer`.
+struct Driver {
+  explicit Driver(ProbeEngineConfig config) : engine(std::move(config), 0x1234, At(0)) {}
+  void Take(const ProbeActions& a, long long now) {
+    for (const auto& d : a.send) sent.push_back({now, d});
+    if (a.start_round) rounds.push_back({*a.start_round, now});
+    if (a.wake_at) wake = Ms(*a.wake_at);
+  }
+  void RunUntil(long long end, bool answer) {
+    while (true) {
+      long long next = wake;
+      if (!rounds.empty()) {
+        long long concluded = rounds.front().second + (answer ? 1 : 300);
+        if (concluded <= next) {
+          if (concluded > end) return;
+          auto request = rounds.front().first;
+          long long started = rounds.front().second;
+          rounds.erase(rounds.begin());
+          Take(engine.on_round(Answered(request, started, answer), At(concluded)), concluded);
+          continue;
+        }
+      }
+      if (next > end) return;
+      Take(engine.on_wake(At(next)), next);
+    }
+  }
+  ProbeEngine engine;
+  std::vector<std::pair<long long, std::string>> sent;
+  std::vector<std::pair<RoundRequest, long long>> rounds;
+  long long wake = 0;
+};
+
+TEST(ProbeEngineTest, FirstRoundStartsAtOnceAndRoundsKeepTheirCadence) {
+  Driver d(Config());
+  auto a = d.engine.start(kUsable, At(0));
+  ASSERT_TRUE(a.start_round);
+  EXPECT_EQ(a.start_round->sequence, 1);
+  EXPECT_EQ(a.start_round->targets.size(), 2u);
+  EXPECT_EQ(a.start_round->timeout, milliseconds(300));
+  d.Take(a, 0);
+  d.RunUntil(1500, true);
+  ASSERT_GE(d.rounds.size() + 10, 10u);
+  // Rounds every 150 ms: 0, 150, ..., 1500 (11 starts, whatever the answers' timing).
+  EXPECT_EQ(d.engine.status_now(At(1500)).state, LinkState::kUp);
+}
+
+TEST(ProbeEngineTest, SilentUntilTheFirstVerdictThenUpWithBurstAndHeartbeat) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(299, true);
+  EXPECT_TRUE(d.sent.empty()) << "nothing true to say before up-after rounds";
+  d.RunUntil(3000, true);
+  ASSERT_FALSE(d.sent.empty());
+  long long up_at = d.sent.front().first;
+  EXPECT_EQ(up_at, 301);  // the third answered round (started at 300 ms) concludes at 301 ms
+  auto first = decode(d.sent.front().second);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->state, LinkState::kUp);
+  EXPECT_EQ(first->reason, "probe-ok");
+  // The change is repeated at +20, +40 and +80 ms, then a heartbeat every 300 ms.
+  ASSERT_GE(d.sent.size(), 6u);
+  EXPECT_EQ(d.sent[1].first - up_at, 20);
+  EXPECT_EQ(d.sent[2].first - up_at, 40);
+  EXPECT_EQ(d.sent[3].first - up_at, 80);
+  EXPECT_EQ(d.sent[4].first - up_at, 300);
+  EXPECT_EQ(d.sent[5].first - d.sent[4].first, 300);
+  // Sequence numbers grow by one per datagram.
+  for (std::size_t i = 1; i < d.sent.size(); ++i) {
+    EXPECT_EQ(decode(d.sent[i].second)->seq, decode(d.sent[i - 1].second)->seq + 1);
+  }
+}
+
+TEST(ProbeEngineTest, SilentUpstreamGoesDownAfterDownAfterRounds) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_EQ(d.engine.state(), LinkState::kUp);
+  d.sent.clear();
+  d.RunUntil(3000, false);
+  ASSERT_EQ(d.engine.state(), LinkState::kDown);
+  EXPECT_EQ(d.engine.reason(), "probe-loss");
+  auto down = std::find_if(d.sent.begin(), d.sent.end(), [](const auto& s) {
+    return decode(s.second)->state == LinkState::kDown;
+  });
+  ASSERT_NE(down, d.sent.end());
+  // Six failed rounds from 1050 ms, each concluded by its 300 ms timeout: 1050 + 5*150 + 300.
+  EXPECT_EQ(down->first, 2100);
+}
+
+TEST(ProbeEngineTest, LinkDownIsDownAtOnce) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  d.sent.clear();
+  auto a = d.engine.on_link(LinkStatus{true, true, false}, At(1010));
+  ASSERT_EQ(a.send.size(), 1u);
+  auto s = decode(a.send[0]);
+  EXPECT_EQ(s->state, LinkState::kDown);
+  EXPECT_EQ(s->reason, "link-down");
+  EXPECT_EQ(d.engine.state(), LinkState::kDown);
+}
+
+TEST(ProbeEngineTest, WithAKeyEveryDatagramIsSigned) {
+  ProbeEngineConfig config = Config();
+  config.keys = {"0123456789abcdef0123", "older key, still accepted"};
+  Driver d(config);
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_FALSE(d.sent.empty());
+  for (const auto& [at, datagram] : d.sent) {
+    auto verified = verify_datagram(datagram, {config.keys[0]});
+    ASSERT_TRUE(verified) << datagram;
+  }
+}
+
+TEST(ProbeEngineTest, SendErrorsAreCountedAndLoggedRateLimited) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  auto error = std::make_error_code(std::errc::network_down);
+  std::size_t lines = 0;
+  for (int i = 0; i < 100; ++i) lines += d.engine.on_send_error(error, At(i * 100)).log.size();
+  EXPECT_EQ(d.engine.send_errors(), 100u);
+  EXPECT_EQ(lines, 1u);  // once a minute
+}
+
+}  // namespace
+}  // namespace ispf
