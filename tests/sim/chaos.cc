@@ -282,6 +282,7 @@ ChaosResult run_chaos(const ChaosOptions& options) {
   config.clients = options.clients;
   config.keyed = options.keyed;
   config.when_all_down = options.when_all_down;
+  config.trace = flags().trace;
   auto wall_start = std::chrono::steady_clock::now();
   World world(config);
   Chaos chaos(world, options);

@@ -12,6 +12,7 @@ struct SimFlags {
   std::optional<std::uint64_t> seed;
   std::optional<double> hours;
   bool chaos_only = false;
+  bool trace = false;  // --trace: the engines' log lines in the trace, and a longer tail
 };
 SimFlags& flags();
 

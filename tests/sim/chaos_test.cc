@@ -11,12 +11,12 @@ namespace {
 // CI passes --seed (from `git rev-parse HEAD` at configure time); without it, a fixed seed.
 constexpr std::uint64_t kFallbackSeed = 20260101;
 
-ChaosResult run_and_report(ChaosOptions options) {
+ChaosResult run_and_report(ChaosOptions& options) {
   options.seed = flags().seed.value_or(kFallbackSeed) ^ options.seed;
   options.hours = flags().hours.value_or(options.hours);
   ChaosResult r = run_chaos(options);
   std::printf(
-      "chaos seed %llu (%s, all-down %s): %.2f virtual hours in %.2f s wall = %.0f virtual "
+      "chaos seed %llu (%s, all-down %s): %.2f virtual hours in %.2f s wall = %.2f virtual "
       "h/s; %llu events, %llu faults, %llu route moves\n",
       static_cast<unsigned long long>(options.seed), options.keyed ? "keyed" : "unkeyed",
       options.when_all_down.c_str(), r.virtual_hours, r.wall_seconds,
@@ -32,8 +32,8 @@ TEST(Chaos, UnkeyedKeep) {
   o.seed = 0;
   o.hours = kDefaultChaosHours / 2;
   auto r = run_and_report(o);
-  EXPECT_EQ(r.failure, "") << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
-  EXPECT_GE(r.virtual_hours, o.hours * 0.999);
+  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
+  EXPECT_GE(r.virtual_hours, o.hours * 0.999) << "stopped early: an invariant failed";
 }
 
 TEST(Chaos, KeyedRemove) {
@@ -43,8 +43,8 @@ TEST(Chaos, KeyedRemove) {
   o.when_all_down = "remove";
   o.hours = kDefaultChaosHours / 2;
   auto r = run_and_report(o);
-  EXPECT_EQ(r.failure, "") << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
-  EXPECT_GE(r.virtual_hours, o.hours * 0.999);
+  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
+  EXPECT_GE(r.virtual_hours, o.hours * 0.999) << "stopped early: an invariant failed";
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace {
 
 constexpr TimePoint kFarPast = World::kEpoch - std::chrono::hours(1);
 constexpr TimePoint kFarFuture = TimePoint::max();
-constexpr std::size_t kTraceSize = 64;
+constexpr std::size_t kTraceSize = 400;
 constexpr std::size_t kHistorySize = 64;
 
 std::string seconds(Duration d) {
@@ -79,6 +79,8 @@ struct World::Client {
   std::optional<TimePoint> no_traffic_since;
   std::optional<TimePoint> own_missing_since;
   std::vector<Move> moves;
+  int edit_failures = 0;  // refused edits in a row: the engine retries after 100 ms, 200 ms, ...
+  TimePoint last_edit_failure = kFarPast;
 };
 
 // What one client was told by one ISP, mirroring the engine's acceptance rules, so the
@@ -496,8 +498,14 @@ void World::start_failoverd(int c) {
   cl.engine_since = now_;
   auto table = cl.kernel.default_routes(cl.settings.table);
   std::vector<DefaultRoute> routes = table ? *table : std::vector<DefaultRoute>{};
-  cl.routed = std::any_of(routes.begin(), routes.end(),
-                          [&](const DefaultRoute& r) { return is_own(r, cl.engine->slot()); });
+  cl.routed = false;
+  cl.last_own_gateway.reset();
+  for (const auto& r : routes) {
+    if (is_own(r, cl.engine->slot())) {
+      cl.routed = true;
+      cl.last_own_gateway = r.gateway;
+    }
+  }
   note("failoverd starts", isp_count() + c, cl.routed);
   client_apply(c, cl.engine->start(routes, now_for(isp_count() + c)));
 }
@@ -505,7 +513,9 @@ void World::start_failoverd(int c) {
 void World::stop_failoverd(int c) {
   Client& cl = *clients_[c];
   if (!cl.engine) return;
+  stopping_ = true;
   client_apply(c, cl.engine->stop(false, now_for(isp_count() + c)));
+  stopping_ = false;
   cl.engine.reset();
   ++cl.gen;
   cl.engine_since.reset();
@@ -517,6 +527,19 @@ void World::client_apply(int c, FailoverActions&& actions) {
   int host = isp_count() + c;
   for (auto& e : actions.log) {
     if (config_.trace || e.kind == EventKind::kSwitch) note("failoverd-log", host, 0, 0, std::move(e.text));
+  }
+  // Switches are judged when the engine decides them (a refused edit is retried later, when the
+  // ground truth may have moved on): the first edit towards a new gateway, or away from any.
+  for (const auto& edit : actions.route_edits) {
+    int from = cl.last_own_gateway ? isp_of_gateway(*cl.last_own_gateway) : -1;
+    if (edit.kind == RouteEdit::Kind::kReplaceOwn && cl.last_own_gateway != edit.gateway) {
+      cl.last_own_gateway = edit.gateway;
+      check_switch(c, from, isp_of_gateway(edit.gateway));
+    } else if (edit.kind == RouteEdit::Kind::kRemoveOwn && cl.last_own_gateway && cl.engine &&
+               !stopping_) {
+      cl.last_own_gateway.reset();
+      check_switch(c, from, -1);
+    }
   }
   if (!actions.route_edits.empty()) {
     std::uint64_t gen = cl.gen;
@@ -573,24 +596,14 @@ void World::client_apply_edits(int c, std::uint64_t gen, std::vector<RouteEdit> 
     std::error_code result;
     switch (edit.kind) {
       case RouteEdit::Kind::kReplaceOwn: {
-        int from = cl.last_own_gateway ? isp_of_gateway(*cl.last_own_gateway) : -1;
         result = cl.kernel.replace_default(edit.slot, edit.gateway);
-        if (!result) {
-          int to = isp_of_gateway(edit.gateway);
-          if (from != to) check_switch(c, from, to);
-          cl.last_own_gateway = edit.gateway;
-          cl.routed = true;
-        }
+        if (!result) cl.routed = true;
         note("edit replace", host, isp_of_gateway(edit.gateway), result.value());
         break;
       }
       case RouteEdit::Kind::kRemoveOwn: {
         bool present = own_route_present(c);
         result = cl.kernel.remove_default(edit.slot);
-        if (!result && present) {
-          check_switch(c, cl.last_own_gateway ? isp_of_gateway(*cl.last_own_gateway) : -1, -1);
-        }
-        if (!result) cl.last_own_gateway.reset();
         note("edit remove", host, present, result.value());
         break;
       }
@@ -601,6 +614,12 @@ void World::client_apply_edits(int c, std::uint64_t gen, std::vector<RouteEdit> 
         break;
     }
     results.push_back(result);
+    if (result) {
+      ++cl.edit_failures;
+      cl.last_edit_failure = now_;
+    } else if (edit.kind != RouteEdit::Kind::kDeleteForeign) {
+      cl.edit_failures = 0;
+    }
   }
   if (!cl.engine || cl.gen != gen) return;
   client_apply(c, cl.engine->on_edits_done(edits, results, now_for(host)));
@@ -885,7 +904,11 @@ void World::check_client(int c) {
          std::to_string(cl.delivered) + " datagrams were delivered");
     return;
   }
-  TimePoint engine_ready = *cl.engine_since + kStartupGrace + kDropBound;
+  // A refused edit is retried after FailoverEngine's backoff (100 ms doubling to 5 s).
+  Duration backoff = std::min<Duration>(FailoverEngine::kFirstRetry * (1 << std::min(cl.edit_failures, 8)),
+                                        FailoverEngine::kMaxRetry);
+  TimePoint engine_ready = std::max(*cl.engine_since + kStartupGrace + kDropBound,
+                                    cl.last_edit_failure + backoff + 100ms);
   // (a) traffic leaves a broken ISP (or finds a route) once another ISP qualifies.
   std::optional<TimePoint> alternative;
   int alt_isp = -1;
@@ -940,7 +963,7 @@ void World::fail(const std::string& invariant) {
   if (failed()) return;
   failure_ = "INVARIANT VIOLATED: " + invariant + "\n  seed " + std::to_string(config_.seed) +
              ", virtual time " + seconds(now_ - kEpoch) + ", " + std::to_string(events_) +
-             " events\n  last events:\n" + trace_tail(30);
+             " events\n  last events:\n" + trace_tail(config_.trace ? 400 : 30);
 }
 
 }  // namespace ispf::sim

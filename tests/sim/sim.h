@@ -297,6 +297,7 @@ class World {
   std::vector<TraceRecord> trace_;
   std::size_t trace_next_ = 0;
   std::string failure_;
+  bool stopping_ = false;
   std::string key_ = "sim-shared-key-0123456789abcdef";
 };
 

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       ispf::sim::flags().seed = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--hours" && has_value) {
       ispf::sim::flags().hours = std::strtod(argv[++i], nullptr);
+    } else if (arg == "--trace") {
+      ispf::sim::flags().trace = true;
     } else if (arg == "--chaos") {
       ispf::sim::flags().chaos_only = true;
     } else {
