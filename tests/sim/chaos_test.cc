@@ -47,5 +47,17 @@ TEST(Chaos, KeyedRemove) {
   EXPECT_GE(r.virtual_hours, o.hours * 0.999) << "stopped early: an invariant failed";
 }
 
+// Regression: chaos seed 1 (unkeyed, keep), within its first half hour, restarted failoverd with
+// its route in the table; FailoverEngine::start held a reference into the temporary vector that
+// FailoverPolicy::isps() returns (use after free; std::bad_alloc here, fixed on main).
+TEST(ChaosRegression, Seed1FailoverdRestartAdoptsRoute) {
+  ChaosOptions o;
+  o.seed = 1;
+  o.hours = 0.5;
+  ChaosResult r = run_chaos(o);
+  EXPECT_TRUE(r.failure.empty()) << r.failure;
+  EXPECT_GE(r.virtual_hours, 0.5 * 0.999);
+}
+
 }  // namespace
 }  // namespace ispf::sim

@@ -645,12 +645,13 @@ void World::client_receive(int c, const std::shared_ptr<const Datagram>& d, std:
   // A router that signs for a client without the key (or the reverse) is a configuration the
   // ground truth counts as "its datagrams do not reach the client".
   bool refused_config = d->isp >= 0 && config_.keyed && !isps_[d->isp]->signs;
-  if (!reaches || refused_config) {
+  if (!reaches) {
     if (d->isp >= 0) pairs_[c][d->isp].last_drop = now_;
     return;
   }
+  if (refused_config) pairs_[c][d->isp].last_drop = now_;
   ++cl.delivered;
-  if (d->isp >= 0 && source == isps_[d->isp]->lan_addr) {
+  if (d->isp >= 0 && source == isps_[d->isp]->lan_addr && !refused_config) {
     PairTruth& p = pairs_[c][d->isp];
     bool same = p.have && p.instance == d->instance;
     bool accepted = !(same && d->seq <= p.seq);
@@ -758,6 +759,11 @@ void World::inject(const std::string& bytes, std::uint32_t source, int client) {
 
 std::size_t World::recorded(int isp) const { return isps_[isp]->history.size(); }
 
+bool World::recorded_up(int isp, int back) const {
+  auto& history = isps_[isp]->history;
+  return history[history.size() - 1 - static_cast<std::size_t>(back)]->up;
+}
+
 bool World::replay(int isp, int back, int client) {
   auto& history = isps_[isp]->history;
   if (back < 0 || static_cast<std::size_t>(back) >= history.size()) return false;
@@ -785,6 +791,8 @@ std::vector<DefaultRoute> World::routes(int c) const {
   auto table = clients_[c]->kernel.default_routes(254);
   return table ? *table : std::vector<DefaultRoute>{};
 }
+
+std::uint64_t World::table_generation(int c) const { return clients_[c]->kernel.generation(); }
 
 int World::traffic_isp(int c) const {
   auto table = routes(c);

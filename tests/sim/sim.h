@@ -206,6 +206,7 @@ class World {
   // Re-sends, from the genuine source, the datagram `isp` sent `back` datagrams ago.
   bool replay(int isp, int back, int client = -1);
   std::size_t recorded(int isp) const;
+  bool recorded_up(int isp, int back) const;  // what that recorded datagram says
   // True when the client's engine must refuse that replay by the protocol's rules (it accepted
   // a later datagram of that ISP): the only replays a chaos run sends, as others may count.
   bool replay_refusable(int isp, int back, int client) const;
@@ -219,6 +220,7 @@ class World {
   int traffic_isp(int client) const;
   bool own_route_present(int client) const;
   std::vector<DefaultRoute> routes(int client) const;
+  std::uint64_t table_generation(int client) const;  // bumps on every change of its kernel
   const FailoverEngine* engine(int client) const;
   const ProbeEngine* probe_engine(int isp) const;
   std::uint64_t delivered(int client) const;  // datagrams handed to the current engine
