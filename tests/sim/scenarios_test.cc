@@ -402,6 +402,21 @@ TEST(Sim, UnrulyLanMovesNothing) {
   EXPECT_EQ(w.failure(), "");
 }
 
+// The checker itself: without a key, a spoofed stream of "isp1 up" from isp1's own address holds
+// the client on a dead isp1 (security.md says so); invariant (a) must catch it.
+TEST(SimInvariants, SpoofedUpOnDeadIspIsCaught) {
+  World w(Lab());
+  ASSERT_NO_FATAL_FAILURE(Settle(w));
+  w.kill_router(0);
+  for (std::uint64_t seq = 1; seq < 100 && !w.failed(); ++seq) {
+    w.inject(encode(Forged("isp1", true, seq)), w.gateway(0));
+    w.run_for(50ms);
+  }
+  EXPECT_EQ(w.traffic_isp(0), 0);
+  EXPECT_NE(w.failure().find("(a) client1: traffic stays on broken isp1"), std::string::npos)
+      << w.failure();
+}
+
 // ---- The field-ready issue's behaviours: the client's own link, uplink re-creation, clocks,
 // replay after restart. A failing one is skipped with the engine bug it shows.
 
