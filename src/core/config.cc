@@ -119,8 +119,11 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return error("--down-after", "must be 1-1000 failed rounds");
   }
   if (o.up_after == 0 || o.up_after > 1000) return error("--up-after", "must be 1-1000 rounds");
-  if (o.heartbeat <= Duration::zero() || o.heartbeat > hours(1)) {
-    return error("--heartbeat", "must be more than 0 and at most 1h, e.g. 300ms");
+  if (o.heartbeat < milliseconds(10) || o.heartbeat > milliseconds(kMaxHeartbeatMs)) {
+    // Clients do not believe a longer promise (kMaxHeartbeatMs), so none is made.
+    return error("--heartbeat", "must be from 10ms to " +
+                                    format_duration(milliseconds(kMaxHeartbeatMs)) +
+                                    ", e.g. 300ms");
   }
   if (o.loss_window < o.interval) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");

@@ -92,6 +92,7 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
   if (stopped_) return out;
   auto status = decode(bytes);
   if (!status) {
+    policy_.note_rejected(source, DropReason::kUndecodable, now.steady);
     count_drop(out, DropReason::kUndecodable, source,
                std::string(to_string(status.error().error)) + " " + status.error().detail, now);
     finish(out, now);
@@ -145,8 +146,21 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
 void FailoverEngine::count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
                                 const std::string& detail, Now now) {
   ++drops_[static_cast<std::size_t>(reason)];
-  // A replay is routine (our own burst repeats can arrive twice); the rest is news, rate-limited.
-  // Only a refused tag is a warning: it is how a key on one side only makes itself heard.
+  // Refusals of a configured ISP's own datagrams are news about that ISP (a key on one side
+  // only, a restart refused as a replay): a warning that names it, once a minute per ISP.
+  for (const auto& view : policy_.view(now.steady)) {
+    if (view.config.gateway != source) continue;
+    if (!drop_log_.allow(source, now.steady)) return;
+    out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
+                            view.config.name + "'s reports are refused: " +
+                                std::string(to_string(reason)) + " (" + detail + "); " +
+                                std::to_string(view.refused) +
+                                " refused so far, logged once a minute",
+                            {{"ISPF_ISP", view.config.name},
+                             {"ISPF_REASON", std::string(to_string(reason))}}));
+    return;
+  }
+  // From elsewhere: a replay is routine (a duplicated datagram); the rest is news, rate-limited.
   if (reason == DropReason::kReplay) return;
   if (!drop_log_.allow(source, now.steady)) return;
   out.log.push_back(event(

@@ -74,30 +74,47 @@ std::vector<IspConfig> FailoverPolicy::isps() const {
   return out;
 }
 
-void FailoverPolicy::note_rejected(std::uint32_t source, DropReason reason, TimePoint now) {
-  for (auto& isp : isps_) {
+std::optional<std::size_t> FailoverPolicy::note_rejected(std::uint32_t source, DropReason reason,
+                                                         TimePoint now) {
+  for (std::size_t i = 0; i < isps_.size(); ++i) {
+    Tracked& isp = isps_[i];
     if (isp.config.gateway != source) continue;
     isp.last_rejection = reason;
     isp.last_rejection_at = now;
+    isp.last_refusal = reason;
+    ++isp.refused;
+    return i;
   }
+  return std::nullopt;
 }
 
 std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::uint32_t source,
                                                     TimePoint now, std::uint64_t wall_ms) {
+  // Every refusal is noted against the ISP whose gateway sent it, exactly once, here.
+  auto drop = accept(status, source, now, wall_ms);
+  if (drop) note_rejected(source, *drop, now);
+  return drop;
+}
+
+std::optional<DropReason> FailoverPolicy::accept(const Status& status, std::uint32_t source,
+                                                 TimePoint now, std::uint64_t wall_ms) {
   auto it = std::find_if(isps_.begin(), isps_.end(),
                          [&](const Tracked& t) { return t.config.name == status.name; });
   if (it == isps_.end()) return DropReason::kUnknownName;
   if (source != it->config.gateway) return DropReason::kWrongSource;
   bool same_instance = it->last && it->last->instance == status.instance;
-  if (same_instance && status.seq <= it->last->seq) return DropReason::kReplay;
+  if (same_instance && status.seq <= it->last->seq) {
+    // With a key a tag vouches for every seq, so the order is strict. Without one, anyone can
+    // send "isp1, this instance, seq 2^64-1": only a near duplicate (our own burst repeats, a
+    // reordered datagram) is a replay; a seq far behind means the numbering starts anew.
+    bool near = it->last->seq - status.seq < kUnauthenticatedReplayWindow;
+    if (config_.require_fresh_instances || near) return DropReason::kReplay;
+  }
   if (!same_instance && config_.require_fresh_instances) {
     auto skew = static_cast<std::uint64_t>(to_ms(config_.max_clock_skew));
     std::uint64_t distance =
         status.time_ms > wall_ms ? status.time_ms - wall_ms : wall_ms - status.time_ms;
-    if (distance > skew) {
-      note_rejected(source, DropReason::kStaleTime, now);
-      return DropReason::kStaleTime;
-    }
+    if (distance > skew) return DropReason::kStaleTime;
     if (it->last && status.time_ms <= it->last->time_ms) return DropReason::kReplay;
   }
   it->last_rejection.reset();
@@ -124,10 +141,14 @@ void FailoverPolicy::adopt_route(std::uint32_t gateway) {
   }
 }
 
+Duration FailoverPolicy::silence_limit(const Status& last) const {
+  // A promise longer than the cap is not believed.
+  return milliseconds(std::min(last.heartbeat_ms, kMaxHeartbeatMs)) * config_.stale_heartbeats;
+}
+
 IspHealth FailoverPolicy::health_of(const Tracked& isp, TimePoint now) const {
   if (!isp.last_seen || !isp.last) return IspHealth::kStale;
-  auto silence_limit = milliseconds(isp.last->heartbeat_ms) * config_.stale_heartbeats;
-  if (now - *isp.last_seen >= silence_limit) return IspHealth::kStale;
+  if (now - *isp.last_seen >= silence_limit(*isp.last)) return IspHealth::kStale;
   if (isp.last->state == LinkState::kDown) return IspHealth::kDown;
   if (isp.degraded) return IspHealth::kDegraded;
   return IspHealth::kUp;
@@ -263,7 +284,7 @@ std::optional<TimePoint> FailoverPolicy::next_deadline(TimePoint now) const {
   for (std::size_t i = 0; i < isps_.size(); ++i) {
     const Tracked& isp = isps_[i];
     if (isp.last_seen && isp.last) {
-      consider(*isp.last_seen + milliseconds(isp.last->heartbeat_ms) * config_.stale_heartbeats);
+      consider(*isp.last_seen + silence_limit(*isp.last));
     }
     if (isp.healthy_since && active_ && i < *active_) {
       consider(*isp.healthy_since + config_.failback_after);
@@ -285,6 +306,8 @@ std::vector<IspView> FailoverPolicy::view(TimePoint now) const {
       v.loss_permille = isp.last->loss_permille;
     }
     v.healthy_since = isp.healthy_since;
+    v.refused = isp.refused;
+    if (isp.last_refusal) v.last_refusal = std::string(to_string(*isp.last_refusal));
     if (isp.last_rejection && v.health != IspHealth::kUp) {
       v.rejected = std::string(to_string(*isp.last_rejection));
     }

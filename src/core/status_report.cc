@@ -96,6 +96,9 @@ std::string to_json(const StatusReport& r) {
         isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
     e["loss_pct"] = isp.loss_permille / 10.0;
     e["rejected"] = isp.rejected ? nlohmann::json(*isp.rejected) : nlohmann::json(nullptr);
+    e["refused"] = isp.refused;
+    e["last_refused"] =
+        isp.last_refusal ? nlohmann::json(*isp.last_refusal) : nlohmann::json(nullptr);
     isps.push_back(std::move(e));
   }
   j["isps"] = isps;
@@ -139,6 +142,23 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
                   loss.c_str());
     out += line;
   }
+  // Refused reports, per ISP: how a key on one side only or a refused restart shows.
+  std::string refused;
+  for (const auto& isp : j["isps"]) {
+    if (!isp.is_object() || !isp.contains("refused") || !isp["refused"].is_number_unsigned() ||
+        isp["refused"].get<std::uint64_t>() == 0) {
+      continue;
+    }
+    std::string name = isp.contains("name") && isp["name"].is_string()
+                           ? isp["name"].get<std::string>()
+                           : std::string("?");
+    std::string last = isp.contains("last_refused") && isp["last_refused"].is_string()
+                           ? isp["last_refused"].get<std::string>()
+                           : std::string("?");
+    refused += (refused.empty() ? "" : ", ") + name + " " +
+               std::to_string(isp["refused"].get<std::uint64_t>()) + " (last: " + last + ")";
+  }
+  if (!refused.empty()) out += "refused reports: " + refused + "\n";
   std::string drops;
   if (j.contains("drops") && j["drops"].is_object()) {
     for (auto& [key, value] : j["drops"].items()) {

@@ -231,6 +231,12 @@ TEST(ValidateProbedTest, ZeroHeartbeat) {
   ProbedOptions options = ValidProbed();
   options.heartbeat = Duration::zero();
   EXPECT_TRUE(ProbedFailsOn(options, "--heartbeat"));
+  // Under a millisecond it would go out as heartbeat_ms=0, which every client rejects.
+  options.heartbeat = microseconds(500);
+  EXPECT_TRUE(ProbedFailsOn(options, "--heartbeat"));
+  // Longer than clients believe.
+  options.heartbeat = milliseconds(kMaxHeartbeatMs + 1);
+  EXPECT_TRUE(ProbedFailsOn(options, "--heartbeat"));
 }
 
 TEST(ValidateFailoverTest, ValidOptionsGiveSettings) {

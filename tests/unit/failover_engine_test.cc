@@ -193,6 +193,32 @@ TEST_F(FailoverEngineTest, EveryDatagramIsAcceptedOrCountedOnce) {
   EXPECT_EQ(drops[static_cast<std::size_t>(DropReason::kReplay)], 1u);
 }
 
+TEST_F(FailoverEngineTest, RefusalsAreCountedPerIspAndShownWithTheLastReason) {
+  FailoverSettings settings = Settings();
+  settings.keys = {"0123456789abcdef0123"};
+  FailoverEngine engine(settings, At(0));
+  engine.start({}, At(0));
+  // isp2 signs with another key: every report of its own is refused.
+  std::string wrong_key = sign_datagram(Datagram("isp2", LinkState::kUp), "a key isp2 has, 16+");
+  std::vector<LogEvent> warnings;
+  for (int i = 0; i < 5; ++i) {
+    auto a = engine.on_datagram(wrong_key, kIsp2, At(10 + i));
+    for (auto& e : a.log) warnings.push_back(e);
+  }
+  ASSERT_EQ(warnings.size(), 1u);  // once a minute per ISP
+  EXPECT_EQ(warnings[0].level, LogLevel::kWarning);
+  EXPECT_EQ(warnings[0].text.rfind("isp2's reports are refused: unauthenticated", 0), 0u)
+      << warnings[0].text;
+  auto report = engine.report(At(20));
+  EXPECT_EQ(report.isps[1].refused, 5u);
+  EXPECT_EQ(report.isps[1].last_refusal, std::optional<std::string>("unauthenticated"));
+  EXPECT_EQ(report.isps[0].refused, 0u);
+  auto table = render_status_table(to_json(report));
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_NE(table->find("refused reports: isp2 5 (last: unauthenticated)"), std::string::npos)
+      << *table;
+}
+
 TEST_F(FailoverEngineTest, RestartAdoptsOurRouteAndKeepsIt) {
   FailoverEngine engine(Settings(), At(0));
   auto a = engine.start({DefaultRoute{kIsp2, 0, 150, 2, 254}}, At(0));

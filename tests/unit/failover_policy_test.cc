@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -545,6 +546,51 @@ TEST_F(FailoverPolicyTest, SequenceReplayDropped) {
   EXPECT_EQ(policy().on_status(up, kGatewayA, T(1400)), DropReason::kReplay);
   EXPECT_EQ(ViewOf(kAlpha, T(1400)).health, IspHealth::kDown);
   EXPECT_EQ(policy().evaluate(T(10000)).active, std::optional<std::size_t>(kBravo));
+}
+
+TEST_F(FailoverPolicyTest, WithoutAKeyAForgedHugeSequenceCannotLockTheSenderOut) {
+  Make();
+  StartOnAlpha();
+  Status genuine = sender_.Make("alpha", LinkState::kUp);
+  genuine.instance = 0xcccc;
+  genuine.seq = 100;
+  EXPECT_FALSE(policy().on_status(genuine, kGatewayA, T(1000)).has_value());
+  // Spoofed from alpha's address: alpha's instance, the largest seq, an hour-long heartbeat.
+  Status forged = genuine;
+  forged.seq = std::numeric_limits<std::uint64_t>::max();
+  forged.heartbeat_ms = 3'600'000;
+  EXPECT_FALSE(policy().on_status(forged, kGatewayA, T(1100)).has_value());
+  // The genuine "down" that follows is believed, and traffic leaves alpha.
+  Status down = genuine;
+  down.seq = 101;
+  down.state = LinkState::kDown;
+  down.reason = "link-down";
+  EXPECT_FALSE(policy().on_status(down, kGatewayA, T(1200)).has_value());
+  EXPECT_EQ(policy().evaluate(T(1200)).active, std::optional<std::size_t>(kBravo));
+  // Near duplicates are still replays.
+  EXPECT_EQ(policy().on_status(down, kGatewayA, T(1300)), DropReason::kReplay);
+}
+
+TEST_F(FailoverPolicyTest, WithAKeySequenceOrderIsStrict) {
+  PolicyConfig config;
+  config.require_fresh_instances = true;
+  Make(config);
+  Status genuine = sender_.Make("alpha", LinkState::kUp);
+  genuine.seq = 1000;
+  const std::uint64_t wall_ms = genuine.time_ms;
+  EXPECT_FALSE(policy().on_status(genuine, kGatewayA, T(1000), wall_ms).has_value());
+  Status old = genuine;
+  old.seq = 10;
+  EXPECT_EQ(policy().on_status(old, kGatewayA, T(1100), wall_ms), DropReason::kReplay);
+}
+
+TEST_F(FailoverPolicyTest, AHeartbeatPromiseLongerThanTheCapIsNotBelieved) {
+  Make();
+  StartOnAlpha();
+  // Alpha promises an hour; the cap says 10 s, so after 3 x 10 s of silence it is stale.
+  Send("alpha", LinkState::kUp, T(1000), 0, 3'600'000);
+  EXPECT_EQ(ViewOf(kAlpha, T(1000 + 29'000)).health, IspHealth::kUp);
+  EXPECT_EQ(ViewOf(kAlpha, T(1000 + 3 * kMaxHeartbeatMs)).health, IspHealth::kStale);
 }
 
 TEST_F(FailoverPolicyTest, WrongSourceDroppedWithoutEffect) {

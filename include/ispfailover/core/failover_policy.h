@@ -65,6 +65,9 @@ struct IspView {
   // Why the latest datagram from this ISP's gateway was refused, while that still matters
   // (the ISP is not up): how a key on one side only shows up instead of a silent outage.
   std::optional<std::string> rejected;
+  // Every refused datagram from this ISP's gateway, and the reason of the latest.
+  std::uint64_t refused = 0;
+  std::optional<std::string> last_refusal;
 };
 
 struct Decision {
@@ -85,7 +88,9 @@ class FailoverPolicy {
   std::optional<DropReason> on_status(const Status& status, std::uint32_t source, TimePoint now,
                                       std::uint64_t wall_ms = 0);
   // A datagram from `source` refused before it reached on_status (undecodable, bad tag).
-  void note_rejected(std::uint32_t source, DropReason reason, TimePoint now);
+  // Returns the index of the ISP whose gateway `source` is, if any.
+  std::optional<std::size_t> note_rejected(std::uint32_t source, DropReason reason,
+                                           TimePoint now);
 
   // After a restart: the route already installed via `gateway` is taken as the active choice.
   void adopt_route(std::uint32_t gateway);
@@ -111,9 +116,14 @@ class FailoverPolicy {
     bool degraded = false;
     std::optional<TimePoint> healthy_since;    // continuously up and not degraded since
     std::optional<TimePoint> unhealthy_since;  // first sign of the current fault
-    std::optional<DropReason> last_rejection;
+    std::optional<DropReason> last_rejection;  // cleared by the next accepted report
     std::optional<TimePoint> last_rejection_at;
+    std::optional<DropReason> last_refusal;  // kept, for the status
+    std::uint64_t refused = 0;
   };
+  Duration silence_limit(const Status& last) const;
+  std::optional<DropReason> accept(const Status& status, std::uint32_t source, TimePoint now,
+                                   std::uint64_t wall_ms);
   IspHealth health_of(const Tracked& isp, TimePoint now) const;
   std::string reason_of(const Tracked& isp, TimePoint now) const;
   void refresh(Tracked& isp, TimePoint now);
