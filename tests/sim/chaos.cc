@@ -20,7 +20,9 @@ constexpr std::uint32_t kForger = kLanPrefix + 66;  // 192.168.56.66, a host on 
 class Chaos {
  public:
   Chaos(World& world, const ChaosOptions& options)
-      : w_(world), o_(options), isp_busy_(world.isp_count(), false),
+      : w_(world),
+        o_(options),
+        isp_busy_(world.isp_count(), false),
         client_busy_(world.client_count(), false) {}
 
   void next() {
@@ -44,7 +46,8 @@ class Chaos {
     int i = static_cast<int>(rng().below(static_cast<std::uint64_t>(w_.isp_count())));
     return isp_busy_[i] ? -1 : i;
   }
-  // Runs `fault` on ISP i now and `repair` after `d`; the ISP takes no other uplink fault meanwhile.
+  // Runs `fault` on ISP i now and `repair` after `d`; the ISP takes no other uplink fault
+  // meanwhile.
   void episode(int i, Duration d, const std::function<void()>& fault,
                std::function<void()> repair) {
     isp_busy_[i] = true;
@@ -63,34 +66,39 @@ class Chaos {
       case 0:
       case 1:  // the uplink goes down (cable, modem reboot)
         if (isp >= 0) {
-          episode(isp, between(0.02, 20), [=, this] { w_.set_uplink(isp, true, false); },
-                  [=, this] { w_.set_uplink(isp, true, true); });
+          episode(
+              isp, between(0.02, 20), [=, this] { w_.set_uplink(isp, true, false); },
+              [=, this] { w_.set_uplink(isp, true, true); });
         }
         break;
       case 2:  // the uplink is deleted and made anew (PPP, USB modem)
         if (isp >= 0) {
-          episode(isp, between(0.5, 10), [=, this] { w_.delete_uplink(isp); },
-                  [=, this] { w_.create_uplink(isp); });
+          episode(
+              isp, between(0.5, 10), [=, this] { w_.delete_uplink(isp); },
+              [=, this] { w_.create_uplink(isp); });
         }
         break;
       case 3:
       case 4:  // a silent blackhole upstream
         if (isp >= 0) {
-          episode(isp, between(0.1, 30), [=, this] { w_.set_blackhole(isp, true); },
-                  [=, this] { w_.set_blackhole(isp, false); });
+          episode(
+              isp, between(0.1, 30), [=, this] { w_.set_blackhole(isp, true); },
+              [=, this] { w_.set_blackhole(isp, false); });
         }
         break;
       case 5:  // a glitch: a blackhole shorter than the detection needs
         if (isp >= 0) {
-          episode(isp, between(0.05, 0.8), [=, this] { w_.set_blackhole(isp, true); },
-                  [=, this] { w_.set_blackhole(isp, false); });
+          episode(
+              isp, between(0.05, 0.8), [=, this] { w_.set_blackhole(isp, true); },
+              [=, this] { w_.set_blackhole(isp, false); });
         }
         break;
       case 6:  // random loss each way, 5 % or 20 %
         if (isp >= 0) {
           double p = rng().chance(0.5) ? 0.05 : 0.20;
-          episode(isp, between(20, 200), [=, this] { w_.set_loss(isp, p); },
-                  [=, this] { w_.set_loss(isp, 0); });
+          episode(
+              isp, between(20, 200), [=, this] { w_.set_loss(isp, p); },
+              [=, this] { w_.set_loss(isp, 0); });
         }
         break;
       case 7:  // bursty loss (Gilbert-Elliott): bursts of a few packets
@@ -99,22 +107,25 @@ class Chaos {
           ge.enabled = true;
           ge.p_good_to_bad = 0.02;
           ge.p_bad_to_good = 0.3;
-          episode(isp, between(20, 120), [=, this] { w_.set_bursty(isp, ge); },
-                  [=, this] { w_.set_bursty(isp, GilbertElliott{}); });
+          episode(
+              isp, between(20, 120), [=, this] { w_.set_bursty(isp, ge); },
+              [=, this] { w_.set_bursty(isp, GilbertElliott{}); });
         }
         break;
       case 8:  // latency: a long path, or one slower than the timeout (a blackhole by another name)
         if (isp >= 0) {
           auto choice = rng().below(3);
           Duration base = choice == 0 ? 80ms : choice == 1 ? 240ms : 450ms;
-          episode(isp, between(5, 90), [=, this] { w_.set_latency(isp, base, 40ms); },
-                  [=, this] { w_.set_latency(isp, 10ms, 2ms); });
+          episode(
+              isp, between(5, 90), [=, this] { w_.set_latency(isp, base, 40ms); },
+              [=, this] { w_.set_latency(isp, 10ms, 2ms); });
         }
         break;
       case 9:  // the router dies (power) and boots again
         if (isp >= 0) {
-          episode(isp, between(0.5, 40), [=, this] { w_.kill_router(isp); },
-                  [=, this] { w_.revive_router(isp); });
+          episode(
+              isp, between(0.5, 40), [=, this] { w_.kill_router(isp); },
+              [=, this] { w_.revive_router(isp); });
         }
         break;
       case 10: {  // ispprobed restarts (upgrade), or stays stopped for a while
@@ -161,9 +172,9 @@ class Chaos {
       }
       case 16: {  // the kernel refuses a few route edits (EBUSY, ENOBUFS)
         int c = static_cast<int>(rng().below(static_cast<std::uint64_t>(w_.client_count())));
-        w_.fail_next_edits(c, rng().chance(0.5) ? std::errc::device_or_resource_busy
-                                                : std::errc::no_buffer_space,
-                           1 + static_cast<int>(rng().below(3)));
+        w_.fail_next_edits(
+            c, rng().chance(0.5) ? std::errc::device_or_resource_busy : std::errc::no_buffer_space,
+            1 + static_cast<int>(rng().below(3)));
         break;
       }
       case 17: {  // clocks: NTP steps within the allowed skew (forward only on routers)
@@ -237,7 +248,8 @@ class Chaos {
           break;
         case 2: {  // garbage
           auto len = rng().below(600);
-          for (std::uint64_t b = 0; b < len; ++b) bytes.push_back(static_cast<char>(rng().below(256)));
+          for (std::uint64_t b = 0; b < len; ++b)
+            bytes.push_back(static_cast<char>(rng().below(256)));
           source = rng().chance(0.5) ? kForger : w_.gateway(isp);
           break;
         }
@@ -246,7 +258,8 @@ class Chaos {
             bytes = encode(s);
             break;
           }
-          bytes = rng().chance(0.5) ? encode(s) : sign_datagram(encode(s), "not-the-key-0123456789");
+          bytes =
+              rng().chance(0.5) ? encode(s) : sign_datagram(encode(s), "not-the-key-0123456789");
           source = w_.gateway(isp);
           break;
       }

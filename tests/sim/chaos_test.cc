@@ -1,9 +1,9 @@
 // The chaos runs CI does on every commit (seed from the commit), and the seeds that found bugs.
+#include "sim/chaos.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
-
-#include "sim/chaos.h"
 
 namespace ispf::sim {
 namespace {
@@ -32,7 +32,8 @@ TEST(Chaos, UnkeyedKeep) {
   o.seed = 0;
   o.hours = kDefaultChaosHours / 2;
   auto r = run_and_report(o);
-  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
+  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed "
+                                 << (flags().seed.value_or(kFallbackSeed));
   EXPECT_GE(r.virtual_hours, o.hours * 0.999) << "stopped early: an invariant failed";
 }
 
@@ -43,7 +44,8 @@ TEST(Chaos, KeyedRemove) {
   o.when_all_down = "remove";
   o.hours = kDefaultChaosHours / 2;
   auto r = run_and_report(o);
-  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed " << (flags().seed.value_or(kFallbackSeed));
+  EXPECT_TRUE(r.failure.empty()) << r.failure << "rerun: sim_tests --chaos --seed "
+                                 << (flags().seed.value_or(kFallbackSeed));
   EXPECT_GE(r.virtual_hours, o.hours * 0.999) << "stopped early: an invariant failed";
 }
 

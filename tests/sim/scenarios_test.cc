@@ -120,7 +120,11 @@ TEST(Sim, AllDownKeepsTheLastRoute) {
   ASSERT_NO_FATAL_FAILURE(Settle(w));
   w.set_uplink(0, false, false);
   w.set_uplink(1, false, false);
-  auto all_down = w.run_until_true([&] { return w.engine(0)->report(Now{w.now(), 0}).all_down; }, 10s);
+  auto all_down = w.run_until_true(
+      [&] {
+        return w.engine(0)->report(Now{w.now(), 0}).all_down;
+      },
+      10s);
   ASSERT_TRUE(all_down) << w.failure();
   EXPECT_LE(*all_down, 200ms);
   w.run_for(300ms);  // isp1's down may come first: a last move to isp2 may be under way
@@ -302,8 +306,7 @@ TEST(Sim, ForgedWithKeyIsRefused) {
   World w(config);
   ASSERT_NO_FATAL_FAILURE(Settle(w));
   for (int k = 0; k < 2000; ++k) {
-    w.inject(encode(Forged("isp1", false, 1000000 + static_cast<std::uint64_t>(k))),
-             w.gateway(0));
+    w.inject(encode(Forged("isp1", false, 1000000 + static_cast<std::uint64_t>(k))), w.gateway(0));
     w.run_for(1ms);
   }
   w.run_for(1500ms);
@@ -480,10 +483,11 @@ TEST(Sim, UplinkRecreatedFailsOverAndBack) {
 // With a key: a router's clock steps back 5 s (NTP) and ispprobed restarts. Its new instance's
 // time_ms is earlier than the last accepted report, so it is refused until its clock passes it.
 TEST(Sim, RouterClockStepBackThenRestartMovesNothing) {
-  GTEST_SKIP() << "engine bug (field-ready issue, clocks): with a key, a router whose clock stepped "
-                  "back 5 s and whose ispprobed then restarted is refused (replay: time_ms not "
-                  "later than the last accepted report) until its clock passes the old one; it "
-                  "goes stale and a working ISP loses the traffic (2 switches). Seed 1.";
+  GTEST_SKIP()
+      << "engine bug (field-ready issue, clocks): with a key, a router whose clock stepped "
+         "back 5 s and whose ispprobed then restarted is refused (replay: time_ms not "
+         "later than the last accepted report) until its clock passes the old one; it "
+         "goes stale and a working ISP loses the traffic (2 switches). Seed 1.";
   WorldConfig config = Lab();
   config.keyed = true;
   World w(config);

@@ -127,8 +127,7 @@ World::World(WorldConfig config) : config_(std::move(config)), rng_(config_.seed
     return;
   }
   if (config_.keyed) settings->keys = {key_};
-  pairs_.assign(static_cast<std::size_t>(config_.clients),
-                std::vector<PairTruth>(isps_.size()));
+  pairs_.assign(static_cast<std::size_t>(config_.clients), std::vector<PairTruth>(isps_.size()));
   for (int c = 0; c < config_.clients; ++c) {
     auto client = std::make_unique<Client>();
     client->name = "client" + std::to_string(c + 1);
@@ -160,7 +159,9 @@ void World::schedule(TimePoint t, std::function<void()> fn) {
   });
 }
 
-void World::at(TimePoint t, std::function<void()> fn) { schedule(std::max(t, now_), std::move(fn)); }
+void World::at(TimePoint t, std::function<void()> fn) {
+  schedule(std::max(t, now_), std::move(fn));
+}
 
 bool World::step() {
   if (heap_.empty()) return false;
@@ -195,7 +196,7 @@ std::optional<Duration> World::run_until_true(const std::function<bool()>& done,
 
 Now World::now_for(int host) const {
   std::int64_t offset = host < isp_count() ? isps_[host]->wall_offset_ms
-                                            : clients_[host - isp_count()]->wall_offset_ms;
+                                           : clients_[host - isp_count()]->wall_offset_ms;
   auto ms = std::chrono::duration_cast<milliseconds>(now_ - kEpoch).count();
   return Now{now_, static_cast<std::uint64_t>(static_cast<std::int64_t>(kWallBase) + ms + offset)};
 }
@@ -215,9 +216,9 @@ std::string World::trace_tail(std::size_t n) const {
   std::size_t count = std::min({n, trace_next_, kTraceSize});
   for (std::size_t k = trace_next_ - count; k < trace_next_; ++k) {
     const TraceRecord& r = trace_[k % kTraceSize];
-    std::string host = r.host < 0              ? "-"
+    std::string host = r.host < 0             ? "-"
                        : r.host < isp_count() ? isps_[r.host]->name
-                                               : clients_[r.host - isp_count()]->name;
+                                              : clients_[r.host - isp_count()]->name;
     char buf[160];
     std::snprintf(buf, sizeof buf, "  %12s %-8s %-18s a=%" PRId64 " b=%" PRId64,
                   seconds(r.at - kEpoch).c_str(), host.c_str(), r.what, r.a, r.b);
@@ -285,8 +286,8 @@ void World::isp_round(int i, std::uint64_t gen, const RoundRequest& request) {
       o.error = ProbeError::kNoRoute;
       o.send_error = std::make_error_code(std::errc::network_unreachable);
     } else {
-      bool lost = !isp.alive || isp.truth.blackhole || probe_lost_one_way(isp) ||
-                  probe_lost_one_way(isp);
+      bool lost =
+          !isp.alive || isp.truth.blackhole || probe_lost_one_way(isp) || probe_lost_one_way(isp);
       Duration rtt = isp.truth.rtt_base + rng_.between(Duration::zero(), isp.truth.rtt_jitter);
       if (!lost && rtt < request.timeout) {
         o.rtt = rtt;
@@ -526,7 +527,8 @@ void World::client_apply(int c, FailoverActions&& actions) {
   Client& cl = *clients_[c];
   int host = isp_count() + c;
   for (auto& e : actions.log) {
-    if (config_.trace || e.kind == EventKind::kSwitch) note("failoverd-log", host, 0, 0, std::move(e.text));
+    if (config_.trace || e.kind == EventKind::kSwitch)
+      note("failoverd-log", host, 0, 0, std::move(e.text));
   }
   // Switches are judged when the engine decides them (a refused edit is retried later, when the
   // ground truth may have moved on): the first edit towards a new gateway, or away from any.
@@ -683,9 +685,11 @@ void World::client_receive(int c, const std::shared_ptr<const Datagram>& d, std:
       }
       p.good = good;
     }
-    note(accepted ? "rx" : "rx (old)", host, d->isp * 10 + d->up, static_cast<std::int64_t>(d->seq));
+    note(accepted ? "rx" : "rx (old)", host, d->isp * 10 + d->up,
+         static_cast<std::int64_t>(d->seq));
   } else {
-    note("rx other", host, static_cast<std::int64_t>(source & 0xff), static_cast<std::int64_t>(d->bytes.size()));
+    note("rx other", host, static_cast<std::int64_t>(source & 0xff),
+         static_cast<std::int64_t>(d->bytes.size()));
   }
   client_apply(c, cl.engine->on_datagram(std::span<const char>(d->bytes.data(), d->bytes.size()),
                                          source, now_for(host)));
@@ -877,8 +881,7 @@ void World::check_switch(int c, int from, int to) {
   }
   if (failback && reports_good(c, from)) {
     const PairTruth& p = pairs_[c][to];
-    Duration hold =
-        expected_failback_hold(p.bad_episodes, now_, cl.settings.policy.failback_after);
+    Duration hold = expected_failback_hold(p.bad_episodes, now_, cl.settings.policy.failback_after);
     if (!p.healthy_since || now_ - *p.healthy_since < hold) {
       fail("(c) failback " + isp.name + " -> " + isps_[to]->name + " after only " +
            (p.healthy_since ? seconds(now_ - *p.healthy_since) : std::string("no")) +
@@ -913,8 +916,9 @@ void World::check_client(int c) {
     return;
   }
   // A refused edit is retried after FailoverEngine's backoff (100 ms doubling to 5 s).
-  Duration backoff = std::min<Duration>(FailoverEngine::kFirstRetry * (1 << std::min(cl.edit_failures, 8)),
-                                        FailoverEngine::kMaxRetry);
+  Duration backoff =
+      std::min<Duration>(FailoverEngine::kFirstRetry * (1 << std::min(cl.edit_failures, 8)),
+                         FailoverEngine::kMaxRetry);
   TimePoint engine_ready = std::max(*cl.engine_since + kStartupGrace + kDropBound,
                                     cl.last_edit_failure + backoff + 100ms);
   // (a) traffic leaves a broken ISP (or finds a route) once another ISP qualifies.

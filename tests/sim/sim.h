@@ -84,7 +84,8 @@ class Rng {
   bool chance(double p) { return p > 0 && uniform() < p; }
   std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : engine_() % n; }
   Duration between(Duration lo, Duration hi) {
-    return lo + Duration(static_cast<Duration::rep>(uniform() * static_cast<double>((hi - lo).count())));
+    return lo +
+           Duration(static_cast<Duration::rep>(uniform() * static_cast<double>((hi - lo).count())));
   }
 
  private:
@@ -180,11 +181,14 @@ class World {
   void set_loss(int isp, double each_way);
   void set_bursty(int isp, GilbertElliott ge);
   void set_latency(int isp, Duration base, Duration jitter);
-  void kill_router(int isp);     // ispprobed dies and forwarding stops
-  void revive_router(int isp);   // forwarding again; ispprobed starts (a new instance)
-  void stop_probed(int isp);     // ispprobed stops; forwarding goes on
-  void start_probed(int isp);    // a new instance
-  void restart_probed(int isp) { stop_probed(isp); start_probed(isp); }
+  void kill_router(int isp);    // ispprobed dies and forwarding stops
+  void revive_router(int isp);  // forwarding again; ispprobed starts (a new instance)
+  void stop_probed(int isp);    // ispprobed stops; forwarding goes on
+  void start_probed(int isp);   // a new instance
+  void restart_probed(int isp) {
+    stop_probed(isp);
+    start_probed(isp);
+  }
   void set_router_keyed(int isp, bool signs);
 
   // ---- Faults: clients ----
