@@ -480,14 +480,10 @@ TEST(Sim, UplinkRecreatedFailsOverAndBack) {
   EXPECT_EQ(w.failure(), "");
 }
 
-// With a key: a router's clock steps back 5 s (NTP) and ispprobed restarts. Its new instance's
-// time_ms is earlier than the last accepted report, so it is refused until its clock passes it.
+// With a key: a router's clock steps back 5 s (NTP) and ispprobed restarts. Before epochs its
+// new instance's time_ms was earlier than the last accepted report and it was refused until its
+// clock passed it (2 switches, seed 1); its kept epoch now orders the start whatever the clock.
 TEST(Sim, RouterClockStepBackThenRestartMovesNothing) {
-  GTEST_SKIP()
-      << "engine bug (field-ready issue, clocks): with a key, a router whose clock stepped "
-         "back 5 s and whose ispprobed then restarted is refused (replay: time_ms not "
-         "later than the last accepted report) until its clock passes the old one; it "
-         "goes stale and a working ISP loses the traffic (2 switches). Seed 1.";
   WorldConfig config = Lab();
   config.keyed = true;
   World w(config);
@@ -500,11 +496,8 @@ TEST(Sim, RouterClockStepBackThenRestartMovesNothing) {
 }
 
 // With a key: failoverd restarts, then an attacker replays isp1's "down" from 10 s earlier.
+// Before replay floors kept across restarts, the new failoverd believed them (2 switches, seed 1).
 TEST(Sim, ReplayAfterFailoverdRestartIsRefused) {
-  GTEST_SKIP() << "engine bug (field-ready issue, replay after restart): with a key, a restarted "
-                  "failoverd believes isp1's recorded 'down' datagrams from 8 s earlier (same "
-                  "instance, within the skew, nothing accepted yet) and moves traffic off a "
-                  "working isp1 for failback-after (2 switches). Seed 1.";
   WorldConfig config = Lab();
   config.keyed = true;
   config.check_invariants = false;  // the replay is what this test is about

@@ -9,6 +9,7 @@
 
 #include "ispfailover/core/auth.h"
 #include "ispfailover/core/format.h"
+#include "ispfailover/core/replay_floor.h"
 #include "ispfailover/core/status_message.h"
 
 namespace ispf::sim {
@@ -55,6 +56,7 @@ struct World::Isp {
   // Ground truth: since when each fault has held without a break (nullopt: not now).
   std::optional<TimePoint> link_bad_since, blackhole_since, dead_since, clean_since;
   std::optional<TimePoint> engine_since;
+  std::string epoch_file;  // what ispprobed keeps in its --state-dir: survives restarts
   TimePoint last_engine_stop = kEpoch;
   TimePoint last_break = kFarPast;  // the path last became broken (lost in-flight probes)
 };
@@ -72,6 +74,7 @@ struct World::Client {
   std::int64_t wall_offset_ms = 0;
   std::optional<TimePoint> lan_ok_since;
   std::optional<TimePoint> engine_since;
+  std::string state_file;  // what failoverd keeps in its --state-dir: survives restarts
   bool routed = false;  // this engine instance installed or adopted our route
   std::optional<std::uint32_t> last_own_gateway;
   bool table_dirty = true;
@@ -472,7 +475,10 @@ void World::start_probed(int i) {
   ProbeEngineConfig config = isp.config;
   if (isp.signs) config.keys = {key_};
   std::uint64_t instance = rng_.next();
-  isp.engine = std::make_unique<ProbeEngine>(config, instance, now_for(i));
+  // As ProbeShell does: one more than the kept epoch, never behind this host's clock.
+  std::uint64_t epoch = next_epoch(isp.epoch_file, now_for(i).wall_ms);
+  isp.epoch_file = std::to_string(epoch);
+  isp.engine = std::make_unique<ProbeEngine>(config, instance, now_for(i), epoch);
   isp.engine_since = now_;
   note("probed starts", i, static_cast<std::int64_t>(instance & 0xffff));
   isp_apply(i, isp.engine->start(isp.truth.link, now_for(i)));
@@ -496,6 +502,7 @@ void World::start_failoverd(int c) {
     pair.last_drop = drop;
   }
   cl.engine = std::make_unique<FailoverEngine>(cl.settings, now_for(isp_count() + c));
+  cl.engine->restore(cl.state_file);
   cl.engine_since = now_;
   auto table = cl.kernel.default_routes(cl.settings.table);
   std::vector<DefaultRoute> routes = table ? *table : std::vector<DefaultRoute>{};
@@ -526,6 +533,7 @@ void World::stop_failoverd(int c) {
 void World::client_apply(int c, FailoverActions&& actions) {
   Client& cl = *clients_[c];
   int host = isp_count() + c;
+  if (actions.persist) cl.state_file = *actions.persist;
   for (auto& e : actions.log) {
     if (config_.trace || e.kind == EventKind::kSwitch)
       note("failoverd-log", host, 0, 0, std::move(e.text));
