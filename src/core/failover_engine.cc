@@ -215,6 +215,33 @@ FailoverActions FailoverEngine::on_table(const std::vector<DefaultRoute>& table,
   return out;
 }
 
+FailoverActions FailoverEngine::on_local_network(const std::vector<Ipv4Prefix>& usable,
+                                                 Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  auto isps = policy_.isps();
+  std::vector<bool> reachable;
+  for (const auto& isp : isps) {
+    reachable.push_back(std::any_of(usable.begin(), usable.end(),
+                                    [&](const Ipv4Prefix& p) { return p.contains(isp.gateway); }));
+  }
+  bool was_all_down = policy_.all_local_down();
+  if (policy_.set_local_reachability(reachable, now.steady)) {
+    bool all_down = policy_.all_local_down();
+    if (all_down != was_all_down) {
+      out.log.push_back(event(
+          all_down ? LogLevel::kWarning : LogLevel::kInfo, EventKind::kLink,
+          all_down ? "our own link to every ISP router is gone (link or address down): no ISP's "
+                     "fault, nothing switches; the route comes back with the link"
+                   : "our own link to the ISP routers is back"));
+    }
+    publish_wanted_ = true;
+    evaluate(out, now);
+  }
+  finish(out, now);
+  return out;
+}
+
 FailoverActions FailoverEngine::on_table_error(std::error_code error, Now now) {
   FailoverActions out;
   if (stopped_) return out;

@@ -156,6 +156,7 @@ void FailoverPolicy::restore_replay_floors(const ReplayFloors& floors) {
 }
 
 std::optional<DropReason> FailoverPolicy::take(Tracked& isp, const Status& status, TimePoint now) {
+  isp.awaiting_report = false;
   isp.last_rejection.reset();
   isp.last = status;
   isp.last_seen = now;
@@ -186,6 +187,8 @@ Duration FailoverPolicy::silence_limit(const Status& last) const {
 }
 
 IspHealth FailoverPolicy::health_of(const Tracked& isp, TimePoint now) const {
+  // Our own link to its gateway is gone: it cannot carry our traffic, whatever it says.
+  if (isp.local_down) return IspHealth::kDown;
   if (!isp.last_seen || !isp.last) return IspHealth::kStale;
   if (now - *isp.last_seen >= silence_limit(*isp.last)) return IspHealth::kStale;
   if (isp.last->state == LinkState::kDown) return IspHealth::kDown;
@@ -200,13 +203,14 @@ std::string FailoverPolicy::reason_of(const Tracked& isp, TimePoint now) const {
     case IspHealth::kDegraded:
       return "loss";
     default:
+      if (isp.local_down) return kReasonLocalLinkDown;
       return isp.last ? isp.last->reason : "";
   }
 }
 
 void FailoverPolicy::refresh(Tracked& isp, TimePoint now) {
   if (health_of(isp, now) == IspHealth::kUp) {
-    if (!isp.healthy_since) isp.healthy_since = now;
+    if (!isp.healthy_since && !isp.awaiting_report) isp.healthy_since = now;
     isp.unhealthy_since.reset();
   } else {
     isp.healthy_since.reset();
@@ -224,7 +228,7 @@ std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
                             : " (never heard)";
       break;
     case IspHealth::kDown:
-      text += " (" + isp.last->reason + ")";
+      text += " (" + reason_of(isp, now) + ")";
       break;
     case IspHealth::kDegraded:
       text += " (loss " + format_percent(isp.last->loss_permille) + ")";
@@ -239,7 +243,37 @@ std::string FailoverPolicy::describe(std::size_t index, TimePoint now) const {
   return text;
 }
 
+bool FailoverPolicy::set_local_reachability(const std::vector<bool>& reachable, TimePoint now) {
+  bool changed = false;
+  for (std::size_t i = 0; i < isps_.size() && i < reachable.size(); ++i) {
+    Tracked& isp = isps_[i];
+    if (isp.local_down == !reachable[i]) continue;
+    changed = true;
+    isp.local_down = !reachable[i];
+    if (isp.local_down) continue;
+    // Back: the silence while our link was gone was not the ISP's, so it is not stale; but
+    // nothing was seen meanwhile, so a failback hold counts from its first report from now on.
+    if (isp.last_seen) isp.last_seen = std::max(*isp.last_seen, now);
+    isp.healthy_since.reset();
+    isp.awaiting_report = true;
+  }
+  return changed;
+}
+
+bool FailoverPolicy::all_local_down() const {
+  return !isps_.empty() && std::all_of(isps_.begin(), isps_.end(),
+                                       [](const Tracked& isp) { return isp.local_down; });
+}
+
 Decision FailoverPolicy::evaluate(TimePoint now) {
+  if (all_local_down()) {
+    // Our own link is gone: no ISP's fault, so nothing is decided (the kernel has dropped the
+    // route with the link; it comes back with the link). Holds and staleness wait.
+    Decision d;
+    d.active = active_;
+    d.previous = active_;
+    return d;
+  }
   for (auto& isp : isps_) refresh(isp, now);
   Decision d;
   d.previous = active_;

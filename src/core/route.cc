@@ -8,4 +8,10 @@ bool is_own(const DefaultRoute& route, const RouteSlot& slot) {
          route.metric == slot.metric;
 }
 
+bool Ipv4Prefix::contains(std::uint32_t other) const {
+  if (length <= 0) return true;
+  std::uint32_t mask = length >= 32 ? 0xffffffffu : ~(0xffffffffu >> length);
+  return (address & mask) == (other & mask);
+}
+
 }  // namespace ispf

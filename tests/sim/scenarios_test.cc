@@ -424,11 +424,9 @@ TEST(SimInvariants, SpoofedUpOnDeadIspIsCaught) {
 // replay after restart. A failing one is skipped with the engine bug it shows.
 
 // The client's LAN link goes down (its routes vanish without a deletion message) and returns.
+// Before failoverd took its own links into account every ISP went stale meanwhile, and the
+// first heartbeat after the return won: 2 needless switches (seed 1).
 TEST(Sim, ClientLinkFlapRestoresTheRoute) {
-  GTEST_SKIP() << "engine bug (field-ready issue): while the client's own LAN link is down every "
-                  "ISP goes stale; when it returns the first heartbeat wins, so traffic moves to "
-                  "whichever ISP speaks first (isp2 with seed 1) and fails back 3 s later: 2 "
-                  "needless switches. Seed 1.";
   World w(Lab());
   ASSERT_NO_FATAL_FAILURE(Settle(w));
   w.set_client_link(0, false);
@@ -446,9 +444,6 @@ TEST(Sim, ClientLinkFlapRestoresTheRoute) {
 
 // DHCP flushes the client's address (routes vanish; replaces fail ENETUNREACH) and renews it.
 TEST(Sim, ClientAddressFlushRestoresTheRoute) {
-  GTEST_SKIP() << "engine bug (field-ready issue): after an address flush every ISP went stale; "
-                  "on renewal isp2's heartbeat came first, traffic moved to isp2 and back to isp1 "
-                  "only 3.3 s later (2 needless switches). Seed 1.";
   World w(Lab());
   ASSERT_NO_FATAL_FAILURE(Settle(w));
   w.flush_client_addresses(0);

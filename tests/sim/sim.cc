@@ -586,6 +586,9 @@ void World::client_read_table(int c) {
     if (!table) {
       client_apply(c, s.engine->on_table_error(table.error(), now_for(host)));
     } else {
+      // As FailoverShell does: which gateways our links reach, then the routes.
+      client_apply(c, s.engine->on_local_network(s.kernel.usable_prefixes(), now_for(host)));
+      if (!s.engine || s.gen != gen) return;
       client_apply(c, s.engine->on_table(*table, now_for(host)));
     }
   });
@@ -643,6 +646,15 @@ bool World::client_lan_ok(int c) const {
 void World::client_lan_changed(int c) {
   Client& cl = *clients_[c];
   bool ok = client_lan_ok(c);
+  if (ok && !cl.lan_ok_since) {
+    // As the engine does when its link returns: nothing was seen meanwhile, so a failback
+    // hold counts from each ISP's first report after the return (and none is stale before).
+    for (auto& p : pairs_[c]) {
+      p.good = false;
+      p.healthy_since.reset();
+      p.last_report = now_;
+    }
+  }
   if (ok && !cl.lan_ok_since) cl.lan_ok_since = now_;
   if (!ok) cl.lan_ok_since.reset();
   note("client lan", isp_count() + c, ok);

@@ -274,4 +274,13 @@ void FakeKernel::link_changed(const std::string& name) {
   }
 }
 
+std::vector<Ipv4Prefix> FakeKernel::usable_prefixes() const {
+  std::vector<Ipv4Prefix> out;
+  for (const auto& [name, link] : links_) {
+    if (!link.admin_up || !link.carrier) continue;
+    for (const auto& a : link.addresses) out.push_back(Ipv4Prefix{a.address, a.prefix_length});
+  }
+  return out;
+}
+
 }  // namespace ispf

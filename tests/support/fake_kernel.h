@@ -47,6 +47,8 @@ class FakeKernel {
   // The name of the link with `ifindex`, if it exists.
   std::optional<std::string> name_of(int ifindex) const;
 
+  // The prefixes of the addresses on usable (admin up, carrier) links.
+  std::vector<Ipv4Prefix> usable_prefixes() const;
   IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) const;
   std::error_code replace_default(const RouteSlot& slot, std::uint32_t gateway);
   std::error_code remove_default(const RouteSlot& slot);

@@ -58,6 +58,9 @@ class FailoverEngine {
   FailoverActions on_datagram(std::span<const char> bytes, std::uint32_t source, Now now);
   // The default routes of our table now (after any route, link or address event, or a retry).
   FailoverActions on_table(const std::vector<DefaultRoute>& table, Now now);
+  // The prefixes of the addresses on our links that are up (read with the table after every
+  // link or address event): which ISP gateways we can reach on-link at all.
+  FailoverActions on_local_network(const std::vector<Ipv4Prefix>& usable, Now now);
   // Reading the table failed: retried with backoff.
   FailoverActions on_table_error(std::error_code error, Now now);
   // The outcome of each edit of the last route_edits, in order.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/reachability.h"
 #include "ispfailover/core/replay_floor.h"
 #include "ispfailover/core/status_message.h"
 
@@ -93,6 +94,12 @@ class FailoverPolicy {
   std::optional<std::size_t> note_rejected(std::uint32_t source, DropReason reason,
                                            TimePoint now);
 
+  // Whether our own links reach each ISP's gateway on-link (in isps() order). An unreachable
+  // ISP is down ("local-link-down"); when none is reachable nothing is decided, and an ISP
+  // reachable again is given a fresh silence allowance. Returns whether anything changed.
+  bool set_local_reachability(const std::vector<bool>& reachable, TimePoint now);
+  bool all_local_down() const;
+
   // After a restart: the route already installed via `gateway` is taken as the active choice.
   void adopt_route(std::uint32_t gateway);
 
@@ -125,6 +132,8 @@ class FailoverPolicy {
     std::optional<DropReason> last_refusal;  // kept, for the status
     std::uint64_t refused = 0;
     std::optional<ReplayFloor> restored_floor;  // from before our own restart
+    bool local_down = false;       // our own link to its gateway is gone
+    bool awaiting_report = false;  // since our link came back, nothing heard yet
   };
   std::optional<ReplayFloor> replay_floor(const Tracked& isp) const;
   std::optional<DropReason> take(Tracked& isp, const Status& status, TimePoint now);

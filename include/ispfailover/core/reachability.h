@@ -29,6 +29,8 @@ inline constexpr const char* kReasonNoRoute = "no-route";
 inline constexpr const char* kReasonUnreachable = "unreachable";
 inline constexpr const char* kReasonLinkDown = "link-down";
 inline constexpr const char* kReasonStarting = "starting";
+// failoverd's own: the client's link or address that reaches the ISP's gateway is gone.
+inline constexpr const char* kReasonLocalLinkDown = "local-link-down";
 
 struct RoundOutcome {
   std::uint32_t answered = 0;

@@ -44,4 +44,13 @@ struct RouteEdit {
 
 bool is_own(const DefaultRoute& route, const RouteSlot& slot);
 
+// An address with its prefix, as on an interface: the on-link net a gateway must be in.
+struct Ipv4Prefix {
+  std::uint32_t address = 0;  // host order
+  int length = 0;
+  bool contains(std::uint32_t other) const;
+
+  bool operator==(const Ipv4Prefix&) const = default;
+};
+
 }  // namespace ispf
