@@ -1,5 +1,5 @@
 // Interface lookups through the C library (if_nametoindex, getifaddrs).
-#include "ispfailover/io/interfaces.h"
+#include "interfaces.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -11,11 +11,7 @@
 
 namespace ispf {
 
-std::optional<unsigned> interface_index(const std::string& name) {
-  unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return std::nullopt;
-  return index;
-}
+bool interface_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
 
 std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
   ifaddrs* list = nullptr;

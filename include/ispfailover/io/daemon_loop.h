@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "ispfailover/io/service_notifier.h"
+#include "ispfailover/io/env.h"
 
 namespace ispf {
 
