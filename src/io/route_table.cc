@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 #include <netlink/route/nexthop.h>
 
 #include <cerrno>
@@ -103,17 +104,34 @@ std::error_code NetlinkRouteTable::delete_route(const DefaultRoute& route) {
 }
 
 IoResult<std::vector<DefaultRoute>> NetlinkRouteTable::default_routes(std::uint32_t table) {
-  nl_cache* raw = nullptr;
-  if (int err = rtnl_route_alloc_cache(socket_.get(), AF_INET, 0, &raw); err < 0) {
+  // A plain dump, not rtnl_route_alloc_cache: the cache keys routes by table, destination, tos
+  // and metric, so two default routes of one metric (ours and an appended foreign one) would
+  // merge into one entry and the foreign one would never be seen.
+  if (int err = nl_rtgen_request(socket_.get(), RTM_GETROUTE, AF_INET, NLM_F_DUMP); err < 0) {
     return fail(from_nle(err));
   }
-  NlCache cache(raw);
-  std::vector<DefaultRoute> routes;
-  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    auto* route = reinterpret_cast<rtnl_route*>(o);
-    if (is_ipv4_default_in(route, table)) routes.push_back(describe(route));
-  }
-  return routes;
+  NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
+  if (!cb) return fail(std::error_code(ENOMEM, std::system_category()));
+  struct Dump {
+    std::uint32_t table;
+    std::vector<DefaultRoute> routes;
+  } dump{table, {}};
+  nl_cb_set(
+      cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* msg, void* arg) {
+        nl_msg_parse(
+            msg,
+            [](nl_object* object, void* d) {
+              auto* out = static_cast<Dump*>(d);
+              auto* route = reinterpret_cast<rtnl_route*>(object);
+              if (is_ipv4_default_in(route, out->table)) out->routes.push_back(describe(route));
+            },
+            arg);
+        return static_cast<int>(NL_OK);
+      },
+      &dump);
+  if (int err = nl_recvmsgs(socket_.get(), cb.get()); err < 0) return fail(from_nle(err));
+  return std::move(dump.routes);
 }
 
 IoResult<std::unique_ptr<NetlinkTableWatch>> NetlinkTableWatch::open(asio::io_context& io,
