@@ -16,11 +16,9 @@ LinkStatus status_of(rtnl_link* link) {
 
 }  // namespace
 
-IoResult<std::pair<LinkStatus, int>> query_link(const std::string& ifname) {
-  auto socket = open_route_socket();
-  if (!socket) return fail(socket.error());
+IoResult<std::pair<LinkStatus, int>> query_link(nl_sock* socket, const std::string& ifname) {
   rtnl_link* raw = nullptr;
-  int err = rtnl_link_get_kernel(socket->get(), 0, ifname.c_str(), &raw);
+  int err = rtnl_link_get_kernel(socket, 0, ifname.c_str(), &raw);
   if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return std::make_pair(LinkStatus{}, 0);
   if (err < 0) return fail(from_nle(err));
   NlLink link(raw);
@@ -30,7 +28,10 @@ IoResult<std::pair<LinkStatus, int>> query_link(const std::string& ifname) {
 IoResult<std::unique_ptr<NetlinkLinkWatch>> NetlinkLinkWatch::open(asio::io_context& io,
                                                                    const std::string& ifname,
                                                                    Handler on_change) {
-  std::unique_ptr<NetlinkLinkWatch> watch(new NetlinkLinkWatch(ifname, std::move(on_change)));
+  auto query_socket = open_route_socket();
+  if (!query_socket) return fail(query_socket.error());
+  std::unique_ptr<NetlinkLinkWatch> watch(
+      new NetlinkLinkWatch(ifname, std::move(on_change), std::move(*query_socket)));
   NetlinkLinkWatch* self = watch.get();
   // Subscribe first, then read the state: a change between the two is not lost.
   auto events = NetlinkEventSocket::open(
@@ -38,15 +39,17 @@ IoResult<std::unique_ptr<NetlinkLinkWatch>> NetlinkLinkWatch::open(asio::io_cont
       [self](bool lost) { self->on_drained(lost); });
   if (!events) return fail(events.error());
   watch->events_ = std::move(*events);
-  auto initial = query_link(ifname);
+  auto initial = query_link(watch->query_socket_.get(), ifname);
   if (!initial) return fail(initial.error());
   watch->status_ = initial->first;
   watch->ifindex_ = initial->second;
   return watch;
 }
 
-NetlinkLinkWatch::NetlinkLinkWatch(std::string ifname, Handler on_change)
-    : ifname_(std::move(ifname)), on_change_(std::move(on_change)) {}
+NetlinkLinkWatch::NetlinkLinkWatch(std::string ifname, Handler on_change, NlSocket query_socket)
+    : ifname_(std::move(ifname)),
+      on_change_(std::move(on_change)),
+      query_socket_(std::move(query_socket)) {}
 
 NetlinkLinkWatch::~NetlinkLinkWatch() { *alive_ = false; }
 
@@ -91,7 +94,7 @@ void NetlinkLinkWatch::note(const LinkStatus& status) {
 void NetlinkLinkWatch::on_drained(bool lost) {
   if (lost) {
     // Events were lost: ask the kernel for the truth instead.
-    if (auto now = query_link(ifname_)) {
+    if (auto now = query_link(query_socket_.get(), ifname_)) {
       ifindex_ = now->second;
       note(now->first);
     }

@@ -23,13 +23,15 @@ class NetlinkLinkWatch final : public LinkWatch {
   LinkStatus status() const override { return status_; }
 
  private:
-  NetlinkLinkWatch(std::string ifname, Handler on_change);
+  NetlinkLinkWatch(std::string ifname, Handler on_change, NlSocket query_socket);
   void on_message(nl_msg* msg);
   void on_drained(bool lost);
   void note(const LinkStatus& status);
 
   std::string ifname_;
   Handler on_change_;
+  // Opened with the watch, so a re-query asks the namespace the watch was opened in.
+  NlSocket query_socket_;
   std::unique_ptr<NetlinkEventSocket> events_;
   int ifindex_ = 0;    // of the link now called ifname_, 0 while there is none
   LinkStatus status_;  // as last reported
@@ -38,6 +40,6 @@ class NetlinkLinkWatch final : public LinkWatch {
 };
 
 // Reads one link's state and ifindex now (RTM_GETLINK); a missing link is {exists=false}, 0.
-IoResult<std::pair<LinkStatus, int>> query_link(const std::string& ifname);
+IoResult<std::pair<LinkStatus, int>> query_link(nl_sock* socket, const std::string& ifname);
 
 }  // namespace ispf

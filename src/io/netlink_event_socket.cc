@@ -52,11 +52,17 @@ void NetlinkEventSocket::wait() {
 }
 
 void NetlinkEventSocket::drain() {
-  int err = 0;
-  while ((err = nl_recvmsgs_default(socket_.get())) >= 0) {
+  // Read on past an error: the caller re-queries after this drain, and older events still queued
+  // behind the error must not be applied on top of the fresh answer. Bounded, so a flood cannot
+  // keep the loop from everything else; what is left makes the descriptor readable again.
+  bool lost = false;
+  for (int i = 0; i < 4096; ++i) {
+    int err = nl_recvmsgs_default(socket_.get());
+    if (err >= 0) continue;
+    if (err == -NLE_AGAIN) break;
+    lost = true;  // ENOBUFS (NLE_NOMEM): the kernel dropped events for us
   }
-  // Anything but "nothing more to read" means events may be gone (ENOBUFS is NLE_NOMEM).
-  on_drained_(err != -NLE_AGAIN);
+  on_drained_(lost);
 }
 
 }  // namespace ispf
