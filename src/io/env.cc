@@ -5,9 +5,12 @@ namespace ispf {
 
 std::error_code RouteTable::apply(const RouteEdit& edit) {
   switch (edit.kind) {
-    case RouteEdit::Kind::kReplaceOwn: return replace_default(edit.slot, edit.gateway);
-    case RouteEdit::Kind::kRemoveOwn: return remove_default(edit.slot);
-    case RouteEdit::Kind::kDeleteForeign: return delete_route(edit.route);
+    case RouteEdit::Kind::kReplaceOwn:
+      return replace_default(edit.slot, edit.gateway);
+    case RouteEdit::Kind::kRemoveOwn:
+      return remove_default(edit.slot);
+    case RouteEdit::Kind::kDeleteForeign:
+      return delete_route(edit.route);
   }
   return std::make_error_code(std::errc::invalid_argument);
 }

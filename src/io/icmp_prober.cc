@@ -6,9 +6,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <string_view>
-
 #include <asio/post.hpp>
+#include <string_view>
 
 #include "ispfailover/core/icmp_packet.h"
 #include "status_socket.h"
@@ -36,8 +35,8 @@ struct IcmpProber::Round {
 };
 
 IoResult<std::unique_ptr<IcmpProber>> IcmpProber::open(asio::io_context& io,
-                                                      const std::string& uplink,
-                                                      std::uint16_t identifier) {
+                                                       const std::string& uplink,
+                                                       std::uint16_t identifier) {
   asio::ip::icmp::socket socket(io);
   std::error_code ec;
   socket.open(asio::ip::icmp::v4(), ec);

@@ -1,10 +1,10 @@
 // Raw ICMP echo probing out of one uplink interface, in rounds, on the daemon's io_context.
 #pragma once
 
+#include <array>
 #include <asio/io_context.hpp>
 #include <asio/ip/icmp.hpp>
 #include <asio/steady_timer.hpp>
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,8 +23,7 @@ class IcmpProber final : public Prober {
   // the target as on-link and sends (ARP first). So "no-route" comes only from a send error
   // (ENETUNREACH, ENETDOWN, EHOSTUNREACH, e.g. with the uplink down); a deleted route shows up
   // as probe-loss after the timeout.
-  static IoResult<std::unique_ptr<IcmpProber>> open(asio::io_context& io,
-                                                    const std::string& uplink,
+  static IoResult<std::unique_ptr<IcmpProber>> open(asio::io_context& io, const std::string& uplink,
                                                     std::uint16_t identifier);
   ~IcmpProber() override;
 

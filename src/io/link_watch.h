@@ -33,8 +33,8 @@ class NetlinkLinkWatch final : public LinkWatch {
   // Opened with the watch, so a re-query asks the namespace the watch was opened in.
   NlSocket query_socket_;
   std::unique_ptr<NetlinkEventSocket> events_;
-  int ifindex_ = 0;    // of the link now called ifname_, 0 while there is none
-  LinkStatus status_;  // as last reported
+  int ifindex_ = 0;                // of the link now called ifname_, 0 while there is none
+  LinkStatus status_;              // as last reported
   std::vector<LinkStatus> noted_;  // changes seen in this drain, reported after it
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -73,8 +73,9 @@ LinuxEnv::~LinuxEnv() = default;
 
 Now LinuxEnv::now() {
   auto wall = std::chrono::system_clock::now().time_since_epoch();
-  return Now{Clock::now(), static_cast<std::uint64_t>(
-                               std::chrono::duration_cast<std::chrono::milliseconds>(wall).count())};
+  return Now{Clock::now(),
+             static_cast<std::uint64_t>(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(wall).count())};
 }
 
 std::uint64_t LinuxEnv::random64() {
@@ -124,8 +125,7 @@ bool LinuxEnv::interface_exists(const std::string& ifname) {
 
 std::string LinuxEnv::host_name() { return ispf::host_name(); }
 
-std::error_code LinuxEnv::write_file_atomically(const std::string& path,
-                                                std::string_view content) {
+std::error_code LinuxEnv::write_file_atomically(const std::string& path, std::string_view content) {
   return ispf::write_file_atomically(path, content);
 }
 

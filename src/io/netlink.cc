@@ -6,48 +6,57 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace ispf {
 
+namespace {
+
+// libnl's own codes and the errno each stands for (lib/error.c maps the other way).
+constexpr std::pair<int, int> kNleToErrno[] = {
+    {NLE_INTR, EINTR},
+    {NLE_BAD_SOCK, EBADF},
+    {NLE_AGAIN, EAGAIN},
+    {NLE_NOMEM, ENOMEM},
+    {NLE_EXIST, EEXIST},
+    {NLE_INVAL, EINVAL},
+    {NLE_RANGE, ERANGE},
+    {NLE_MSGSIZE, EMSGSIZE},
+    {NLE_OPNOTSUPP, EOPNOTSUPP},
+    {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
+    {NLE_OBJ_NOTFOUND, ENOENT},
+    {NLE_NOATTR, ENODATA},
+    {NLE_MISSING_ATTR, EINVAL},
+    {NLE_AF_MISMATCH, EAFNOSUPPORT},
+    {NLE_SEQ_MISMATCH, EPROTO},
+    {NLE_MSG_OVERFLOW, EOVERFLOW},
+    {NLE_MSG_TRUNC, EMSGSIZE},
+    {NLE_NOADDR, EADDRNOTAVAIL},
+    {NLE_SRCRT_NOSUPPORT, EOPNOTSUPP},
+    {NLE_MSG_TOOSHORT, EPROTO},
+    {NLE_MSGTYPE_NOSUPPORT, EOPNOTSUPP},
+    {NLE_OBJ_MISMATCH, EINVAL},
+    {NLE_NOCACHE, ENOENT},
+    {NLE_BUSY, EBUSY},
+    {NLE_PROTO_MISMATCH, EPROTONOSUPPORT},
+    {NLE_NOACCESS, EACCES},
+    {NLE_PERM, EPERM},
+    {NLE_PKTLOC_FILE, ENOENT},
+    {NLE_PARSE_ERR, EINVAL},
+    {NLE_NODEV, ENODEV},
+    {NLE_IMMUTABLE, EPERM},
+    {NLE_DUMP_INTR, EINTR},
+};
+
+}  // namespace
+
 std::error_code from_nle(int nle) {
-  int e = EIO;  // NLE_FAILURE and whatever has no closer errno
-  switch (nle < 0 ? -nle : nle) {
-    case NLE_SUCCESS: return {};
-    case NLE_INTR: e = EINTR; break;
-    case NLE_BAD_SOCK: e = EBADF; break;
-    case NLE_AGAIN: e = EAGAIN; break;
-    case NLE_NOMEM: e = ENOMEM; break;
-    case NLE_EXIST: e = EEXIST; break;
-    case NLE_INVAL: e = EINVAL; break;
-    case NLE_RANGE: e = ERANGE; break;
-    case NLE_MSGSIZE: e = EMSGSIZE; break;
-    case NLE_OPNOTSUPP: e = EOPNOTSUPP; break;
-    case NLE_AF_NOSUPPORT: e = EAFNOSUPPORT; break;
-    case NLE_OBJ_NOTFOUND: e = ENOENT; break;
-    case NLE_NOATTR: e = ENODATA; break;
-    case NLE_MISSING_ATTR: e = EINVAL; break;
-    case NLE_AF_MISMATCH: e = EAFNOSUPPORT; break;
-    case NLE_SEQ_MISMATCH: e = EPROTO; break;
-    case NLE_MSG_OVERFLOW: e = EOVERFLOW; break;
-    case NLE_MSG_TRUNC: e = EMSGSIZE; break;
-    case NLE_NOADDR: e = EADDRNOTAVAIL; break;
-    case NLE_SRCRT_NOSUPPORT: e = EOPNOTSUPP; break;
-    case NLE_MSG_TOOSHORT: e = EPROTO; break;
-    case NLE_MSGTYPE_NOSUPPORT: e = EOPNOTSUPP; break;
-    case NLE_OBJ_MISMATCH: e = EINVAL; break;
-    case NLE_NOCACHE: e = ENOENT; break;
-    case NLE_BUSY: e = EBUSY; break;
-    case NLE_PROTO_MISMATCH: e = EPROTONOSUPPORT; break;
-    case NLE_NOACCESS: e = EACCES; break;
-    case NLE_PERM: e = EPERM; break;
-    case NLE_PKTLOC_FILE: e = ENOENT; break;
-    case NLE_PARSE_ERR: e = EINVAL; break;
-    case NLE_NODEV: e = ENODEV; break;
-    case NLE_IMMUTABLE: e = EPERM; break;
-    case NLE_DUMP_INTR: e = EINTR; break;
-    default: break;
+  if (nle == 0) return {};
+  int code = nle < 0 ? -nle : nle;
+  for (auto [from, to] : kNleToErrno) {
+    if (from == code) return {to, std::system_category()};
   }
-  return {e, std::system_category()};
+  return {EIO, std::system_category()};  // NLE_FAILURE and anything newer
 }
 
 IoResult<NlSocket> open_route_socket(std::initializer_list<int> groups) {

@@ -50,8 +50,8 @@ std::error_code UdpSender::send(std::string_view datagram) {
   return first_error;
 }
 
-IoResult<std::unique_ptr<UdpListener>> UdpListener::open(asio::io_context& io,
-                                                         std::uint16_t port, Handler handler) {
+IoResult<std::unique_ptr<UdpListener>> UdpListener::open(asio::io_context& io, std::uint16_t port,
+                                                         Handler handler) {
   asio::ip::udp::socket socket(io);
   std::error_code ec;
   socket.open(asio::ip::udp::v4(), ec);

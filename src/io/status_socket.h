@@ -1,9 +1,9 @@
 // UDP transport of status datagrams: the router's broadcaster and the client's listener.
 #pragma once
 
+#include <array>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>

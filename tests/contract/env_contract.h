@@ -25,20 +25,20 @@
 
 namespace ispf::contract {
 
-constexpr std::uint32_t kHostAddress = 0xc0a8380a;    // 192.168.56.10, on lan0
-constexpr std::uint32_t kPeerAddress = 0xc0a83865;    // 192.168.56.101, lan0's peer
-constexpr std::uint32_t kOtherGateway = 0xc0a83866;   // 192.168.56.102, in lan0's prefix
-constexpr std::uint32_t kThirdGateway = 0xc0a83867;   // 192.168.56.103, in lan0's prefix
-constexpr std::uint32_t kFarGateway = 0x0a090909;     // 10.9.9.9, in no prefix
+constexpr std::uint32_t kHostAddress = 0xc0a8380a;   // 192.168.56.10, on lan0
+constexpr std::uint32_t kPeerAddress = 0xc0a83865;   // 192.168.56.101, lan0's peer
+constexpr std::uint32_t kOtherGateway = 0xc0a83866;  // 192.168.56.102, in lan0's prefix
+constexpr std::uint32_t kThirdGateway = 0xc0a83867;  // 192.168.56.103, in lan0's prefix
+constexpr std::uint32_t kFarGateway = 0x0a090909;    // 10.9.9.9, in no prefix
 constexpr std::uint16_t kPort = 1500;
 constexpr RouteSlot kSlot{254, 50, 150};
 
 inline std::string Describe(const std::vector<DefaultRoute>& routes) {
   std::string text;
   for (const auto& r : routes) {
-    text += "[gw " + std::to_string(r.gateway) + " metric " + std::to_string(r.metric) +
-            " proto " + std::to_string(r.protocol) + " ifindex " + std::to_string(r.ifindex) +
-            " table " + std::to_string(r.table) + "] ";
+    text += "[gw " + std::to_string(r.gateway) + " metric " + std::to_string(r.metric) + " proto " +
+            std::to_string(r.protocol) + " ifindex " + std::to_string(r.ifindex) + " table " +
+            std::to_string(r.table) + "] ";
   }
   return text.empty() ? "(none)" : text;
 }
@@ -64,9 +64,8 @@ class EnvContract : public ::testing::Test {
 
   LinkStatus Link(const std::string& name) {
     if (!link_watches_.count(name)) {
-      auto watch = world_.env().watch_link(name, [this, name](const LinkStatus& status) {
-        reports_[name].push_back(status);
-      });
+      auto watch = world_.env().watch_link(
+          name, [this, name](const LinkStatus& status) { reports_[name].push_back(status); });
       if (!watch) {
         ADD_FAILURE() << "watch_link(" << name << "): " << watch.error().message();
         return {};
@@ -255,8 +254,8 @@ TYPED_TEST_P(EnvContract, ApplyCarriesOutEachKindOfEdit) {
   ASSERT_FALSE(this->table_->apply(replace));
   EXPECT_EQ(this->Routes().size(), 1u);
   ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, 100, 254));
-  RouteEdit remove_foreign{RouteEdit::Kind::kDeleteForeign, {}, 0,
-                           DefaultRoute{kOtherGateway, 100, 4, lan, 254}};
+  RouteEdit remove_foreign{
+      RouteEdit::Kind::kDeleteForeign, {}, 0, DefaultRoute{kOtherGateway, 100, 4, lan, 254}};
   ASSERT_FALSE(this->table_->apply(remove_foreign));
   EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
   RouteEdit remove_own{RouteEdit::Kind::kRemoveOwn, kSlot, 0, {}};
@@ -334,10 +333,10 @@ TYPED_TEST_P(EnvContract, LinkWatchReportsCarrierAndIgnoresOtherLinks) {
 TYPED_TEST_P(EnvContract, ListenerGetsDatagramsWithTheirSourceAndSeesOversize) {
   this->SetUpLan();
   std::vector<std::pair<std::string, std::uint32_t>> received;
-  auto listener = this->world_.env().listen(kPort, [&](std::span<const char> bytes,
-                                                       std::uint32_t source) {
-    received.emplace_back(std::string(bytes.begin(), bytes.end()), source);
-  });
+  auto listener =
+      this->world_.env().listen(kPort, [&](std::span<const char> bytes, std::uint32_t source) {
+        received.emplace_back(std::string(bytes.begin(), bytes.end()), source);
+      });
   ASSERT_TRUE(listener.has_value()) << listener.error().message();
   this->world_.send_from_peer(kPort, "hello");
   ASSERT_TRUE(this->world_.await([&] { return received.size() >= 1; })) << "nothing arrived";
@@ -357,20 +356,15 @@ TYPED_TEST_P(EnvContract, BroadcastAddressComesFromThePrefix) {
   EXPECT_EQ(this->world_.env().ipv4_broadcast_of("nosuch0"), std::nullopt);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
-                            ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
-                            RouteVanishesWhenItsLinkGoesDownAndTheWatchSaysSo,
-                            RouteSurvivesCarrierLossFlaggedLinkdown,
-                            RouteVanishesWhenTheAddressIsFlushed,
-                            TableWatchSeesForeignRoutesAndAddresses,
-                            ForeignRoutesAreListedAndDeletedExactly,
-                            RemoveDefaultLeavesAForeignRouteOfTheSameMetric,
-                            ReplaceTakesOverAForeignRouteOfTheSameMetric,
-                            ApplyCarriesOutEachKindOfEdit, LinkWatchFollowsALinkThatAppearsLater,
-                            LinkWatchFollowsALinkDeletedAndMadeAnew,
-                            LinkWatchTakesARenameAwayAsGoneAndBackAsThere,
-                            LinkWatchReportsCarrierAndIgnoresOtherLinks,
-                            ListenerGetsDatagramsWithTheirSourceAndSeesOversize,
-                            BroadcastAddressComesFromThePrefix);
+REGISTER_TYPED_TEST_SUITE_P(
+    EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
+    ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
+    RouteVanishesWhenItsLinkGoesDownAndTheWatchSaysSo, RouteSurvivesCarrierLossFlaggedLinkdown,
+    RouteVanishesWhenTheAddressIsFlushed, TableWatchSeesForeignRoutesAndAddresses,
+    ForeignRoutesAreListedAndDeletedExactly, RemoveDefaultLeavesAForeignRouteOfTheSameMetric,
+    ReplaceTakesOverAForeignRouteOfTheSameMetric, ApplyCarriesOutEachKindOfEdit,
+    LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
+    LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
+    ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix);
 
 }  // namespace ispf::contract

@@ -102,9 +102,9 @@ class IcmpProberTest : public ::testing::Test {
     int calls = 0;
     probe.prober->start_round(RoundRequest{sequence, probe.targets, probe.timeout},
                               [&](const RoundReport& r) {
-      report = r;
-      ++calls;
-    });
+                                report = r;
+                                ++calls;
+                              });
     RunUntil(
         io_, [&] { return report.has_value(); }, limit);
     // A round is reported exactly once: run on a little to catch a second report.
@@ -240,8 +240,7 @@ TEST_F(IcmpProberTest, DefaultRouteDeletedFailsTheRoundByTimeout) {
 
 TEST_F(IcmpProberTest, UnknownInterfaceFailsWithEnodev) {
   EnterNetns inside(prober_);
-  auto prober =
-      env_.open_prober("nosuch0", kIdentifier);
+  auto prober = env_.open_prober("nosuch0", kIdentifier);
   ASSERT_FALSE(prober.has_value());
   EXPECT_EQ(prober.error().value(), ENODEV) << prober.error().message();
   EXPECT_TRUE(prober.error() == std::errc::no_such_device) << prober.error().category().name();
@@ -253,8 +252,7 @@ TEST_F(IcmpProberTest, OpenWithoutNetRawFailsWithEperm) {
   std::optional<std::error_code> error;
   {
     WithoutNetRaw drop;
-    auto prober =
-        env_.open_prober("up0", kIdentifier);
+    auto prober = env_.open_prober("up0", kIdentifier);
     if (!prober) error = prober.error();
   }
   ASSERT_TRUE(error.has_value()) << "a raw socket opened without CAP_NET_RAW";

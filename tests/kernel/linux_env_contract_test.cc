@@ -64,8 +64,8 @@ class RealWorld {
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
     to.sin_addr.s_addr = htonl(kHostAddress);
-    ssize_t n = ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                         sizeof to);
+    ssize_t n =
+        ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     ::close(fd);
     if (n != static_cast<ssize_t>(bytes.size())) throw std::runtime_error("sendto failed");
   }

@@ -117,10 +117,10 @@ class FakeEnv::FakeTimer final : public Timer {
 class FakeEnv::Listener final : public DatagramListener {
  public:
   Listener(FakeEnv& env, std::uint16_t port, Handler handler) : env_(env) {
-    id_ = env.lan().add_listener(port, [this, handler = std::move(handler)](
-                                           const FakeLan::Datagram& d) {
-      handler(std::span<const char>(d.bytes.data(), d.bytes.size()), d.source);
-    });
+    id_ = env.lan().add_listener(
+        port, [this, handler = std::move(handler)](const FakeLan::Datagram& d) {
+          handler(std::span<const char>(d.bytes.data(), d.bytes.size()), d.source);
+        });
   }
   ~Listener() override { env_.lan().remove_listener(id_); }
   std::uint64_t overflows() const override { return env_.overflows_; }
@@ -366,8 +366,7 @@ bool FakeEnv::interface_exists(const std::string& ifname) {
   return kernel_->ifindex(ifname).has_value();
 }
 
-std::error_code FakeEnv::write_file_atomically(const std::string& path,
-                                               std::string_view content) {
+std::error_code FakeEnv::write_file_atomically(const std::string& path, std::string_view content) {
   if (write_failures_ > 0) {
     --write_failures_;
     return errc(write_failure_);

@@ -112,13 +112,13 @@ class FakeNotifier final : public ServiceNotifier {
 // while the uplink is usable in the FakeKernel, and fails at once with ENETDOWN ("no-route")
 // otherwise, as the real socket bound to a down device does.
 struct ScriptedProbe {
-  std::optional<Duration> rtt;  // an answer after rtt (if within the round's timeout)
+  std::optional<Duration> rtt;              // an answer after rtt (if within the round's timeout)
   ProbeError error = ProbeError::kTimeout;  // without rtt: kTimeout (silence), kNoRoute (send
                                             // error, at once), kUnreachable (ICMP error, at once)
   std::error_code send_error;               // with kNoRoute
 };
-using ProbeScript =
-    std::function<ScriptedProbe(const std::string& uplink, std::uint32_t target, std::uint16_t seq)>;
+using ProbeScript = std::function<ScriptedProbe(const std::string& uplink, std::uint32_t target,
+                                                std::uint16_t seq)>;
 
 class FakeEnv final : public Env {
  public:
@@ -152,8 +152,7 @@ class FakeEnv final : public Env {
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   bool interface_exists(const std::string& ifname) override;
   std::string host_name() override { return host_name_; }
-  std::error_code write_file_atomically(const std::string& path,
-                                        std::string_view content) override;
+  std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
   ServiceNotifier& notifier() override { return notifier_; }

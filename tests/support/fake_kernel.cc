@@ -148,8 +148,7 @@ void FakeKernel::insert(DefaultRoute route, bool append) {
   // Where fib_table_insert puts it: NLM_F_APPEND after the others of its table and metric,
   // else before them.
   auto at = std::find_if(routes_.begin(), routes_.end(), [&](const DefaultRoute& r) {
-    return r.table == route.table &&
-           (append ? r.metric > route.metric : r.metric >= route.metric);
+    return r.table == route.table && (append ? r.metric > route.metric : r.metric >= route.metric);
   });
   routes_.insert(at, route);
 }

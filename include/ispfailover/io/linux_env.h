@@ -40,8 +40,7 @@ class LinuxEnv final : public Env {
   bool interface_exists(const std::string& ifname) override;
   std::string host_name() override;
 
-  std::error_code write_file_atomically(const std::string& path,
-                                        std::string_view content) override;
+  std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
 
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;

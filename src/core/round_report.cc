@@ -1,4 +1,4 @@
-// RoundReport's summaries (declared in core/probe_types.h; here until the core gets its own .cc).
+// RoundReport's summaries: how many answered, and the most telling failure.
 #include <algorithm>
 
 #include "ispfailover/core/probe_types.h"
