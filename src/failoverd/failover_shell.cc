@@ -56,6 +56,9 @@ std::optional<std::string> FailoverShell::start() {
   env_.log({LogLevel::kInfo, EventKind::kStarted,
             "listening on UDP " + std::to_string(options_.port), {}});
   carry_out(engine_->start(*routes, now));
+  if (auto prefixes = env_.usable_prefixes()) {
+    carry_out(engine_->on_local_network(*prefixes, env_.now()));
+  }
   return std::nullopt;
 }
 
@@ -105,6 +108,11 @@ void FailoverShell::on_table_changed() {
 
 void FailoverShell::read_table() {
   if (!engine_ || !table_) return;
+  // Which gateways our links reach first (a link or address event changes that, and the kernel
+  // drops routes with them silently), then the routes themselves.
+  if (auto prefixes = env_.usable_prefixes()) {
+    carry_out(engine_->on_local_network(*prefixes, env_.now()));
+  }
   auto routes = table_->default_routes(engine_->slot().table);
   carry_out(routes ? engine_->on_table(*routes, env_.now())
                    : engine_->on_table_error(routes.error(), env_.now()));

@@ -20,6 +20,21 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
       static_cast<CLI::AsNumberWithUnit::Options>(CLI::AsNumberWithUnit::CASE_SENSITIVE |
                                                   CLI::AsNumberWithUnit::UNIT_REQUIRED),
       "DURATION"));
+  // After the unit is applied the value is in milliseconds: refuse what no setting can mean
+  // (a negative time, or one so large that casting it would overflow).
+  option->check(CLI::Validator(
+      [](std::string& value) -> std::string {
+        double ms = 0;
+        try {
+          ms = std::stod(value);
+        } catch (const std::exception&) {
+          return "not a duration";
+        }
+        if (!(ms >= 0.0 && ms <= 86'400'000.0)) return "must be from 0ms to 24h";
+        return "";
+      },
+      "", "DURATION-RANGE"));
+  option->type_name("DURATION");
   option->default_str(format_duration(target));
   return option;
 }

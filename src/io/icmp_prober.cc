@@ -1,15 +1,16 @@
 // Raw ICMP echo rounds out of one interface: send, match replies by identifier and sequence.
-#include "ispfailover/io/icmp_prober.h"
+#include "icmp_prober.h"
 
 #include <linux/icmp.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <asio/post.hpp>
 #include <string_view>
 
 #include "ispfailover/core/icmp_packet.h"
-#include "ispfailover/core/reachability.h"
+#include "status_socket.h"
 
 namespace ispf {
 namespace {
@@ -20,12 +21,6 @@ constexpr std::string_view kPayload = "ispfailover probe";
 bool is_no_route(const std::error_code& ec) {
   return ec == std::errc::network_unreachable || ec == std::errc::network_down ||
          ec == std::errc::host_unreachable || ec == std::errc::no_such_device;
-}
-
-// Standalone asio reports errno values in its own category, which does not compare equal to
-// std::errc; the rest of the program speaks std::system_category.
-std::error_code to_system(const std::error_code& ec) {
-  return ec ? std::error_code(ec.value(), std::system_category()) : ec;
 }
 
 }  // namespace
@@ -39,23 +34,9 @@ struct IcmpProber::Round {
   RoundHandler handler;
 };
 
-std::uint32_t RoundReport::answered() const {
-  return static_cast<std::uint32_t>(
-      std::count_if(probes.begin(), probes.end(), [](const auto& p) { return p.rtt.has_value(); }));
-}
-
-std::string RoundReport::failure_reason() const {
-  bool unreachable = false;
-  for (const auto& probe : probes) {
-    if (probe.error == ProbeError::kNoRoute) return kReasonNoRoute;
-    if (probe.error == ProbeError::kUnreachable) unreachable = true;
-  }
-  return unreachable ? kReasonUnreachable : kReasonProbeLoss;
-}
-
-Result<std::unique_ptr<IcmpProber>, std::error_code> IcmpProber::open(
-    asio::io_context& io, const std::string& uplink, std::uint16_t identifier,
-    std::vector<std::uint32_t> targets, Duration timeout) {
+IoResult<std::unique_ptr<IcmpProber>> IcmpProber::open(asio::io_context& io,
+                                                       const std::string& uplink,
+                                                       std::uint16_t identifier) {
   asio::ip::icmp::socket socket(io);
   std::error_code ec;
   socket.open(asio::ip::icmp::v4(), ec);
@@ -71,47 +52,42 @@ Result<std::unique_ptr<IcmpProber>, std::error_code> IcmpProber::open(
   ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
   socket.non_blocking(true, ec);
   if (ec) return fail(to_system(ec));
-  std::unique_ptr<IcmpProber> prober(
-      new IcmpProber(io, std::move(socket), identifier, std::move(targets), timeout));
+  std::unique_ptr<IcmpProber> prober(new IcmpProber(io, std::move(socket), identifier));
   prober->receive();
   return prober;
 }
 
 IcmpProber::IcmpProber(asio::io_context& io, asio::ip::icmp::socket socket,
-                       std::uint16_t identifier, std::vector<std::uint32_t> targets,
-                       Duration timeout)
-    : io_(io),
-      socket_(std::move(socket)),
-      identifier_(identifier),
-      targets_(std::move(targets)),
-      timeout_(timeout) {}
+                       std::uint16_t identifier)
+    : io_(io), socket_(std::move(socket)), identifier_(identifier) {}
 
 IcmpProber::~IcmpProber() { *alive_ = false; }
 
-void IcmpProber::set_targets(std::vector<std::uint32_t> targets, Duration timeout) {
-  targets_ = std::move(targets);
-  timeout_ = timeout;
-}
-
-void IcmpProber::start_round(std::uint16_t sequence, RoundHandler done) {
-  if (rounds_.count(sequence)) finish_if_complete(sequence, /*timed_out=*/true);
+void IcmpProber::start_round(const RoundRequest& request, RoundHandler done) {
+  const std::uint16_t sequence = request.sequence;
+  const std::vector<std::uint32_t>& targets = request.targets;
+  if (rounds_.count(sequence)) {
+    auto token = alive_;
+    finish_if_complete(sequence, /*timed_out=*/true);
+    if (!*token) return;  // the old round's handler closed the prober
+  }
   auto round = std::make_unique<Round>(io_);
   round->handler = std::move(done);
   round->report.sequence = sequence;
   round->report.started = Clock::now();
-  round->report.probes.resize(targets_.size());
-  round->concluded.assign(targets_.size(), false);
-  round->remaining = targets_.size();
+  round->report.probes.resize(targets.size());
+  round->concluded.assign(targets.size(), false);
+  round->remaining = targets.size();
   auto payload = std::as_bytes(std::span(kPayload.data(), kPayload.size()));
   auto packet = encode_echo_request(
       identifier_, sequence,
       std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
-  for (std::size_t i = 0; i < targets_.size(); ++i) {
+  for (std::size_t i = 0; i < targets.size(); ++i) {
     ProbeOutcome& probe = round->report.probes[i];
-    probe.target = targets_[i];
+    probe.target = targets[i];
     std::error_code ec;
     socket_.send_to(asio::buffer(packet),
-                    asio::ip::icmp::endpoint(asio::ip::address_v4(targets_[i]), 0), 0, ec);
+                    asio::ip::icmp::endpoint(asio::ip::address_v4(targets[i]), 0), 0, ec);
     ec = to_system(ec);
     if (ec) {
       probe.error = is_no_route(ec) ? ProbeError::kNoRoute : ProbeError::kTimeout;
@@ -129,7 +105,7 @@ void IcmpProber::start_round(std::uint16_t sequence, RoundHandler done) {
     });
     return;
   }
-  ref.timer.expires_after(timeout_);
+  ref.timer.expires_after(request.timeout);
   ref.timer.async_wait([this, alive = std::weak_ptr<bool>(alive_), sequence](std::error_code ec) {
     if (ec || !alive.lock() || !*alive.lock()) return;
     finish_if_complete(sequence, /*timed_out=*/true);
@@ -150,10 +126,12 @@ void IcmpProber::finish_if_complete(std::uint16_t sequence, bool timed_out) {
 void IcmpProber::receive() {
   socket_.async_receive(asio::buffer(buffer_), [this, alive = std::weak_ptr<bool>(alive_)](
                                                    std::error_code ec, std::size_t length) {
-    if (ec == asio::error::operation_aborted || !alive.lock() || !*alive.lock()) return;
+    auto token = alive.lock();
+    if (!token || !*token || ec == asio::error::operation_aborted) return;
     if (!ec) handle_packet(length);
-    // A transient receive error (e.g. ENOBUFS) must not end probing: read on.
-    receive();
+    // A transient receive error (e.g. ENOBUFS) must not end probing: read on, unless a round's
+    // handler closed the prober.
+    if (*token) receive();
   });
 }
 

@@ -1,5 +1,5 @@
 // Interface lookups through the C library (if_nametoindex, getifaddrs).
-#include "ispfailover/io/interfaces.h"
+#include "interfaces.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -7,15 +7,12 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <memory>
 
 namespace ispf {
 
-std::optional<unsigned> interface_index(const std::string& name) {
-  unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return std::nullopt;
-  return index;
-}
+bool interface_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
 
 std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
   ifaddrs* list = nullptr;
@@ -38,6 +35,22 @@ std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
     if (~mask > 1) return address | ~mask;  // /31 and /32 have no broadcast address
   }
   return std::nullopt;
+}
+
+Result<std::vector<Ipv4Prefix>, std::error_code> usable_prefixes() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return fail(std::error_code(errno, std::system_category()));
+  std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> guard(list, freeifaddrs);
+  std::vector<Ipv4Prefix> out;
+  for (ifaddrs* entry = list; entry; entry = entry->ifa_next) {
+    if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || !entry->ifa_netmask) continue;
+    // Up and running (carrier): a link without either has lost its routes already.
+    if (!(entry->ifa_flags & IFF_UP) || !(entry->ifa_flags & IFF_RUNNING)) continue;
+    std::uint32_t address = ntohl(reinterpret_cast<sockaddr_in*>(entry->ifa_addr)->sin_addr.s_addr);
+    std::uint32_t mask = ntohl(reinterpret_cast<sockaddr_in*>(entry->ifa_netmask)->sin_addr.s_addr);
+    out.push_back(Ipv4Prefix{address, __builtin_popcount(mask)});
+  }
+  return out;
 }
 
 std::string host_name() {

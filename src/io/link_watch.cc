@@ -1,11 +1,10 @@
-// Netlink link events (RTNLGRP_LINK) for one interface, read on the io_context's thread.
-#include "ispfailover/io/link_watch.h"
+// NetlinkLinkWatch: RTNLGRP_LINK events for one interface name, with its ifindex tracked so a
+// rename away is seen as the link going.
+#include "link_watch.h"
 
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <netlink/errno.h>
-#include <netlink/msg.h>
-#include <unistd.h>
 
 namespace ispf {
 namespace {
@@ -15,93 +14,99 @@ LinkStatus status_of(rtnl_link* link) {
   return LinkStatus{true, (flags & IFF_UP) != 0, (flags & IFF_LOWER_UP) != 0};
 }
 
-struct ParseContext {
-  const std::string* ifname;
-  bool deleted;
-  std::optional<LinkStatus> status;
-};
-
 }  // namespace
 
-Result<LinkStatus, std::error_code> query_link(const std::string& ifname) {
-  auto socket = open_route_socket();
-  if (!socket) return fail(socket.error());
+IoResult<std::pair<LinkStatus, int>> query_link(nl_sock* socket, const std::string& ifname) {
   rtnl_link* raw = nullptr;
-  int err = rtnl_link_get_kernel(socket->get(), 0, ifname.c_str(), &raw);
-  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return LinkStatus{};
-  if (err < 0) return fail(netlink_error(err));
+  int err = rtnl_link_get_kernel(socket, 0, ifname.c_str(), &raw);
+  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return std::make_pair(LinkStatus{}, 0);
+  if (err < 0) return fail(from_nle(err));
   NlLink link(raw);
-  return status_of(link.get());
+  return std::make_pair(status_of(link.get()), rtnl_link_get_ifindex(link.get()));
 }
 
-Result<std::unique_ptr<LinkWatch>, std::error_code> LinkWatch::open(asio::io_context& io,
-                                                                    const std::string& ifname,
-                                                                    Handler on_change) {
+IoResult<std::unique_ptr<NetlinkLinkWatch>> NetlinkLinkWatch::open(asio::io_context& io,
+                                                                   const std::string& ifname,
+                                                                   Handler on_change) {
+  auto query_socket = open_route_socket();
+  if (!query_socket) return fail(query_socket.error());
+  std::unique_ptr<NetlinkLinkWatch> watch(
+      new NetlinkLinkWatch(ifname, std::move(on_change), std::move(*query_socket)));
+  NetlinkLinkWatch* self = watch.get();
   // Subscribe first, then read the state: a change between the two is not lost.
-  auto socket = open_route_socket({RTNLGRP_LINK});
-  if (!socket) return fail(socket.error());
-  auto initial = query_link(ifname);
+  auto events = NetlinkEventSocket::open(
+      io, {RTNLGRP_LINK}, [self](nl_msg* msg) { self->on_message(msg); },
+      [self](bool lost) { self->on_drained(lost); });
+  if (!events) return fail(events.error());
+  watch->events_ = std::move(*events);
+  auto initial = query_link(watch->query_socket_.get(), ifname);
   if (!initial) return fail(initial.error());
-  std::unique_ptr<LinkWatch> watch(
-      new LinkWatch(io, std::move(*socket), ifname, std::move(on_change)));
-  watch->status_ = *initial;
-  watch->wait();
+  watch->status_ = initial->first;
+  watch->ifindex_ = initial->second;
   return watch;
 }
 
-LinkWatch::LinkWatch(asio::io_context& io, NlSocket socket, std::string ifname, Handler on_change)
-    : socket_(std::move(socket)),
-      descriptor_(io, ::dup(nl_socket_get_fd(socket_.get()))),
-      ifname_(std::move(ifname)),
-      on_change_(std::move(on_change)) {
-  nl_socket_modify_cb(socket_.get(), NL_CB_VALID, NL_CB_CUSTOM, &LinkWatch::on_message, this);
-}
+NetlinkLinkWatch::NetlinkLinkWatch(std::string ifname, Handler on_change, NlSocket query_socket)
+    : ifname_(std::move(ifname)),
+      on_change_(std::move(on_change)),
+      query_socket_(std::move(query_socket)) {}
 
-LinkWatch::~LinkWatch() {
-  std::error_code ignored;
-  descriptor_.cancel(ignored);
-}
+NetlinkLinkWatch::~NetlinkLinkWatch() { *alive_ = false; }
 
-void LinkWatch::wait() {
-  descriptor_.async_wait(asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
-    if (ec == asio::error::operation_aborted) return;
-    on_readable();
-    wait();
-  });
-}
-
-void LinkWatch::on_readable() {
-  int err = 0;
-  while ((err = nl_recvmsgs_default(socket_.get())) >= 0) {
-  }
-  if (err != -NLE_AGAIN) {
-    // Lost events (buffer overrun) or a read error: ask the kernel for the truth instead.
-    if (auto now = query_link(ifname_)) apply(*now);
-  }
-}
-
-int LinkWatch::on_message(nl_msg* msg, void* self_ptr) {
-  auto* self = static_cast<LinkWatch*>(self_ptr);
-  ParseContext context{&self->ifname_, nlmsg_hdr(msg)->nlmsg_type == RTM_DELLINK, std::nullopt};
+void NetlinkLinkWatch::on_message(nl_msg* msg) {
+  const int type = nlmsg_hdr(msg)->nlmsg_type;
+  if (type != RTM_NEWLINK && type != RTM_DELLINK) return;
+  // nl_msg_parse's callback sees the object, not the message type: the context carries it.
+  struct Context {
+    NetlinkLinkWatch* self;
+    bool deleted;
+  } context{this, type == RTM_DELLINK};
   nl_msg_parse(
       msg,
       [](nl_object* object, void* arg) {
-        auto* ctx = static_cast<ParseContext*>(arg);
+        auto* ctx = static_cast<Context*>(arg);
+        NetlinkLinkWatch* self = ctx->self;
         auto* link = reinterpret_cast<rtnl_link*>(object);
         const char* name = rtnl_link_get_name(link);
-        if (!name || *ctx->ifname != name) return;
-        ctx->status = ctx->deleted ? LinkStatus{} : status_of(link);
+        const int index = rtnl_link_get_ifindex(link);
+        const bool named_ours = name && self->ifname_ == name;
+        if (ctx->deleted) {
+          if (index == self->ifindex_ || (named_ours && self->ifindex_ == 0)) {
+            self->ifindex_ = 0;
+            self->note(LinkStatus{});
+          }
+        } else if (named_ours) {
+          self->ifindex_ = index;  // new, or made anew with another index, or renamed to us
+          self->note(status_of(link));
+        } else if (self->ifindex_ != 0 && index == self->ifindex_) {
+          self->ifindex_ = 0;  // renamed away: for us it is gone
+          self->note(LinkStatus{});
+        }
       },
       &context);
-  if (context.status) self->apply(*context.status);
-  return NL_OK;
 }
 
-void LinkWatch::apply(const LinkStatus& status) {
-  bool changed = status.exists != status_.exists || status.admin_up != status_.admin_up ||
-                 status.carrier != status_.carrier;
-  status_ = status;
-  if (changed) on_change_(status_);
+void NetlinkLinkWatch::note(const LinkStatus& status) {
+  const LinkStatus& last = noted_.empty() ? status_ : noted_.back();
+  if (status != last) noted_.push_back(status);
+}
+
+void NetlinkLinkWatch::on_drained(bool lost) {
+  if (lost) {
+    // Events were lost: ask the kernel for the truth instead.
+    if (auto now = query_link(query_socket_.get(), ifname_)) {
+      ifindex_ = now->second;
+      note(now->first);
+    }
+  }
+  std::vector<LinkStatus> changes;
+  changes.swap(noted_);
+  auto token = alive_;
+  for (const LinkStatus& status : changes) {
+    status_ = status;
+    on_change_(status);
+    if (!*token) return;  // the handler closed the watch
+  }
 }
 
 }  // namespace ispf

@@ -1,12 +1,12 @@
 // Capabilities through libcap-ng: check the one a daemon needs, drop every other.
-#include "ispfailover/io/privileges.h"
+#include "privileges.h"
 
 #include <cap-ng.h>
 #include <linux/capability.h>
 
 namespace ispf {
 
-bool has_effective_capability(int capability) {
+bool has_capability(int capability) {
   capng_get_caps_process();
   return capng_have_capability(CAPNG_EFFECTIVE, static_cast<unsigned>(capability)) != 0;
 }

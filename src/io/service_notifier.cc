@@ -1,5 +1,5 @@
 // sd_notify(3) adapter: silent no-ops when not started by systemd (no NOTIFY_SOCKET).
-#include "ispfailover/io/service_notifier.h"
+#include "service_notifier.h"
 
 #include <systemd/sd-daemon.h>
 

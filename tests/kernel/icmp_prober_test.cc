@@ -1,5 +1,4 @@
-// IcmpProber against real raw sockets: answers, loss, ICMP errors, no route, device binding.
-#include "ispfailover/io/icmp_prober.h"
+// LinuxEnv's prober against real raw sockets: answers, loss, ICMP errors, no route, binding.
 
 #include <gtest/gtest.h>
 #include <linux/capability.h>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ispfailover/io/linux_env.h"
 #include "support/netns.h"
 
 namespace ispf {
@@ -28,6 +28,14 @@ using test::Netns;
 using test::RunUntil;
 
 constexpr std::uint16_t kIdentifier = 0xbeef;
+
+// A prober with the targets and timeout its rounds ask for (the seam takes them per round).
+struct Probe {
+  std::unique_ptr<Prober> prober;
+  std::vector<std::uint32_t> targets;
+  Duration timeout;
+  std::uint64_t ignored_packets() const { return prober->ignored_packets(); }
+};
 
 // Takes CAP_NET_RAW out of the calling thread's effective set until destroyed (it stays
 // permitted, so it can come back).
@@ -79,23 +87,24 @@ class IcmpProberTest : public ::testing::Test {
         "ip addr add 198.51.100.9/32 dev lo");
   }
 
-  std::unique_ptr<IcmpProber> Open(const std::vector<std::uint32_t>& targets, Duration timeout,
-                                   const std::string& uplink = "up0") {
+  std::unique_ptr<Probe> Open(const std::vector<std::uint32_t>& targets, Duration timeout,
+                              const std::string& uplink = "up0") {
     EnterNetns inside(prober_);
-    auto prober = IcmpProber::open(io_, uplink, kIdentifier, targets, timeout);
-    if (!prober) throw std::runtime_error("IcmpProber::open: " + prober.error().message());
-    return std::move(*prober);
+    auto prober = env_.open_prober(uplink, kIdentifier);
+    if (!prober) throw std::runtime_error("open_prober: " + prober.error().message());
+    return std::make_unique<Probe>(Probe{std::move(*prober), targets, timeout});
   }
 
   // Starts one round and runs the io_context until it is reported (or `limit` passes).
-  std::optional<RoundReport> Round(IcmpProber& prober, std::uint16_t sequence,
+  std::optional<RoundReport> Round(Probe& probe, std::uint16_t sequence,
                                    milliseconds limit = milliseconds(5000)) {
     std::optional<RoundReport> report;
     int calls = 0;
-    prober.start_round(sequence, [&](const RoundReport& r) {
-      report = r;
-      ++calls;
-    });
+    probe.prober->start_round(RoundRequest{sequence, probe.targets, probe.timeout},
+                              [&](const RoundReport& r) {
+                                report = r;
+                                ++calls;
+                              });
     RunUntil(
         io_, [&] { return report.has_value(); }, limit);
     // A round is reported exactly once: run on a little to catch a second report.
@@ -107,6 +116,7 @@ class IcmpProberTest : public ::testing::Test {
   Netns prober_{"prober"};
   Netns responder_{"resp"};
   asio::io_context io_;
+  LinuxEnv env_{io_, "icmp_prober_test"};
 };
 
 TEST_F(IcmpProberTest, OneTargetAnswersWithRtt) {
@@ -230,8 +240,7 @@ TEST_F(IcmpProberTest, DefaultRouteDeletedFailsTheRoundByTimeout) {
 
 TEST_F(IcmpProberTest, UnknownInterfaceFailsWithEnodev) {
   EnterNetns inside(prober_);
-  auto prober =
-      IcmpProber::open(io_, "nosuch0", kIdentifier, {Ip("198.51.100.8")}, milliseconds(500));
+  auto prober = env_.open_prober("nosuch0", kIdentifier);
   ASSERT_FALSE(prober.has_value());
   EXPECT_EQ(prober.error().value(), ENODEV) << prober.error().message();
   EXPECT_TRUE(prober.error() == std::errc::no_such_device) << prober.error().category().name();
@@ -243,8 +252,7 @@ TEST_F(IcmpProberTest, OpenWithoutNetRawFailsWithEperm) {
   std::optional<std::error_code> error;
   {
     WithoutNetRaw drop;
-    auto prober =
-        IcmpProber::open(io_, "up0", kIdentifier, {Ip("198.51.100.8")}, milliseconds(500));
+    auto prober = env_.open_prober("up0", kIdentifier);
     if (!prober) error = prober.error();
   }
   ASSERT_TRUE(error.has_value()) << "a raw socket opened without CAP_NET_RAW";

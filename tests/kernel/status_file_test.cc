@@ -1,6 +1,5 @@
-// write_file_atomically on a real file system: replaces content, readers never see a torn file.
-#include "ispfailover/io/status_file.h"
-
+// LinuxEnv::write_file_atomically on a real file system: replaces content, readers never see a
+// torn file, symbolic links are replaced and never written through.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "ispfailover/io/linux_env.h"
 
 namespace ispf {
 namespace {
@@ -38,8 +39,14 @@ class StatusFileTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
+  std::error_code write_file_atomically(const std::string& path, std::string_view content) {
+    return env_.write_file_atomically(path, content);
+  }
+
   std::string dir_;
   std::string path_;
+  asio::io_context io_;
+  LinuxEnv env_{io_, "status_file_test"};
 };
 
 TEST_F(StatusFileTest, CreatesAndReplacesContent) {
@@ -58,8 +65,36 @@ TEST_F(StatusFileTest, CreatesAndReplacesContent) {
   EXPECT_EQ(entries, 1);
 }
 
-TEST_F(StatusFileTest, FailsInAMissingDirectory) {
-  EXPECT_TRUE(write_file_atomically(dir_ + "/missing/status.json", "x"));
+TEST_F(StatusFileTest, CreatesAMissingDirectory) {
+  const std::string path = dir_ + "/missing/deeper/status.json";
+  ASSERT_FALSE(write_file_atomically(path, "x"));
+  EXPECT_EQ(ReadAll(path), "x");
+}
+
+TEST_F(StatusFileTest, FailsWhereTheDirectoryIsAFile) {
+  ASSERT_FALSE(write_file_atomically(dir_ + "/file", "x"));
+  EXPECT_TRUE(write_file_atomically(dir_ + "/file/status.json", "x"));
+}
+
+TEST_F(StatusFileTest, FileIsWorldReadableWhateverTheUmask) {
+  mode_t old = ::umask(077);
+  std::error_code written = write_file_atomically(path_, "x");
+  ::umask(old);
+  ASSERT_FALSE(written);
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+// A link planted at the status path (say, to /etc/shadow) is replaced, its target untouched.
+TEST_F(StatusFileTest, ReplacesASymbolicLinkInsteadOfWritingThroughIt) {
+  const std::string victim = dir_ + "/victim";
+  { std::ofstream(victim) << "precious"; }
+  std::filesystem::create_symlink(victim, path_);
+  ASSERT_FALSE(write_file_atomically(path_, "status"));
+  EXPECT_EQ(ReadAll(victim), "precious");
+  EXPECT_FALSE(std::filesystem::is_symlink(path_));
+  EXPECT_EQ(ReadAll(path_), "status");
 }
 
 TEST_F(StatusFileTest, ConcurrentReaderNeverSeesAPartialFile) {

@@ -144,10 +144,11 @@ bool FakeKernel::take_injected_failure(std::error_code& error) {
   return true;
 }
 
-void FakeKernel::insert(DefaultRoute route) {
-  // A new route goes before the others of its table and metric, as fib_table_insert puts it.
+void FakeKernel::insert(DefaultRoute route, bool append) {
+  // Where fib_table_insert puts it: NLM_F_APPEND after the others of its table and metric,
+  // else before them.
   auto at = std::find_if(routes_.begin(), routes_.end(), [&](const DefaultRoute& r) {
-    return r.table == route.table && r.metric >= route.metric;
+    return r.table == route.table && (append ? r.metric > route.metric : r.metric >= route.metric);
   });
   routes_.insert(at, route);
 }
@@ -218,7 +219,7 @@ std::error_code FakeKernel::add_route(const DefaultRoute& route) {
   if (std::find(routes_.begin(), routes_.end(), added) != routes_.end()) {
     return errc(std::errc::file_exists);
   }
-  insert(added);
+  insert(added, /*append=*/true);
   changed();
   return {};
 }

@@ -53,9 +53,10 @@ class FakeKernel {
   std::error_code replace_default(const RouteSlot& slot, std::uint32_t gateway);
   std::error_code remove_default(const RouteSlot& slot);
   std::error_code delete_route(const DefaultRoute& route);
-  // Someone else's route (DHCP, an admin): ENETUNREACH if no admin-up link has an address whose
-  // prefix holds the gateway, ENETDOWN for a gatewayless route on a down or missing link, EEXIST
-  // for an identical route (`ip route add` uses NLM_F_EXCL). The route's ifindex is filled in.
+  // Someone else's route (DHCP, an admin), as `ip route append` adds it: after the routes of
+  // its table and metric. ENETUNREACH if no admin-up link has an address whose prefix holds the
+  // gateway, ENETDOWN for a gatewayless route on a down or missing link, EEXIST for an identical
+  // route. The route's ifindex is filled in.
   std::error_code add_route(const DefaultRoute& route);
 
   // The next `count` edits through replace_default, remove_default or delete_route fail with
@@ -90,7 +91,8 @@ class FakeKernel {
   bool take_injected_failure(std::error_code& error);
   // Drops every route via `ifindex` silently, as the kernel does (no RTM_DELROUTE).
   void drop_routes_via(int ifindex);
-  void insert(DefaultRoute route);
+  // Before (or with `append`, after) the routes of the same table and metric.
+  void insert(DefaultRoute route, bool append = false);
   void changed();
   void link_changed(const std::string& name);
 

@@ -26,7 +26,8 @@ TEST(FakeKernelTest, CallbacksSeeChangesAndCanBeRemoved) {
   int changes = 0;
   std::vector<std::pair<std::string, LinkStatus>> links;
   int change_id = kernel.on_change([&] { ++changes; });
-  kernel.on_link([&](const std::string& name, const LinkStatus& s) { links.emplace_back(name, s); });
+  kernel.on_link(
+      [&](const std::string& name, const LinkStatus& s) { links.emplace_back(name, s); });
   auto generation = kernel.generation();
   kernel.add_link("wan0", true, false);
   kernel.rename_link("wan0", "wan1");

@@ -137,6 +137,9 @@ class Env {
   // prefix implies; none for /31, /32, no address or no such interface.
   virtual std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) = 0;
   virtual bool interface_exists(const std::string& ifname) = 0;
+  // The IPv4 addresses, with their prefixes, of every link that is up and running: the nets
+  // whose gateways this host can reach on-link now.
+  virtual IoResult<std::vector<Ipv4Prefix>> usable_prefixes() = 0;
   virtual std::string host_name() = 0;
 
   // The whole of a small file (state, keys); ENOENT when it does not exist.

@@ -1,16 +1,23 @@
-// Interface lookups the daemons need at start: index, existence, IPv4 broadcast address.
+// Interface lookups through the C library: existence, IPv4 broadcast address, host name.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <vector>
+
+#include "ispfailover/core/result.h"
+#include "ispfailover/core/route.h"
 
 namespace ispf {
 
-std::optional<unsigned> interface_index(const std::string& name);
+bool interface_exists(const std::string& name);
 // The IPv4 broadcast address of `name` (host byte order): the configured one, or the one its
 // prefix implies when the address was added without one; none for /31, /32 or no address.
 std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name);
 std::string host_name();
+// The IPv4 prefixes of the addresses on links that are up and running.
+Result<std::vector<Ipv4Prefix>, std::error_code> usable_prefixes();
 
 }  // namespace ispf

@@ -1,0 +1,50 @@
+// Raw ICMP echo probing out of one uplink interface, in rounds, on the daemon's io_context.
+#pragma once
+
+#include <array>
+#include <asio/io_context.hpp>
+#include <asio/ip/icmp.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "ispfailover/io/env.h"
+
+namespace ispf {
+
+class IcmpProber final : public Prober {
+ public:
+  // A raw ICMP socket bound to `uplink` with SO_BINDTODEVICE, so probes can never leave by
+  // another route. EPERM without CAP_NET_RAW, ENODEV for an unknown interface.
+  //
+  // Bound to a device, a socket whose target has no route is not refused by the kernel: it takes
+  // the target as on-link and sends (ARP first). So "no-route" comes only from a send error
+  // (ENETUNREACH, ENETDOWN, EHOSTUNREACH, e.g. with the uplink down); a deleted route shows up
+  // as probe-loss after the timeout.
+  static IoResult<std::unique_ptr<IcmpProber>> open(asio::io_context& io, const std::string& uplink,
+                                                    std::uint16_t identifier);
+  ~IcmpProber() override;
+
+  // A round with a sequence still running concludes the old one first (as timed out).
+  void start_round(const RoundRequest& request, RoundHandler done) override;
+  std::uint64_t ignored_packets() const override { return ignored_; }
+
+ private:
+  struct Round;
+  IcmpProber(asio::io_context& io, asio::ip::icmp::socket socket, std::uint16_t identifier);
+  void receive();
+  void handle_packet(std::size_t length);
+  void finish_if_complete(std::uint16_t sequence, bool timed_out);
+
+  asio::io_context& io_;
+  asio::ip::icmp::socket socket_;
+  std::uint16_t identifier_;
+  std::map<std::uint16_t, std::unique_ptr<Round>> rounds_;
+  std::array<std::uint8_t, 1500> buffer_{};
+  std::uint64_t ignored_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace ispf

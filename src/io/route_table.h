@@ -1,0 +1,41 @@
+// The kernel's IPv4 default routes through libnl-route-3, and the watch that says "look again".
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <memory>
+
+#include "ispfailover/io/env.h"
+#include "netlink.h"
+#include "netlink_event_socket.h"
+
+namespace ispf {
+
+class NetlinkRouteTable final : public RouteTable {
+ public:
+  static IoResult<std::unique_ptr<NetlinkRouteTable>> open();
+  IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) override;
+  std::error_code replace_default(const RouteSlot& slot, std::uint32_t gateway) override;
+  std::error_code remove_default(const RouteSlot& slot) override;
+  std::error_code delete_route(const DefaultRoute& route) override;
+
+ private:
+  explicit NetlinkRouteTable(NlSocket socket) : socket_(std::move(socket)) {}
+  // Sends one route request and returns the kernel's own errno.
+  std::error_code request(const DefaultRoute& route, int type, int flags);
+  NlSocket socket_;
+};
+
+// One subscription to IPv4 routes, links and IPv4 addresses; the handler runs at most once per
+// drain of the socket, and after a lost event too.
+class NetlinkTableWatch final : public TableWatch {
+ public:
+  static IoResult<std::unique_ptr<NetlinkTableWatch>> open(asio::io_context& io, Handler handler);
+
+ private:
+  explicit NetlinkTableWatch(Handler handler) : handler_(std::move(handler)) {}
+  Handler handler_;
+  bool pending_ = false;
+  std::unique_ptr<NetlinkEventSocket> events_;
+};
+
+}  // namespace ispf

@@ -1,0 +1,370 @@
+// The seam's contract: one set of test bodies, run against the real LinuxEnv in a network
+// namespace (kernel_tests) and against FakeEnv on a FakeKernel (unit_tests). Whatever the fake
+// promises here, the kernel was seen to do.
+//
+// A World (the type parameter) gives the test an Env and hands on the host it lives on:
+//   Env& env();
+//   void add_link(name);                 // a veth-like link, admin up, carrier once its peer is
+//   void set_link(name, admin_up);       // ip link set NAME up|down (down takes the carrier too)
+//   void set_carrier(name, carrier);     // the peer's end up or down
+//   void delete_link(name);  void rename_link(from, to);   // rename needs the link down
+//   void add_address(name, "a.b.c.d/len");  void flush_addresses(name);
+//   int ifindex(name);
+//   bool add_foreign_default_route(gateway, protocol, metric, table);  // `ip route append`
+//   void send_from_peer(port, bytes);    // a datagram from kPeerAddress to the host's kHostAddress
+//   bool await(condition);               // runs the loop until condition(), with a deadline
+//   void settle();                       // runs the loop until pending events must have come
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ispfailover/io/env.h"
+
+namespace ispf::contract {
+
+constexpr std::uint32_t kHostAddress = 0xc0a8380a;   // 192.168.56.10, on lan0
+constexpr std::uint32_t kPeerAddress = 0xc0a83865;   // 192.168.56.101, lan0's peer
+constexpr std::uint32_t kOtherGateway = 0xc0a83866;  // 192.168.56.102, in lan0's prefix
+constexpr std::uint32_t kThirdGateway = 0xc0a83867;  // 192.168.56.103, in lan0's prefix
+constexpr std::uint32_t kFarGateway = 0x0a090909;    // 10.9.9.9, in no prefix
+constexpr std::uint16_t kPort = 1500;
+constexpr RouteSlot kSlot{254, 50, 150};
+
+inline std::string Describe(const std::vector<DefaultRoute>& routes) {
+  std::string text;
+  for (const auto& r : routes) {
+    text += "[gw " + std::to_string(r.gateway) + " metric " + std::to_string(r.metric) + " proto " +
+            std::to_string(r.protocol) + " ifindex " + std::to_string(r.ifindex) + " table " +
+            std::to_string(r.table) + "] ";
+  }
+  return text.empty() ? "(none)" : text;
+}
+
+template <class World>
+class EnvContract : public ::testing::Test {
+ protected:
+  // lan0 up with 192.168.56.10/24, the route table open, the table watch counting.
+  void SetUpLan() {
+    world_.add_link("lan0");
+    world_.add_address("lan0", "192.168.56.10/24");
+    ASSERT_TRUE(world_.await([&] { return Link("lan0").usable(); })) << "lan0 never came up";
+    auto table = world_.env().open_route_table();
+    ASSERT_TRUE(table.has_value()) << table.error().message();
+    table_ = std::move(*table);
+  }
+
+  void WatchTable() {
+    auto watch = world_.env().watch_table([this] { ++table_events_; });
+    ASSERT_TRUE(watch.has_value()) << watch.error().message();
+    table_watch_ = std::move(*watch);
+  }
+
+  LinkStatus Link(const std::string& name) {
+    if (!link_watches_.count(name)) {
+      auto watch = world_.env().watch_link(
+          name, [this, name](const LinkStatus& status) { reports_[name].push_back(status); });
+      if (!watch) {
+        ADD_FAILURE() << "watch_link(" << name << "): " << watch.error().message();
+        return {};
+      }
+      link_watches_[name] = std::move(*watch);
+    }
+    return link_watches_[name]->status();
+  }
+
+  std::vector<DefaultRoute> Routes(std::uint32_t table = 254) {
+    auto routes = table_->default_routes(table);
+    if (!routes) {
+      ADD_FAILURE() << "default_routes: " << routes.error().message();
+      return {};
+    }
+    return *routes;
+  }
+
+  World world_;
+  std::unique_ptr<RouteTable> table_;
+  std::unique_ptr<TableWatch> table_watch_;
+  int table_events_ = 0;
+  std::map<std::string, std::unique_ptr<LinkWatch>> link_watches_;
+  std::map<std::string, std::vector<LinkStatus>> reports_;
+};
+
+TYPED_TEST_SUITE_P(EnvContract);
+
+TYPED_TEST_P(EnvContract, ReplaceListsAndRemovesOurRoute) {
+  this->SetUpLan();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  EXPECT_EQ(this->Routes(), (std::vector<DefaultRoute>{{kPeerAddress, 50, 150, lan, 254}}))
+      << Describe(this->Routes());
+  // Replacing moves it: still one route, never two.
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kOtherGateway));
+  EXPECT_EQ(this->Routes(), (std::vector<DefaultRoute>{{kOtherGateway, 50, 150, lan, 254}}))
+      << Describe(this->Routes());
+  // The same again changes nothing.
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kOtherGateway));
+  EXPECT_EQ(this->Routes().size(), 1u);
+  ASSERT_FALSE(this->table_->remove_default(kSlot));
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+  // Removing what is not there is success.
+  EXPECT_FALSE(this->table_->remove_default(kSlot));
+}
+
+TYPED_TEST_P(EnvContract, RoutesLiveInTheirTable) {
+  this->SetUpLan();
+  const RouteSlot other{100, 7, 150};
+  ASSERT_FALSE(this->table_->replace_default(other, kPeerAddress));
+  EXPECT_TRUE(this->Routes(254).empty()) << Describe(this->Routes(254));
+  auto listed = this->Routes(100);
+  ASSERT_EQ(listed.size(), 1u) << Describe(listed);
+  EXPECT_EQ(listed[0].table, 100u);
+  EXPECT_EQ(listed[0].metric, 7u);
+  // remove_default of the main table's slot leaves table 100 alone.
+  ASSERT_FALSE(this->table_->remove_default(kSlot));
+  EXPECT_EQ(this->Routes(100).size(), 1u);
+  ASSERT_FALSE(this->table_->remove_default(other));
+  EXPECT_TRUE(this->Routes(100).empty());
+}
+
+TYPED_TEST_P(EnvContract, ReplaceViaAnUnreachableGatewayFailsWithEnetunreach) {
+  this->SetUpLan();
+  EXPECT_EQ(this->table_->replace_default(kSlot, kFarGateway), std::errc::network_unreachable);
+  this->world_.set_link("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("lan0").admin_up; }));
+  EXPECT_EQ(this->table_->replace_default(kSlot, kPeerAddress), std::errc::network_unreachable);
+  EXPECT_TRUE(this->Routes().empty());
+}
+
+TYPED_TEST_P(EnvContract, RouteVanishesWhenItsLinkGoesDownAndTheWatchSaysSo) {
+  this->SetUpLan();
+  this->WatchTable();
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for our own route";
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.set_link("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event when the route's link went down";
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+  // Up again, the route does not come back by itself.
+  this->world_.set_link("lan0", true);
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("lan0").usable(); }));
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+}
+
+TYPED_TEST_P(EnvContract, RouteSurvivesCarrierLossFlaggedLinkdown) {
+  this->SetUpLan();
+  this->WatchTable();
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.set_carrier("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event on carrier loss";
+  EXPECT_FALSE(this->Link("lan0").carrier);
+  // The kernel keeps the route (iproute2 shows "linkdown"), and accepts a replace meanwhile.
+  EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
+  EXPECT_FALSE(this->table_->replace_default(kSlot, kOtherGateway));
+  EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
+}
+
+TYPED_TEST_P(EnvContract, RouteVanishesWhenTheAddressIsFlushed) {
+  this->SetUpLan();
+  this->WatchTable();
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.flush_addresses("lan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event when the address went";
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+  EXPECT_EQ(this->table_->replace_default(kSlot, kPeerAddress), std::errc::network_unreachable);
+}
+
+TYPED_TEST_P(EnvContract, TableWatchSeesForeignRoutesAndAddresses) {
+  this->SetUpLan();
+  this->WatchTable();
+  this->world_.settle();
+  this->table_events_ = 0;
+  ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, 100, 254));
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for a foreign route";
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.add_address("lan0", "10.20.0.1/16");
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for an address";
+}
+
+TYPED_TEST_P(EnvContract, ForeignRoutesAreListedAndDeletedExactly) {
+  this->SetUpLan();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, 100, 254));
+  const DefaultRoute foreign{kOtherGateway, 100, 4, lan, 254};
+  auto routes = this->Routes();
+  ASSERT_EQ(routes.size(), 2u) << Describe(routes);
+  EXPECT_NE(std::find(routes.begin(), routes.end(), foreign), routes.end()) << Describe(routes);
+  ASSERT_FALSE(this->table_->delete_route(foreign));
+  EXPECT_EQ(this->Routes(), (std::vector<DefaultRoute>{{kPeerAddress, 50, 150, lan, 254}}))
+      << Describe(this->Routes());
+  // Deleting a route that is gone is success.
+  EXPECT_FALSE(this->table_->delete_route(foreign));
+}
+
+TYPED_TEST_P(EnvContract, RemoveDefaultLeavesAForeignRouteOfTheSameMetric) {
+  this->SetUpLan();
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, kSlot.metric, 254));
+  ASSERT_EQ(this->Routes().size(), 2u) << Describe(this->Routes());
+  // Ours is first of its metric, so a replace moves ours and leaves the appended one.
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kThirdGateway));
+  auto both = this->Routes();
+  ASSERT_EQ(both.size(), 2u) << Describe(both);
+  EXPECT_NE(std::find(both.begin(), both.end(),
+                      DefaultRoute{kThirdGateway, 50, 150, this->world_.ifindex("lan0"), 254}),
+            both.end())
+      << Describe(both);
+  ASSERT_FALSE(this->table_->remove_default(kSlot));
+  auto routes = this->Routes();
+  ASSERT_EQ(routes.size(), 1u) << Describe(routes);
+  EXPECT_EQ(routes[0].protocol, 4);
+  EXPECT_EQ(routes[0].gateway, kOtherGateway);
+}
+
+// The kernel's NLM_F_REPLACE matches table and metric, not the protocol: a foreign route with
+// our metric is taken over. The engine must not share its metric with anyone.
+TYPED_TEST_P(EnvContract, ReplaceTakesOverAForeignRouteOfTheSameMetric) {
+  this->SetUpLan();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, kSlot.metric, 254));
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  EXPECT_EQ(this->Routes(), (std::vector<DefaultRoute>{{kPeerAddress, 50, 150, lan, 254}}))
+      << Describe(this->Routes());
+}
+
+TYPED_TEST_P(EnvContract, ApplyCarriesOutEachKindOfEdit) {
+  this->SetUpLan();
+  const int lan = this->world_.ifindex("lan0");
+  RouteEdit replace{RouteEdit::Kind::kReplaceOwn, kSlot, kPeerAddress, {}};
+  ASSERT_FALSE(this->table_->apply(replace));
+  EXPECT_EQ(this->Routes().size(), 1u);
+  ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, 100, 254));
+  RouteEdit remove_foreign{
+      RouteEdit::Kind::kDeleteForeign, {}, 0, DefaultRoute{kOtherGateway, 100, 4, lan, 254}};
+  ASSERT_FALSE(this->table_->apply(remove_foreign));
+  EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
+  RouteEdit remove_own{RouteEdit::Kind::kRemoveOwn, kSlot, 0, {}};
+  ASSERT_FALSE(this->table_->apply(remove_own));
+  EXPECT_TRUE(this->Routes().empty());
+}
+
+TYPED_TEST_P(EnvContract, LinkWatchFollowsALinkThatAppearsLater) {
+  EXPECT_FALSE(this->Link("wan0").exists);
+  EXPECT_FALSE(this->world_.env().interface_exists("wan0"));
+  this->world_.add_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }))
+      << "no usable report for a link made after the watch";
+  EXPECT_TRUE(this->reports_["wan0"].back().usable());
+  EXPECT_TRUE(this->world_.env().interface_exists("wan0"));
+}
+
+TYPED_TEST_P(EnvContract, LinkWatchFollowsALinkDeletedAndMadeAnew) {
+  this->world_.add_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+  const int first = this->world_.ifindex("wan0");
+  this->world_.delete_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").exists; }))
+      << "no report of the deletion";
+  this->world_.add_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }))
+      << "no report of the new link with the old name";
+  EXPECT_NE(this->world_.ifindex("wan0"), first);
+  // Down and up on the new link are followed too (its ifindex is the new one).
+  this->world_.set_link("wan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").admin_up; }));
+  EXPECT_TRUE(this->Link("wan0").exists);
+}
+
+TYPED_TEST_P(EnvContract, LinkWatchTakesARenameAwayAsGoneAndBackAsThere) {
+  this->world_.add_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+  this->world_.set_link("wan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").admin_up; }));
+  this->world_.rename_link("wan0", "wan9");
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").exists; }))
+      << "a rename away must read as the link gone";
+  // Events about the link under its new name are not ours.
+  const std::size_t count = this->reports_["wan0"].size();
+  this->world_.set_link("wan9", true);
+  this->world_.settle();
+  EXPECT_EQ(this->reports_["wan0"].size(), count);
+  EXPECT_FALSE(this->Link("wan0").exists);
+  this->world_.set_link("wan9", false);
+  this->world_.rename_link("wan9", "wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").exists; }))
+      << "a rename to the name must read as the link there";
+  this->world_.set_link("wan0", true);
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+}
+
+TYPED_TEST_P(EnvContract, LinkWatchReportsCarrierAndIgnoresOtherLinks) {
+  this->world_.add_link("wan0");
+  this->world_.add_link("wan1");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+  this->world_.settle();
+  const std::size_t count = this->reports_["wan0"].size();
+  this->world_.set_link("wan1", false);
+  this->world_.set_carrier("wan1", false);
+  this->world_.settle();
+  EXPECT_EQ(this->reports_["wan0"].size(), count) << "reports about another link";
+  this->world_.set_carrier("wan0", false);
+  ASSERT_TRUE(this->world_.await([&] {
+    return this->Link("wan0").exists && this->Link("wan0").admin_up && !this->Link("wan0").carrier;
+  })) << "no carrier-loss report";
+  this->world_.set_carrier("wan0", true);
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+}
+
+TYPED_TEST_P(EnvContract, ListenerGetsDatagramsWithTheirSourceAndSeesOversize) {
+  this->SetUpLan();
+  std::vector<std::pair<std::string, std::uint32_t>> received;
+  auto listener =
+      this->world_.env().listen(kPort, [&](std::span<const char> bytes, std::uint32_t source) {
+        received.emplace_back(std::string(bytes.begin(), bytes.end()), source);
+      });
+  ASSERT_TRUE(listener.has_value()) << listener.error().message();
+  this->world_.send_from_peer(kPort, "hello");
+  ASSERT_TRUE(this->world_.await([&] { return received.size() >= 1; })) << "nothing arrived";
+  EXPECT_EQ(received[0].first, "hello");
+  EXPECT_EQ(received[0].second, kPeerAddress);
+  const std::string oversize(1400, 'x');
+  this->world_.send_from_peer(kPort, oversize);
+  ASSERT_TRUE(this->world_.await([&] { return received.size() >= 2; }));
+  EXPECT_GT(received[1].first.size(), 512u) << "an oversize datagram must look oversize";
+  EXPECT_EQ(received[1].first, oversize);
+  EXPECT_EQ((*listener)->overflows(), 0u);
+}
+
+TYPED_TEST_P(EnvContract, BroadcastAddressComesFromThePrefix) {
+  this->SetUpLan();
+  EXPECT_EQ(this->world_.env().ipv4_broadcast_of("lan0"), 0xc0a838ffu);
+  EXPECT_EQ(this->world_.env().ipv4_broadcast_of("nosuch0"), std::nullopt);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
+    ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
+    RouteVanishesWhenItsLinkGoesDownAndTheWatchSaysSo, RouteSurvivesCarrierLossFlaggedLinkdown,
+    RouteVanishesWhenTheAddressIsFlushed, TableWatchSeesForeignRoutesAndAddresses,
+    ForeignRoutesAreListedAndDeletedExactly, RemoveDefaultLeavesAForeignRouteOfTheSameMetric,
+    ReplaceTakesOverAForeignRouteOfTheSameMetric, ApplyCarriesOutEachKindOfEdit,
+    LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
+    LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
+    ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix);
+
+}  // namespace ispf::contract

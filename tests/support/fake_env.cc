@@ -1,0 +1,403 @@
+// FakeEnv, FakeLoop and FakeLan: the seam on virtual time, every event a task on the loop.
+#include "support/fake_env.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace ispf {
+namespace {
+
+constexpr int kCapNetRaw = 13;  // linux/capability.h, without including the kernel's header
+
+std::error_code errc(std::errc e) { return std::make_error_code(e); }
+
+// Destroyed adapters must never be called back: tasks hold a weak token of their owner.
+using Token = std::shared_ptr<bool>;
+Token make_token() { return std::make_shared<bool>(true); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- FakeLoop
+
+FakeLoop::FakeLoop(std::uint64_t wall_ms)
+    : now_(TimePoint(std::chrono::hours(1))), wall_start_ms_(wall_ms) {}
+
+std::uint64_t FakeLoop::wall_ms() const {
+  auto elapsed = std::chrono::duration_cast<milliseconds>(now_ - TimePoint(std::chrono::hours(1)));
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(wall_start_ms_) + elapsed.count() +
+                                    wall_offset_ms_);
+}
+
+FakeLoop::TaskId FakeLoop::schedule(TimePoint when, std::function<void()> task) {
+  TaskId id = next_id_++;
+  when = std::max(when, now_);
+  tasks_.emplace(std::make_pair(when, id), std::move(task));
+  due_[id] = when;
+  return id;
+}
+
+void FakeLoop::cancel(TaskId id) {
+  auto it = due_.find(id);
+  if (it == due_.end()) return;
+  tasks_.erase({it->second, id});
+  due_.erase(it);
+}
+
+void FakeLoop::run_until(TimePoint until) {
+  while (!tasks_.empty() && tasks_.begin()->first.first <= until) {
+    auto it = tasks_.begin();
+    now_ = std::max(now_, it->first.first);
+    std::function<void()> task = std::move(it->second);
+    due_.erase(it->first.second);
+    tasks_.erase(it);
+    task();
+  }
+  now_ = std::max(now_, until);
+}
+
+std::optional<TimePoint> FakeLoop::next_due() const {
+  if (tasks_.empty()) return std::nullopt;
+  return tasks_.begin()->first.first;
+}
+
+// ----------------------------------------------------------------------------------- FakeLan
+
+void FakeLan::inject(std::uint16_t port, std::uint32_t source, std::string bytes) {
+  send(Datagram{port, source, 0xffffffff, std::move(bytes)});
+}
+
+void FakeLan::send(const Datagram& datagram) {
+  sent_.push_back(datagram);
+  if (filter_ && !filter_(datagram)) return;
+  loop_.schedule(loop_.now() + latency_, [this, datagram] {
+    std::vector<int> ids;
+    for (const auto& [id, listener] : listeners_) {
+      if (listener.first == datagram.port) ids.push_back(id);
+    }
+    for (int id : ids) {
+      auto it = listeners_.find(id);
+      if (it == listeners_.end()) continue;  // closed by an earlier receiver
+      Receiver receiver = it->second.second;
+      receiver(datagram);
+    }
+  });
+}
+
+int FakeLan::add_listener(std::uint16_t port, Receiver receiver) {
+  int id = next_id_++;
+  listeners_[id] = {port, std::move(receiver)};
+  return id;
+}
+
+void FakeLan::remove_listener(int id) { listeners_.erase(id); }
+
+// ---------------------------------------------------------------------------------- adapters
+
+class FakeEnv::FakeTimer final : public Timer {
+ public:
+  explicit FakeTimer(FakeLoop& loop) : loop_(loop) {}
+  ~FakeTimer() override { cancel(); }
+  void wake_at(TimePoint when, std::function<void()> fire) override {
+    cancel();
+    task_ = loop_.schedule(when, [this, fire = std::move(fire)] {
+      task_.reset();
+      fire();
+    });
+  }
+  void cancel() override {
+    if (task_) loop_.cancel(*task_);
+    task_.reset();
+  }
+
+ private:
+  FakeLoop& loop_;
+  std::optional<FakeLoop::TaskId> task_;
+};
+
+class FakeEnv::Listener final : public DatagramListener {
+ public:
+  Listener(FakeEnv& env, std::uint16_t port, Handler handler) : env_(env) {
+    id_ = env.lan().add_listener(
+        port, [this, handler = std::move(handler)](const FakeLan::Datagram& d) {
+          handler(std::span<const char>(d.bytes.data(), d.bytes.size()), d.source);
+        });
+  }
+  ~Listener() override { env_.lan().remove_listener(id_); }
+  std::uint64_t overflows() const override { return env_.overflows_; }
+
+ private:
+  FakeEnv& env_;
+  int id_ = 0;
+};
+
+class FakeEnv::Sender final : public DatagramSender {
+ public:
+  Sender(FakeEnv& env, std::vector<std::uint32_t> destinations, std::uint16_t port)
+      : env_(env), destinations_(std::move(destinations)), port_(port) {}
+  std::error_code send(std::string_view datagram) override {
+    std::error_code first;
+    for (std::uint32_t destination : destinations_) {
+      if (env_.send_failures_ > 0) {
+        --env_.send_failures_;
+        if (!first) first = errc(env_.send_failure_);
+        continue;
+      }
+      env_.lan().send(FakeLan::Datagram{port_, env_.address_, destination, std::string(datagram)});
+    }
+    return first;
+  }
+
+ private:
+  FakeEnv& env_;
+  std::vector<std::uint32_t> destinations_;
+  std::uint16_t port_;
+};
+
+class FakeEnv::FakeProber final : public Prober {
+ public:
+  FakeProber(FakeEnv& env, std::string uplink) : env_(env), uplink_(std::move(uplink)) {}
+  ~FakeProber() override {
+    for (FakeLoop::TaskId task : tasks_) env_.loop().cancel(task);
+  }
+
+  void start_round(const RoundRequest& request, RoundHandler done) override {
+    env_.rounds_.emplace_back(uplink_, request);
+    RoundReport report;
+    report.sequence = request.sequence;
+    report.started = env_.loop().now();
+    Duration last{};
+    bool waits_for_timeout = false;
+    for (std::uint32_t target : request.targets) {
+      ScriptedProbe scripted = script(target, request.sequence);
+      ProbeOutcome outcome;
+      outcome.target = target;
+      if (scripted.rtt && *scripted.rtt < request.timeout) {
+        outcome.rtt = scripted.rtt;
+        outcome.error = ProbeError::kNone;
+        last = std::max(last, *scripted.rtt);
+      } else if (!scripted.rtt && scripted.error != ProbeError::kTimeout) {
+        outcome.error = scripted.error;
+        outcome.send_error = scripted.send_error;
+      } else {
+        outcome.error = ProbeError::kTimeout;
+        waits_for_timeout = true;
+      }
+      report.probes.push_back(outcome);
+    }
+    TimePoint at = report.started + (waits_for_timeout ? request.timeout : last);
+    report.concluded = at;
+    // The task's id is known only after scheduling; the task finds itself through a cell.
+    auto id_cell = std::make_shared<FakeLoop::TaskId>(0);
+    *id_cell = env_.loop().schedule(at, [this, id_cell, report, done = std::move(done)] {
+      tasks_.erase(*id_cell);
+      done(report);
+    });
+    tasks_.insert(*id_cell);
+  }
+  std::uint64_t ignored_packets() const override { return 0; }
+
+ private:
+  ScriptedProbe script(std::uint32_t target, std::uint16_t seq) {
+    if (env_.probe_script_) return env_.probe_script_(uplink_, target, seq);
+    ScriptedProbe probe;
+    if (env_.kernel().link_status(uplink_).usable()) {
+      probe.rtt = milliseconds(10);
+    } else {
+      probe.error = ProbeError::kNoRoute;
+      probe.send_error = errc(std::errc::network_down);
+    }
+    return probe;
+  }
+
+  FakeEnv& env_;
+  std::string uplink_;
+  std::set<FakeLoop::TaskId> tasks_;
+};
+
+class FakeEnv::FakeLinkWatch final : public LinkWatch {
+ public:
+  FakeLinkWatch(FakeEnv& env, std::string ifname, Handler handler)
+      : env_(env), ifname_(std::move(ifname)), handler_(std::move(handler)) {
+    status_ = env.kernel().link_status(ifname_);
+    callback_ = env.kernel().on_link([this](const std::string& name, const LinkStatus& status) {
+      if (name != ifname_) return;
+      // Netlink delivers on the loop's next turn, every change in order.
+      env_.loop().post([this, token = std::weak_ptr<bool>(token_), status] {
+        if (!token.lock()) return;
+        if (status == status_) return;
+        status_ = status;
+        handler_(status);
+      });
+    });
+  }
+  ~FakeLinkWatch() override { env_.kernel().remove_callback(callback_); }
+  LinkStatus status() const override { return status_; }
+
+ private:
+  FakeEnv& env_;
+  std::string ifname_;
+  Handler handler_;
+  LinkStatus status_;
+  int callback_ = 0;
+  Token token_ = make_token();
+};
+
+class FakeEnv::FakeRouteTable final : public RouteTable {
+ public:
+  explicit FakeRouteTable(FakeKernel& kernel) : kernel_(kernel) {}
+  IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) override {
+    return kernel_.default_routes(table);
+  }
+  std::error_code replace_default(const RouteSlot& slot, std::uint32_t gateway) override {
+    return kernel_.replace_default(slot, gateway);
+  }
+  std::error_code remove_default(const RouteSlot& slot) override {
+    return kernel_.remove_default(slot);
+  }
+  std::error_code delete_route(const DefaultRoute& route) override {
+    return kernel_.delete_route(route);
+  }
+
+ private:
+  FakeKernel& kernel_;
+};
+
+class FakeEnv::FakeTableWatch final : public TableWatch {
+ public:
+  FakeTableWatch(FakeEnv& env, Handler handler) : env_(env), handler_(std::move(handler)) {
+    callback_ = env.kernel().on_change([this] {
+      if (pending_) return;  // coalesced, as one drain of the netlink socket would be
+      pending_ = true;
+      env_.loop().post([this, token = std::weak_ptr<bool>(token_)] {
+        if (!token.lock()) return;
+        pending_ = false;
+        handler_();
+      });
+    });
+  }
+  ~FakeTableWatch() override { env_.kernel().remove_callback(callback_); }
+
+ private:
+  FakeEnv& env_;
+  Handler handler_;
+  bool pending_ = false;
+  int callback_ = 0;
+  Token token_ = make_token();
+};
+
+// ----------------------------------------------------------------------------------- FakeEnv
+
+FakeEnv::FakeEnv(FakeLoop& loop, FakeKernel& kernel, FakeLan& lan, std::uint32_t address)
+    : loop_(&loop), kernel_(&kernel), lan_(&lan), address_(address) {}
+
+FakeEnv::FakeEnv()
+    : own_loop_(std::make_unique<FakeLoop>()),
+      own_kernel_(std::make_unique<FakeKernel>()),
+      own_lan_(std::make_unique<FakeLan>(*own_loop_)),
+      loop_(own_loop_.get()),
+      kernel_(own_kernel_.get()),
+      lan_(own_lan_.get()),
+      address_(0xc0a8380a) {}
+
+FakeEnv::~FakeEnv() = default;
+
+std::uint64_t FakeEnv::random64() {
+  // splitmix64: deterministic, so a failing simulation replays exactly.
+  std::uint64_t z = (random_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::unique_ptr<Timer> FakeEnv::make_timer() { return std::make_unique<FakeTimer>(*loop_); }
+
+std::optional<std::error_code> FakeEnv::take_open_failure() {
+  if (!open_failure_) return std::nullopt;
+  auto e = errc(*open_failure_);
+  open_failure_.reset();
+  return e;
+}
+
+IoResult<std::unique_ptr<DatagramListener>> FakeEnv::listen(std::uint16_t port,
+                                                            DatagramListener::Handler handler) {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<DatagramListener>(new Listener(*this, port, std::move(handler)));
+}
+
+IoResult<std::unique_ptr<DatagramSender>> FakeEnv::open_sender(
+    std::vector<std::uint32_t> destinations, std::uint16_t port, const std::string& device) {
+  if (auto e = take_open_failure()) return fail(*e);
+  if (!device.empty() && !kernel_->ifindex(device)) return fail(errc(std::errc::no_such_device));
+  return std::unique_ptr<DatagramSender>(new Sender(*this, std::move(destinations), port));
+}
+
+IoResult<std::unique_ptr<Prober>> FakeEnv::open_prober(const std::string& uplink,
+                                                       std::uint16_t /*identifier*/) {
+  if (auto e = take_open_failure()) return fail(*e);
+  if (!has_capability(kCapNetRaw)) return fail(errc(std::errc::operation_not_permitted));
+  if (!kernel_->ifindex(uplink)) return fail(errc(std::errc::no_such_device));
+  return std::unique_ptr<Prober>(new FakeProber(*this, uplink));
+}
+
+IoResult<std::unique_ptr<LinkWatch>> FakeEnv::watch_link(const std::string& ifname,
+                                                         LinkWatch::Handler on_change) {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<LinkWatch>(new FakeLinkWatch(*this, ifname, std::move(on_change)));
+}
+
+IoResult<std::unique_ptr<RouteTable>> FakeEnv::open_route_table() {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<RouteTable>(new FakeRouteTable(*kernel_));
+}
+
+IoResult<std::unique_ptr<TableWatch>> FakeEnv::watch_table(TableWatch::Handler on_change) {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<TableWatch>(new FakeTableWatch(*this, std::move(on_change)));
+}
+
+std::optional<std::uint32_t> FakeEnv::ipv4_broadcast_of(const std::string& ifname) {
+  auto address = kernel_->address_of(ifname);
+  if (!address || address->second >= 31) return std::nullopt;
+  std::uint32_t mask = address->second == 0 ? 0 : ~std::uint32_t{0} << (32 - address->second);
+  return address->first | ~mask;
+}
+
+bool FakeEnv::interface_exists(const std::string& ifname) {
+  return kernel_->ifindex(ifname).has_value();
+}
+
+IoResult<std::string> FakeEnv::read_file(const std::string& path) {
+  auto found = files_.find(path);
+  if (found == files_.end()) return fail(std::make_error_code(std::errc::no_such_file_or_directory));
+  return found->second;
+}
+
+std::error_code FakeEnv::write_file_atomically(const std::string& path, std::string_view content) {
+  if (write_failures_ > 0) {
+    --write_failures_;
+    return errc(write_failure_);
+  }
+  files_[path] = std::string(content);
+  return {};
+}
+
+bool FakeEnv::has_capability(int capability) {
+  if (kept_capability_ && *kept_capability_ != capability) return false;
+  return !missing_capabilities_.count(capability);
+}
+
+std::error_code FakeEnv::keep_only_capability(int capability) {
+  // As the real one: a no-op without the capability itself.
+  if (has_capability(capability)) kept_capability_ = capability;
+  return {};
+}
+
+void FakeEnv::set_capability(int capability, bool held) {
+  if (held) {
+    missing_capabilities_.erase(capability);
+  } else {
+    missing_capabilities_.insert(capability);
+  }
+}
+
+}  // namespace ispf
