@@ -28,6 +28,8 @@ spdlog::level::level_enum spdlog_level(LogLevel level) {
       return spdlog::level::warn;
     case LogLevel::kError:
       return spdlog::level::err;
+    case LogLevel::kCritical:
+      return spdlog::level::critical;
   }
   return spdlog::level::info;
 }
@@ -42,6 +44,8 @@ int syslog_priority(LogLevel level) {
       return LOG_WARNING;
     case LogLevel::kError:
       return LOG_ERR;
+    case LogLevel::kCritical:
+      return LOG_CRIT;
   }
   return LOG_INFO;
 }
