@@ -5,9 +5,10 @@
 # the host. The file list: `git ls-files --cached --others --exclude-standard` when ROOT is a git
 # checkout and git runs (the tracked files and new unignored ones, as in the working tree);
 # otherwise a walk of ROOT that skips what ROOT/.gitignore lists. Either way .git, .vagrant and
-# top-level build*/ directories are never carried. Deterministic: sorted names, owner 0, mtime 0,
-# and a fixed gzip time, so an unchanged tree gives the same bytes (and the guest can reuse its
-# last build).
+# top-level build*/ directories are never carried. Deterministic: sorted names, owner root, one
+# mtime for every entry (the newest file's: a 1970 one would reach the package, which lintian
+# rejects) and a fixed gzip time, so an unchanged tree gives the same bytes (and the guest can
+# reuse its last build).
 require "fileutils"
 require "rubygems/package"
 require "zlib"
@@ -17,7 +18,7 @@ module IspfSourceArchive
   ALWAYS_EXCLUDED = [".git", ".vagrant"].freeze
   TOP_LEVEL_EXCLUDED = ["build*"].freeze
   GZIP_MTIME = Time.at(1) # gzip writes "now" for 0
-  OWNER = { mtime: 0, uid: 0, gid: 0, uname: "root", gname: "root" }.freeze
+  OWNER = { uid: 0, gid: 0, uname: "root", gname: "root" }.freeze
 
   module_function
 
@@ -25,12 +26,13 @@ module IspfSourceArchive
   # returns [file count, how the list was made].
   def write(root, out, walk: false)
     files, how = walk ? [walk_files(root), "walk"] : list_files(root)
+    mtime = files.map { |rel, _| File.lstat(File.join(root, rel)).mtime.to_i }.max || 0
     FileUtils.mkdir_p(File.dirname(out))
     tmp = "#{out}.#{Process.pid}.tmp"
     File.open(tmp, "wb") do |io|
       gz = Zlib::GzipWriter.new(io, Zlib::BEST_COMPRESSION)
       gz.mtime = GZIP_MTIME
-      files.each { |rel, mode| add_entry(gz, root, rel, mode) }
+      files.each { |rel, mode| add_entry(gz, root, rel, mode, mtime) }
       gz.write("\0" * 1024) # end of archive: two zero blocks
       gz.finish
     end
@@ -128,18 +130,19 @@ module IspfSourceArchive
     executable ? 0o755 : 0o644
   end
 
-  def add_entry(io, root, rel, mode)
+  def add_entry(io, root, rel, mode, mtime)
     path = File.join(root, rel)
     name, prefix = split_name(rel)
     if File.symlink?(path)
       header = Gem::Package::TarHeader.new(name: name, prefix: prefix, mode: 0o777, size: 0,
-                                           typeflag: "2", linkname: File.readlink(path), **OWNER)
+                                           typeflag: "2", linkname: File.readlink(path), mtime: mtime,
+                                           **OWNER)
       io.write(header.to_s)
       return
     end
     data = File.binread(path)
     header = Gem::Package::TarHeader.new(name: name, prefix: prefix, mode: mode, size: data.bytesize,
-                                         typeflag: "0", **OWNER)
+                                         typeflag: "0", mtime: mtime, **OWNER)
     io.write(header.to_s)
     io.write(data)
     padding = -data.bytesize % 512
