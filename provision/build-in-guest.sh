@@ -37,6 +37,13 @@ t0=$SECONDS
 bash "$work/src/provision/install-build-deps.sh" --build-only
 deps_s=$((SECONDS - t0))
 
+# One compiler process peaks near 800 MiB (measured by tests/machine/02-guest-build.sh): below
+# about 1.2 GiB the kernel may kill it, which reads like a compiler crash.
+mem_mib=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+if ((mem_mib < 1200)); then
+  log "warning: ${mem_mib} MiB of memory; the build may be killed for lack of it (ISPF_MEMORY=1536)"
+fi
+
 t0=$SECONDS
 log "building the package (packaging/build-deb.sh, $(nproc) CPU(s); log: $work/build.log)"
 # The build tree sits beside the source, not in it: the source stays as uploaded.
