@@ -20,11 +20,12 @@ nics() {
   ip -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2 }'
 }
 
-# Installs the project's package, uploaded by the Vagrantfile to /tmp/ispf/ispfailover.deb.
+# Installs the project's package from /tmp/ispf/ispfailover.deb: uploaded by the Vagrantfile (a
+# prebuilt one), or left there by provision/build-in-guest.sh.
 # Offline first (the box may hold every dependency); with `apt-get update` only if that fails.
 install_package() {
   local deb=/tmp/ispf/ispfailover.deb
-  [[ -f $deb ]] || die "$deb missing: build it on the host with packaging/build-deb.sh"
+  [[ -f $deb ]] || die "$deb missing: neither uploaded (prebuilt) nor built by provision/build-in-guest.sh"
   export DEBIAN_FRONTEND=noninteractive
   local apt=(apt-get install -y -q --no-install-recommends
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$deb")

@@ -7,8 +7,11 @@
 #
 # Outside the sandbox (network access for apt): packages the daemons built in ISPF_BIN_DIR
 # (packaging/build-deb.sh --prebuilt: cpack) and builds the Debian 12 root filesystem
-# (mmdebstrap, cached in ISPF_BIN_DIR/machine-cache; apt sources piped in from the host's own). Then it re-executes itself in tests/support/netns-sandbox, where
+# (mmdebstrap, cached in ISPF_BIN_DIR/machine-cache; apt sources piped in from the host's own;
+# tests/machine/lib-rootfs.sh). Then it re-executes itself in tests/support/netns-sandbox, where
 # nothing is linked to the root network namespace and all traffic stays in the lab.
+# ISPF_MACHINE_DEB=PATH checks that package instead of packaging ISPF_BIN_DIR's daemons
+# (tests/machine/02-guest-build.sh: the package built as a Vagrant guest builds it).
 set -euo pipefail
 ISPF_SOURCE_DIR=${ISPF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 ISPF_BIN_DIR=${ISPF_BIN_DIR:-$ISPF_SOURCE_DIR/build}
@@ -31,43 +34,16 @@ skip() {
 # ---------------------------------------------------------------------------------------------
 # Phase 1, outside the sandbox: the package and the root filesystem.
 
+# shellcheck source=tests/machine/lib-rootfs.sh
+source "$ISPF_SOURCE_DIR/tests/machine/lib-rootfs.sh"
+
+# The machines' tree: BASE_PACKAGES and the package's dependencies (without versions and
+# alternatives' second choices), so that dpkg -i of the package needs no mirror.
 build_rootfs() {
-  local deb=$1 deps key tmp sources
-  # The package's dependencies, without versions and alternatives' second choices.
+  local deb=$1 deps
   deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/ //g' |
     grep -v '^$' | sort -u | paste -sd, -)
-  key=$(printf '%s\n' "$SUITE" "${BASE_PACKAGES[*]}" "$deps" "v1" | sha256sum | cut -c1-12)
-  ROOTFS=$CACHE_DIR/rootfs-$key
-  if [[ -f $ROOTFS/.complete ]]; then
-    echo "-- root filesystem cached: $ROOTFS" >&2
-    return
-  fi
-  # The host's apt sources, fed on stdin: no mirror name is written anywhere.
-  sources=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  if [[ -z $sources ]]; then
-    sources=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      grep -E '^\s*deb\s' || true)
-  fi
-  [[ -n $sources ]] || skip "no apt sources on this host to build the Debian root filesystem from"
-  rm -rf "$CACHE_DIR"/rootfs-*.tmp
-  mkdir -p "$CACHE_DIR"
-  tmp=$ROOTFS.tmp
-  echo "-- building the $SUITE root filesystem with mmdebstrap ($deps)" >&2
-  local t0=$SECONDS
-  # /etc/hostname removed so that --hostname sticks; apt's source list removed from the tree.
-  if ! printf '%s\n' "$sources" | mmdebstrap --quiet --mode=root --variant=apt --format=directory \
-    --include="$(IFS=,; echo "${BASE_PACKAGES[*]}"),$deps" \
-    --customize-hook='rm -f "$1/etc/hostname" "$1/etc/apt/sources.list" "$1"/etc/apt/sources.list.d/*' \
-    "$SUITE" "$tmp" - >"$CACHE_DIR/mmdebstrap.log" 2>&1; then
-    tail -n 20 "$CACHE_DIR/mmdebstrap.log" >&2
-    rm -rf "$tmp"
-    skip "mmdebstrap could not build the $SUITE root filesystem (no apt mirror reachable?); see $CACHE_DIR/mmdebstrap.log"
-  fi
-  touch "$tmp/.complete"
-  # Older caches of other package lists go.
-  find "$CACHE_DIR" -maxdepth 1 -name 'rootfs-*' ! -name "rootfs-$key*" -exec rm -rf {} +
-  mv "$tmp" "$ROOTFS"
-  echo "-- root filesystem built in $((SECONDS - t0)) s: $ROOTFS" >&2
+  rootfs_build rootfs "$(IFS=,; echo "${BASE_PACKAGES[*]}"),$deps"
 }
 
 if [[ "${ISPF_IN_SANDBOX:-}" != 1 ]]; then
@@ -80,18 +56,24 @@ if [[ "${ISPF_IN_SANDBOX:-}" != 1 ]]; then
     skip "missing tools: ${missing[*]} (apt-get install systemd-container mmdebstrap dpkg-dev util-linux iproute2 nftables iputils-ping jq)"
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
     skip "the kernel has no overlay filesystem (the machines share one tree through it)"
-  [[ -x $ISPF_BIN_DIR/ispprobed && -x $ISPF_BIN_DIR/failoverd ]] ||
-    skip "$ISPF_BIN_DIR has no built daemons (set ISPF_BIN_DIR to the CMake build dir)"
-  [[ -f $ISPF_BIN_DIR/CPackConfig.cmake ]] ||
-    cmake "$ISPF_BIN_DIR" >/dev/null  # a build dir configured before cmake/Install.cmake existed
-  [[ -f $ISPF_BIN_DIR/CPackConfig.cmake ]] ||
-    skip "$ISPF_BIN_DIR has no CPackConfig.cmake: is cmake/Install.cmake included by CMakeLists.txt?"
   t0=$SECONDS
-  MACHINE_DEB=$("$ISPF_SOURCE_DIR/packaging/build-deb.sh" --prebuilt "$ISPF_BIN_DIR" 2>"$ISPF_BIN_DIR/build-deb.log") || {
-    tail -n 30 "$ISPF_BIN_DIR/build-deb.log"
-    echo "FAIL: $NAME: packaging/build-deb.sh failed"
-    exit 1
-  }
+  if [[ -n ${ISPF_MACHINE_DEB:-} ]]; then
+    # A package made elsewhere (the guest-build test's in-guest build): checked as it is.
+    [[ -f $ISPF_MACHINE_DEB ]] || { echo "FAIL: $NAME: ISPF_MACHINE_DEB=$ISPF_MACHINE_DEB: no such file"; exit 1; }
+    MACHINE_DEB=$(realpath "$ISPF_MACHINE_DEB")
+  else
+    [[ -x $ISPF_BIN_DIR/ispprobed && -x $ISPF_BIN_DIR/failoverd ]] ||
+      skip "$ISPF_BIN_DIR has no built daemons (set ISPF_BIN_DIR to the CMake build dir)"
+    [[ -f $ISPF_BIN_DIR/CPackConfig.cmake ]] ||
+      cmake "$ISPF_BIN_DIR" >/dev/null  # a build dir configured before cmake/Install.cmake existed
+    [[ -f $ISPF_BIN_DIR/CPackConfig.cmake ]] ||
+      skip "$ISPF_BIN_DIR has no CPackConfig.cmake: is cmake/Install.cmake included by CMakeLists.txt?"
+    MACHINE_DEB=$("$ISPF_SOURCE_DIR/packaging/build-deb.sh" --prebuilt "$ISPF_BIN_DIR" 2>"$ISPF_BIN_DIR/build-deb.log") || {
+      tail -n 30 "$ISPF_BIN_DIR/build-deb.log"
+      echo "FAIL: $NAME: packaging/build-deb.sh failed"
+      exit 1
+    }
+  fi
   echo "-- package: $MACHINE_DEB ($((SECONDS - t0)) s)"
   MACHINE_LINTIAN=$ISPF_BIN_DIR/lintian.log
   if command -v lintian >/dev/null; then
@@ -408,7 +390,7 @@ lab_check_within "watchdog: failoverd restarted with a new MainPID" 45 pid_chang
 lab_check_within "watchdog: failoverd active again" 15 unit_active client failoverd
 T[watchdog_restart]=$(lab_now)
 lab_check "watchdog: NRestarts went up" test "$(unit_prop client failoverd NRestarts)" -gt "$restarts_before"
-lab_check "watchdog: the journal says 'Watchdog timeout'" manager_log_has client failoverd 'watchdog timeout' 
+lab_check_within "watchdog: the journal says 'Watchdog timeout'" 10 manager_log_has client failoverd 'watchdog timeout'
 lab_check_within "after the restart: route via isp1, STATUS= via isp1" 15 status_names isp1
 lab_check "after the restart: route via isp1" lab_route_is "${LAB_GW[isp1]}"
 
