@@ -7,7 +7,7 @@ ParseOutcome FailoverShell::configure(const std::vector<std::string>& args) {
   auto command_line = parse_failover_command_line(args);
   if (command_line.status_command) {
     return {false,
-            run_status_command(command_line.options.status_file, command_line.status_json), ""};
+            run_status_command(env_, command_line.options.status_file, command_line.status_json), ""};
   }
   options_ = command_line.options;
   settings_ = command_line.settings;

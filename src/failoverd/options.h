@@ -6,6 +6,7 @@
 
 #include "ispfailover/core/config.h"
 #include "ispfailover/io/cli_support.h"
+#include "ispfailover/io/env.h"
 
 namespace ispf {
 
@@ -20,6 +21,6 @@ struct FailoverCommandLine {
 FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args);
 
 // `failoverd status`: prints the status file as a table (or as JSON); returns the exit code.
-int run_status_command(const std::string& status_file, bool json);
+int run_status_command(Env& env, const std::string& status_file, bool json);
 
 }  // namespace ispf
