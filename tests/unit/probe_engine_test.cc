@@ -164,5 +164,32 @@ TEST(ProbeEngineTest, SendErrorsAreCountedAndLoggedRateLimited) {
   EXPECT_EQ(lines, 1u);  // once a minute
 }
 
+// Loss counted from the moment the line came up: a small sample must not look like a lossy
+// line. The lab's e2e 05 once saw 9 of the first 40 probes lost at 5 % loss each way (22.5 %)
+// and failoverd moved traffic off a working ISP.
+TEST(ProbeEngineTest, EarlyLossOnASmallSampleIsNotReportedAsHighLoss) {
+  ProbeEngine engine(Config(), 0x1234, At(0));
+  engine.start(kUsable, At(0));
+  long long t = 0;
+  auto round = [&](int lost) {
+    RoundRequest request{0, Config().targets, milliseconds(300)};
+    RoundReport report = Answered(request, t, true);
+    for (int i = 0; i < lost; ++i) {
+      report.probes[i].rtt.reset();
+      report.probes[i].error = ProbeError::kTimeout;
+    }
+    engine.on_round(report, At(t + 1));
+    t += 150;
+  };
+  for (int i = 0; i < 3; ++i) round(0);  // up
+  ASSERT_EQ(engine.state(), LinkState::kUp);
+  // 20 rounds, 40 probes, 9 lost: 22.5 % of the sample.
+  for (int i = 0; i < 20; ++i) round(i < 9 ? 1 : 0);
+  EXPECT_LE(engine.status_now(At(t)).loss_permille, 200u) << "a 40-probe sample is not a verdict";
+  // A line that really loses 36 % of its probes is reported above 20 % once the sample is big.
+  for (int i = 0; i < 200; ++i) round(i % 3 == 0 ? 1 : (i % 3 == 1 ? 1 : 0));
+  EXPECT_GT(engine.status_now(At(t)).loss_permille, 200u);
+}
+
 }  // namespace
 }  // namespace ispf
