@@ -1,9 +1,9 @@
 // The route decision: trust checks on reports, per-ISP health, failover, failback and all-down.
 #include "ispfailover/core/failover_policy.h"
 
-#include "ispfailover/core/format.h"
-
 #include <algorithm>
+
+#include "ispfailover/core/format.h"
 
 namespace ispf {
 
@@ -39,6 +39,11 @@ std::string_view to_string(DropReason reason) {
       break;
   }
   return "unknown";
+}
+
+Duration damped_failback_hold(Duration failback_after, std::size_t recent_failures) {
+  std::size_t doublings = recent_failures > 1 ? recent_failures - 1 : 0;
+  return failback_after * (1 << std::min<std::size_t>(doublings, kMaxDampingDoublings));
 }
 
 FailoverPolicy::FailoverPolicy(PolicyConfig config, std::vector<IspConfig> isps, TimePoint now)
@@ -156,6 +161,7 @@ void FailoverPolicy::restore_replay_floors(const ReplayFloors& floors) {
 }
 
 std::optional<DropReason> FailoverPolicy::take(Tracked& isp, const Status& status, TimePoint now) {
+  bool fresh = isp.last && isp.last_seen && now - *isp.last_seen < silence_limit(*isp.last);
   isp.awaiting_report = false;
   isp.last_rejection.reset();
   isp.last = status;
@@ -167,6 +173,16 @@ std::optional<DropReason> FailoverPolicy::take(Tracked& isp, const Status& statu
       isp.degraded = false;
     }
   }
+  // A failure, for flap damping, ends a run of good reports: a bad report, or a report after a
+  // silence. Counted here, when a report shows it, so a silence is counted once however long.
+  bool good = status.state == LinkState::kUp && !isp.degraded;
+  if (isp.reported_good && (!good || !fresh)) {
+    isp.failures.push_back(now);
+    while (isp.failures.size() > 64 || now - isp.failures.front() > kDampingWindow) {
+      isp.failures.pop_front();
+    }
+  }
+  isp.reported_good = good;
   // Holds count from the report itself, not from whenever evaluate() next runs.
   refresh(isp, now);
   return std::nullopt;
@@ -179,6 +195,16 @@ void FailoverPolicy::adopt_route(std::uint32_t gateway) {
       ever_active_ = true;
     }
   }
+}
+
+std::size_t FailoverPolicy::recent_failures(const Tracked& isp, TimePoint now) const {
+  return static_cast<std::size_t>(
+      std::count_if(isp.failures.begin(), isp.failures.end(),
+                    [&](TimePoint t) { return now - t <= kDampingWindow; }));
+}
+
+Duration FailoverPolicy::failback_hold(const Tracked& isp, TimePoint now) const {
+  return damped_failback_hold(config_.failback_after, recent_failures(isp, now));
 }
 
 Duration FailoverPolicy::silence_limit(const Status& last) const {
@@ -256,13 +282,14 @@ bool FailoverPolicy::set_local_reachability(const std::vector<bool>& reachable, 
     if (isp.last_seen) isp.last_seen = std::max(*isp.last_seen, now);
     isp.healthy_since.reset();
     isp.awaiting_report = true;
+    isp.reported_good = false;  // nor does that silence count as the ISP's failure
   }
   return changed;
 }
 
 bool FailoverPolicy::all_local_down() const {
-  return !isps_.empty() && std::all_of(isps_.begin(), isps_.end(),
-                                       [](const Tracked& isp) { return isp.local_down; });
+  return !isps_.empty() &&
+         std::all_of(isps_.begin(), isps_.end(), [](const Tracked& isp) { return isp.local_down; });
 }
 
 Decision FailoverPolicy::evaluate(TimePoint now) {
@@ -303,11 +330,18 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
   if (active_fine) {
     if (best_up && *best_up < *active_) {
       auto held = now - *isps_[*best_up].healthy_since;
-      if (held >= config_.failback_after) {
+      auto hold = failback_hold(isps_[*best_up], now);
+      if (held >= hold) {
         choice = best_up;
+        std::size_t failures = recent_failures(isps_[*best_up], now);
         why = "failback " + isps_[*active_].config.name + " -> " + isps_[*best_up].config.name +
-              ": " + describe(*best_up, now) + " for " + human_duration(held) + " (failback-after " +
-              human_duration(config_.failback_after) + ")";
+              ": " + describe(*best_up, now) + " for " + human_duration(held) +
+              " (failback-after " + human_duration(config_.failback_after) +
+              (hold > config_.failback_after
+                   ? ", damped to " + human_duration(hold) + " after " + std::to_string(failures) +
+                         " failures in " + human_duration(kDampingWindow)
+                   : std::string()) +
+              ")";
       }
     }
   } else if (best_up) {
@@ -360,7 +394,9 @@ std::optional<TimePoint> FailoverPolicy::next_deadline(TimePoint now) const {
       consider(*isp.last_seen + silence_limit(*isp.last));
     }
     if (isp.healthy_since && active_ && i < *active_) {
-      consider(*isp.healthy_since + config_.failback_after);
+      consider(*isp.healthy_since + failback_hold(isp, now));
+      // The hold shrinks as failures age out of the damping window.
+      for (TimePoint failure : isp.failures) consider(failure + kDampingWindow + milliseconds(1));
     }
   }
   return next;
@@ -379,6 +415,8 @@ std::vector<IspView> FailoverPolicy::view(TimePoint now) const {
       v.loss_permille = isp.last->loss_permille;
     }
     v.healthy_since = isp.healthy_since;
+    v.recent_failures = recent_failures(isp, now);
+    v.failback_hold = failback_hold(isp, now);
     v.refused = isp.refused;
     if (isp.last_refusal) v.last_refusal = std::string(to_string(*isp.last_refusal));
     if (isp.last_rejection && v.health != IspHealth::kUp) {

@@ -15,6 +15,11 @@ std::string one_decimal(double value) {
   return buf;
 }
 
+// A string field of a status file entry, "?" when missing or of another type.
+std::string text_of(const nlohmann::json& entry, const char* key) {
+  return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : "?";
+}
+
 std::string isp_state_text(const IspView& isp) {
   switch (isp.health) {
     case IspHealth::kUp:
@@ -96,6 +101,8 @@ std::string to_json(const StatusReport& r) {
         isp.rtt_avg_us ? nlohmann::json(*isp.rtt_avg_us / 1000.0) : nlohmann::json(nullptr);
     e["loss_pct"] = isp.loss_permille / 10.0;
     e["rejected"] = isp.rejected ? nlohmann::json(*isp.rejected) : nlohmann::json(nullptr);
+    e["failures_10min"] = isp.recent_failures;
+    e["failback_hold_ms"] = to_ms(isp.failback_hold);
     e["refused"] = isp.refused;
     e["last_refused"] =
         isp.last_refusal ? nlohmann::json(*isp.last_refusal) : nlohmann::json(nullptr);
@@ -114,7 +121,7 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
   // (nlohmann::json::value() throws on a type mismatch).
   std::string out;
   out += (j.contains("summary") && j["summary"].is_string() ? j["summary"].get<std::string>()
-                                                              : std::string("(no summary)")) +
+                                                            : std::string("(no summary)")) +
          "\n";
   char line[160];
   std::snprintf(line, sizeof line, "%-3s %-12s %-16s %-9s %-12s %10s %9s %7s\n", "", "ISP",
@@ -149,16 +156,26 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
         isp["refused"].get<std::uint64_t>() == 0) {
       continue;
     }
-    std::string name = isp.contains("name") && isp["name"].is_string()
-                           ? isp["name"].get<std::string>()
-                           : std::string("?");
-    std::string last = isp.contains("last_refused") && isp["last_refused"].is_string()
-                           ? isp["last_refused"].get<std::string>()
-                           : std::string("?");
+    std::string name = text_of(isp, "name");
+    std::string last = text_of(isp, "last_refused");
     refused += (refused.empty() ? "" : ", ") + name + " " +
                std::to_string(isp["refused"].get<std::uint64_t>()) + " (last: " + last + ")";
   }
   if (!refused.empty()) out += "refused reports: " + refused + "\n";
+  // Flap damping, where it lengthens a failback hold.
+  std::string damped;
+  for (const auto& isp : j["isps"]) {
+    if (!isp.is_object() || !isp.contains("failures_10min") ||
+        !isp["failures_10min"].is_number_unsigned() ||
+        isp["failures_10min"].get<std::uint64_t>() < 2 || !isp.contains("failback_hold_ms") ||
+        !isp["failback_hold_ms"].is_number()) {
+      continue;
+    }
+    damped += (damped.empty() ? "" : ", ") + text_of(isp, "name") + " failback after " +
+              human_duration(milliseconds(isp["failback_hold_ms"].get<long long>())) + " (" +
+              std::to_string(isp["failures_10min"].get<std::uint64_t>()) + " failures in 10 min)";
+  }
+  if (!damped.empty()) out += "damped: " + damped + "\n";
   std::string drops;
   if (j.contains("drops") && j["drops"].is_object()) {
     for (auto& [key, value] : j["drops"].items()) {
@@ -168,8 +185,8 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
   std::string switches = j.contains("switches") && j["switches"].is_number_unsigned()
                              ? std::to_string(j["switches"].get<std::uint64_t>())
                              : "-";
-  out += "switches: " + switches +
-         "   dropped:" + (drops.empty() ? std::string(" none") : drops) + "\n";
+  out += "switches: " + switches + "   dropped:" + (drops.empty() ? std::string(" none") : drops) +
+         "\n";
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {
       if (warning.is_string()) out += "WARNING: " + warning.get<std::string>() + "\n";

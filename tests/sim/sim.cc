@@ -37,7 +37,8 @@ Duration expected_failback_hold(const std::deque<TimePoint>& bad_episodes, TimeP
   } else {
     auto recent = std::count_if(bad_episodes.begin(), bad_episodes.end(),
                                 [&](TimePoint t) { return now - t <= std::chrono::minutes(10); });
-    return failback_after * (1 << std::min<long>(recent, 5));
+    // The failure that moved the traffic away costs nothing extra; each further one doubles.
+    return failback_after * (1 << std::min<long>(std::max<long>(recent - 1, 0), 5));
   }
 }
 
@@ -75,7 +76,7 @@ struct World::Client {
   std::optional<TimePoint> lan_ok_since;
   std::optional<TimePoint> engine_since;
   std::string state_file;  // what failoverd keeps in its --state-dir: survives restarts
-  bool routed = false;  // this engine instance installed or adopted our route
+  bool routed = false;     // this engine instance installed or adopted our route
   std::optional<std::uint32_t> last_own_gateway;
   bool table_dirty = true;
   int traffic = -1;

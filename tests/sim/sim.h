@@ -68,10 +68,11 @@ inline constexpr std::uint32_t kNatGateway = 0x0A000202;      // 10.0.2.2, the f
 
 // The flap-damping rule (invariant c), in one place: how long an ISP must have been reported
 // good before traffic returns to it, given when it went bad lately. kFlat is what FailoverPolicy
-// does today (failback_after); kExponential is the planned rule (failback_after doubled per bad
-// episode in the last 10 minutes, at most 2^5 times).
+// did before damping (failback_after); kExponential is FailoverPolicy's rule, restated here
+// independently: failback_after doubled per bad episode in the last 10 minutes beyond the first,
+// at most 2^5 times.
 enum class DampingRule { kFlat, kExponential };
-inline constexpr DampingRule kDampingRule = DampingRule::kFlat;
+inline constexpr DampingRule kDampingRule = DampingRule::kExponential;
 Duration expected_failback_hold(const std::deque<TimePoint>& bad_episodes, TimePoint now,
                                 Duration failback_after);
 

@@ -219,6 +219,27 @@ TEST_F(FailoverEngineTest, RefusalsAreCountedPerIspAndShownWithTheLastReason) {
       << *table;
 }
 
+// An ISP that failed twice in ten minutes waits twice as long; the status table says so.
+TEST_F(FailoverEngineTest, DampedFailbackHoldIsShownInTheStatusTable) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  long long now = 10;
+  for (int failure = 0; failure < 2; ++failure) {
+    engine.on_datagram(Datagram("isp1", LinkState::kUp), kIsp1, At(now));
+    engine.on_datagram(Datagram("isp2", LinkState::kUp), kIsp2, At(now));
+    engine.on_datagram(Datagram("isp1", LinkState::kDown), kIsp1, At(now + 100));
+    now += 1000;
+  }
+  engine.on_datagram(Datagram("isp1", LinkState::kUp), kIsp1, At(now));
+  auto report = engine.report(At(now));
+  EXPECT_EQ(report.isps[0].recent_failures, 2u);
+  auto table = render_status_table(to_json(report));
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_NE(table->find("damped: isp1 failback after 6.0s (2 failures in 10 min)"),
+            std::string::npos)
+      << *table;
+}
+
 TEST_F(FailoverEngineTest, RestartAdoptsOurRouteAndKeepsIt) {
   FailoverEngine engine(Settings(), At(0));
   auto a = engine.start({DefaultRoute{kIsp2, 0, 150, 2, 254}}, At(0));

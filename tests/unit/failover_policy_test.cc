@@ -262,10 +262,118 @@ TEST_F(FailoverPolicyTest, FailbackHoldRestartsWhenPrimaryFlapsDuringIt) {
   EXPECT_EQ(policy().evaluate(T(7000)).active, std::optional<std::size_t>(kBravo));
   Up("alpha", T(8000));
   EXPECT_EQ(policy().evaluate(T(8000)).active, std::optional<std::size_t>(kBravo));
-  EXPECT_EQ(policy().evaluate(T(9000)).active, std::optional<std::size_t>(kBravo));
-  EXPECT_EQ(policy().evaluate(T(11000) - milliseconds(1)).active,
+  EXPECT_EQ(policy().evaluate(T(11000)).active, std::optional<std::size_t>(kBravo));
+  // Two failures in ten minutes: the hold from the report at +8 s is doubled to 6 s.
+  EXPECT_EQ(policy().evaluate(T(14000) - milliseconds(1)).active,
             std::optional<std::size_t>(kBravo));
-  EXPECT_EQ(policy().evaluate(T(11000)).active, std::optional<std::size_t>(kAlpha));
+  EXPECT_EQ(policy().evaluate(T(14000)).active, std::optional<std::size_t>(kAlpha));
+}
+
+// Flap damping: each failure within ten minutes beyond the first doubles the hold, up to 32
+// times; the first failure of a quiet line keeps the plain failback_after.
+TEST_F(FailoverPolicyTest, DampingDoublesTheHoldPerRecentFailure) {
+  Make({.failback_after = seconds(3)});
+  StartOnAlpha();
+  const long long expected_hold_s[] = {3, 6, 12, 24, 48, 96, 96, 96};
+  long long now = 5000;
+  for (std::size_t failure = 1; failure <= std::size(expected_hold_s); ++failure) {
+    Down("alpha", T(now));
+    Up("bravo", T(now));
+    ASSERT_EQ(policy().evaluate(T(now)).active, std::optional<std::size_t>(kBravo));
+    now += 1000;
+    Up("alpha", T(now));
+    Up("bravo", T(now));
+    const long long hold_ms = expected_hold_s[failure - 1] * 1000;
+    EXPECT_EQ(ViewOf(kAlpha, T(now)).recent_failures, failure);
+    EXPECT_EQ(ViewOf(kAlpha, T(now)).failback_hold, milliseconds(hold_ms)) << failure;
+    // Both keep reporting (a silence of 30 s would be stale, and a failure of its own).
+    for (long long t = now + 5000; t < now + hold_ms; t += 5000) {
+      Up("alpha", T(t));
+      Up("bravo", T(t));
+      ASSERT_EQ(policy().evaluate(T(t)).active, std::optional<std::size_t>(kBravo)) << failure;
+    }
+    Up("alpha", T(now + hold_ms - 1));
+    Up("bravo", T(now + hold_ms - 1));
+    EXPECT_EQ(policy().evaluate(T(now + hold_ms - 1)).active, std::optional<std::size_t>(kBravo))
+        << "failure " << failure;
+    EXPECT_EQ(policy().next_deadline(T(now + hold_ms - 1)),
+              std::optional<TimePoint>(T(now + hold_ms)));
+    const Decision back = policy().evaluate(T(now + hold_ms));
+    EXPECT_EQ(back.active, std::optional<std::size_t>(kAlpha)) << "failure " << failure;
+    if (failure > 1) {
+      EXPECT_TRUE(Mentions(back.why, "damped to")) << back.why;
+    } else {
+      EXPECT_FALSE(Mentions(back.why, "damped to")) << back.why;
+    }
+    now += hold_ms + 1000;
+  }
+}
+
+TEST_F(FailoverPolicyTest, FailuresAgeOutOfTheDampingWindow) {
+  Make({.failback_after = seconds(3)});
+  StartOnAlpha();
+  for (long long at : {5000, 7000, 9000}) {
+    Down("alpha", T(at));
+    ASSERT_EQ(policy().evaluate(T(at)).active, std::optional<std::size_t>(kBravo));
+    Up("alpha", T(at + 1000));
+  }
+  // Three failures at +5, +7, +9 s: the hold from +10 s is 12 s; alpha keeps reporting up.
+  EXPECT_EQ(ViewOf(kAlpha, T(10000)).failback_hold, seconds(12));
+  // Once the failures are more than ten minutes old, the hold is back to 3 s, and the policy
+  // asks to be woken when each one ages out.
+  const TimePoint late = T(9000) + kDampingWindow + milliseconds(1);
+  EXPECT_EQ(ViewOf(kAlpha, late).recent_failures, 0u);
+  EXPECT_EQ(ViewOf(kAlpha, late).failback_hold, seconds(3));
+}
+
+TEST_F(FailoverPolicyTest, NextDeadlineIsWhenAFailureAgesOut) {
+  // Reports believed for 10 s at most each; nothing more is sent, and staleness is not what
+  // this is about, so a long stale count keeps both fresh.
+  Make({.failback_after = seconds(200), .stale_heartbeats = 1000});
+  StartOnAlpha();
+  for (long long at : {5000, 7000, 9000}) {
+    Down("alpha", T(at));
+    ASSERT_EQ(policy().evaluate(T(at)).active, std::optional<std::size_t>(kBravo));
+    Up("alpha", T(at + 1000));
+  }
+  // Three failures: an 800 s hold from +10 s. When the first ages out (+605.001 s), two are
+  // left, the hold is 400 s and long over: that is when the failback is due.
+  ASSERT_EQ(ViewOf(kAlpha, T(10000)).failback_hold, seconds(800));
+  const TimePoint first_ages_out = T(5000) + kDampingWindow + milliseconds(1);
+  EXPECT_EQ(policy().next_deadline(T(10000)), std::optional<TimePoint>(first_ages_out));
+  EXPECT_EQ(policy().evaluate(first_ages_out - milliseconds(1)).active,
+            std::optional<std::size_t>(kBravo));
+  EXPECT_EQ(policy().evaluate(first_ages_out).active, std::optional<std::size_t>(kAlpha));
+}
+
+TEST_F(FailoverPolicyTest, ASilenceIsOneFailureWhateverItsLength) {
+  Make({.failback_after = seconds(3), .stale_heartbeats = 3});
+  Send("alpha", LinkState::kUp, T(10), 0, 1000);
+  Send("bravo", LinkState::kUp, T(10), 0, kSlowHeartbeat);
+  ASSERT_EQ(policy().evaluate(T(20)).active, std::optional<std::size_t>(kAlpha));
+  // Alpha falls silent: stale after 3 s, and stays silent for a minute.
+  ASSERT_EQ(policy().evaluate(T(3010)).active, std::optional<std::size_t>(kBravo));
+  ASSERT_EQ(policy().evaluate(T(60000)).active, std::optional<std::size_t>(kBravo));
+  Send("alpha", LinkState::kUp, T(60000), 0, 1000);
+  EXPECT_EQ(ViewOf(kAlpha, T(60000)).recent_failures, 1u);
+  EXPECT_EQ(ViewOf(kAlpha, T(60000)).failback_hold, seconds(3));
+}
+
+// Our own link going away is nobody's failure: no damping after the client's link flaps.
+TEST_F(FailoverPolicyTest, OwnLinkLossIsNoFailureOfTheIsp) {
+  Make({.failback_after = seconds(3), .stale_heartbeats = 3});
+  Send("alpha", LinkState::kUp, T(10), 0, 1000);
+  Send("bravo", LinkState::kUp, T(10), 0, 1000);
+  ASSERT_EQ(policy().evaluate(T(20)).active, std::optional<std::size_t>(kAlpha));
+  ASSERT_TRUE(policy().set_local_reachability({false, false}, T(500)));
+  ASSERT_TRUE(policy().set_local_reachability({true, true}, T(20000)));
+  // The first report after our return is up: the silence while our link was gone is not
+  // counted as alpha's failure.
+  Send("alpha", LinkState::kUp, T(20100), 0, 1000);
+  EXPECT_EQ(ViewOf(kAlpha, T(20100)).recent_failures, 0u);
+  // A down report after good ones is.
+  Send("alpha", LinkState::kDown, T(21000), 0, 1000);
+  EXPECT_EQ(ViewOf(kAlpha, T(21000)).recent_failures, 1u);
 }
 
 TEST_F(FailoverPolicyTest, FlappingPrimaryNeverDragsTrafficBack) {

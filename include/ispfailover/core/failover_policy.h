@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,14 @@ struct IspConfig {
 };
 
 enum class AllDownPolicy { kKeep, kRemove };
+
+// Flap damping: an ISP that failed n times in the last kDampingWindow must stay up
+// failback_after × 2^(n-1) before traffic returns to it, at most 2^kMaxDampingDoublings times
+// as long. A failure is a report that ends a run of good ones: down or lossy, or the first
+// report after a silence (docs/timing.md, "Failback and flap damping").
+inline constexpr Duration kDampingWindow = std::chrono::minutes(10);
+inline constexpr int kMaxDampingDoublings = 5;
+Duration damped_failback_hold(Duration failback_after, std::size_t recent_failures);
 
 struct PolicyConfig {
   Duration failback_after = std::chrono::seconds(3);
@@ -64,6 +73,9 @@ struct IspView {
   std::optional<std::uint32_t> rtt_avg_us;
   std::uint32_t loss_permille = 0;
   std::optional<TimePoint> healthy_since;
+  // Flap damping: failures within kDampingWindow, and the failback hold they give.
+  std::size_t recent_failures = 0;
+  Duration failback_hold{};
   // Why the latest datagram from this ISP's gateway was refused, while that still matters
   // (the ISP is not up): how a key on one side only shows up instead of a silent outage.
   std::optional<std::string> rejected;
@@ -91,8 +103,7 @@ class FailoverPolicy {
                                       std::uint64_t wall_ms = 0);
   // A datagram from `source` refused before it reached on_status (undecodable, bad tag).
   // Returns the index of the ISP whose gateway `source` is, if any.
-  std::optional<std::size_t> note_rejected(std::uint32_t source, DropReason reason,
-                                           TimePoint now);
+  std::optional<std::size_t> note_rejected(std::uint32_t source, DropReason reason, TimePoint now);
 
   // Whether our own links reach each ISP's gateway on-link (in isps() order). An unreachable
   // ISP is down ("local-link-down"); when none is reachable nothing is decided, and an ISP
@@ -132,9 +143,13 @@ class FailoverPolicy {
     std::optional<DropReason> last_refusal;  // kept, for the status
     std::uint64_t refused = 0;
     std::optional<ReplayFloor> restored_floor;  // from before our own restart
-    bool local_down = false;       // our own link to its gateway is gone
-    bool awaiting_report = false;  // since our link came back, nothing heard yet
+    bool local_down = false;                    // our own link to its gateway is gone
+    bool awaiting_report = false;               // since our link came back, nothing heard yet
+    bool reported_good = false;                 // the latest report was up and not lossy
+    std::deque<TimePoint> failures;             // within kDampingWindow, oldest first
   };
+  std::size_t recent_failures(const Tracked& isp, TimePoint now) const;
+  Duration failback_hold(const Tracked& isp, TimePoint now) const;
   std::optional<ReplayFloor> replay_floor(const Tracked& isp) const;
   std::optional<DropReason> take(Tracked& isp, const Status& status, TimePoint now);
   Duration silence_limit(const Status& last) const;
