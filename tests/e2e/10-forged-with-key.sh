@@ -41,4 +41,24 @@ summary=$(lab_status_get .summary)
 echo "   status: $summary"
 lab_check "the status line says why isp2 is stale" grep -q "refused: unauthenticated" <<<"$summary"
 lab_check "failoverd logged it at warning" grep -q "unauthenticated.*is --key-file set on that ISP router too" "$LAB_DIR/failoverd.log"
+
+echo "-- refusals are shown: failoverd status, its JSON and its log name isp2"
+# isp1 has refusals of its own (the forgeries above), so isp2 may come second on the line.
+isp2_refused_shown() {
+  local text
+  text=$(lab_status_text 2>/dev/null) || return 1
+  grep -Eq '^refused reports: (.*, )?isp2 [1-9][0-9]* \(last: unauthenticated\)(,|$)' <<<"$text"
+}
+isp2_refused_json() {
+  lab_status_json 2>/dev/null | jq -e '.isps[] | select(.name == "isp2")
+    | (.refused | type == "number" and . >= 1) and .last_refused == "unauthenticated"' >/dev/null
+}
+lab_check_within "failoverd status: 'refused reports: isp2 N (last: unauthenticated)', N >= 1" 10 \
+  isp2_refused_shown
+echo "   $(lab_status_text 2>/dev/null | grep '^refused reports:' || echo 'no refused reports line')"
+lab_check_within "status JSON: isp2 refused >= 1, last_refused unauthenticated" 5 isp2_refused_json
+echo "   isp2: refused $(lab_status_get '.isps[] | select(.name == "isp2") | .refused')," \
+  "last_refused $(lab_status_get '.isps[] | select(.name == "isp2") | .last_refused')"
+lab_check_within "failoverd warned: isp2's reports are refused: unauthenticated" 5 \
+  grep -q "failoverd warning: isp2's reports are refused: unauthenticated" "$LAB_DIR/failoverd.log"
 lab_finish "$LAB_TEST_NAME"
