@@ -1,4 +1,5 @@
-// ispprobed's decisions as a pure state machine: round cadence, verdicts, datagrams and their timing.
+// ispprobed's decisions as a pure state machine: round cadence, verdicts, datagrams and their
+// timing.
 #include "ispfailover/core/probe_engine.h"
 
 #include <algorithm>
@@ -25,12 +26,9 @@ ReachabilityConfig ProbeEngine::reachability_config(const ProbeEngineConfig& con
   // 20 % loss each way (36 % of probes) still crosses 20 % within about 9 s of coming up.
   auto targets = static_cast<std::uint32_t>(config.targets.size());
   auto full_window = static_cast<std::uint32_t>(targets * (config.loss_window / config.interval));
-  return ReachabilityConfig{targets,
-                            config.quorum,
-                            config.down_after,
-                            config.up_after,
-                            config.loss_window,
-                            std::max<std::uint32_t>(20, full_window / 2)};
+  return ReachabilityConfig{
+      targets,         config.quorum,      config.down_after,
+      config.up_after, config.loss_window, std::max<std::uint32_t>(20, full_window / 2)};
 }
 
 ProbeEngine::ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now,
@@ -51,6 +49,7 @@ ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
           ", up after " + std::to_string(config_.up_after) + "), heartbeat " +
           format_duration(config_.heartbeat) + ", " +
           (config_.keys.empty() ? "unsigned (no --key-file)" : "signed")));
+  uplink_ = uplink;
   if (!uplink.usable()) {
     ProbeActions link = on_link(uplink, now);
     for (auto& e : link.log) out.log.push_back(std::move(e));
@@ -99,8 +98,8 @@ ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
     reachability_.record_probe(report.concluded, probe.rtt);
     std::string what;
     if (probe.rtt) {
-      what = format_rtt(static_cast<std::uint32_t>(
-          std::chrono::duration_cast<microseconds>(*probe.rtt).count()));
+      what = format_rtt(
+          static_cast<std::uint32_t>(std::chrono::duration_cast<microseconds>(*probe.rtt).count()));
     } else if (probe.error == ProbeError::kUnreachable) {
       what = "unreachable";
     } else if (probe.error == ProbeError::kNoRoute) {
@@ -122,16 +121,51 @@ ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
 
 ProbeActions ProbeEngine::on_link(const LinkStatus& uplink, Now now) {
   ProbeActions out;
-  out.log.push_back(event(LogLevel::kInfo, EventKind::kLink,
-                          config_.name + ": uplink " + config_.uplink + " " +
-                              (uplink.usable() ? "usable" : "unusable") + " (admin " +
-                              (uplink.admin_up ? "up" : "down") + ", carrier " +
-                              (uplink.carrier ? "yes" : "no") + ")"));
-  if (auto transition = reachability_.on_link(uplink.usable(), now.steady)) {
-    on_transition(out, *transition, now);
+  std::string text = config_.name + ": uplink " + config_.uplink;
+  if (!uplink.exists) {
+    text += " does not exist; waiting for it to appear";
+  } else {
+    text += std::string(uplink.usable() ? " usable" : " unusable") + " (admin " +
+            (uplink.admin_up ? "up" : "down") + ", carrier " + (uplink.carrier ? "yes" : "no") +
+            ", ifindex " + std::to_string(uplink.ifindex) + ")";
   }
+  out.log.push_back(event(uplink.exists ? LogLevel::kInfo : LogLevel::kWarning, EventKind::kLink,
+                          std::move(text)));
+  if (!uplink.usable() || uplink.ifindex != uplink_.ifindex) unrouted_checks_ = 0;
+  uplink_ = uplink;
+  apply_usability(out, now);
   finish(out);
   return out;
+}
+
+ProbeActions ProbeEngine::on_route_check(std::uint32_t routed_targets, Now now) {
+  ProbeActions out;
+  bool routed = routed_targets >= std::max<std::uint32_t>(config_.quorum, 1);
+  std::uint32_t before = unrouted_checks_;
+  unrouted_checks_ = routed ? 0 : unrouted_checks_ + 1;
+  if (unrouted_checks_ == kRouteChecksForNoRoute && before < kRouteChecksForNoRoute) {
+    out.log.push_back(event(LogLevel::kWarning, EventKind::kLink,
+                            config_.name + ": no route to the targets out of " + config_.uplink +
+                                " (" + std::to_string(routed_targets) + " of " +
+                                std::to_string(config_.targets.size()) + " routed)"));
+  } else if (routed && before >= kRouteChecksForNoRoute) {
+    out.log.push_back(
+        event(LogLevel::kInfo, EventKind::kLink,
+              config_.name + ": the targets are routed out of " + config_.uplink + " again"));
+  }
+  apply_usability(out, now);
+  finish(out);
+  return out;
+}
+
+void ProbeEngine::apply_usability(ProbeActions& out, Now now) {
+  std::string reason = !uplink_.exists                              ? kReasonNoUplink
+                       : !uplink_.usable()                          ? kReasonLinkDown
+                       : unrouted_checks_ >= kRouteChecksForNoRoute ? kReasonNoRoute
+                                                                    : "";
+  if (auto transition = reachability_.on_link(reason.empty(), now.steady, reason)) {
+    on_transition(out, *transition, now);
+  }
 }
 
 std::string ProbeEngine::figures(Now now) {
@@ -158,10 +192,10 @@ void ProbeEngine::on_transition(ProbeActions& out, const Transition& t, Now now)
                             fields));
   } else {
     // Not an edge: the first verdict after start, or a better reason for the same state.
-    out.log.push_back(event(LogLevel::kInfo, EventKind::kLineState,
-                            config_.name + ": " + std::string(to_string(t.to)) + " (" + t.reason +
-                                "): " + figures(now),
-                            fields));
+    out.log.push_back(event(
+        LogLevel::kInfo, EventKind::kLineState,
+        config_.name + ": " + std::string(to_string(t.to)) + " (" + t.reason + "): " + figures(now),
+        fields));
   }
   send_status(out, now);
   burst_due_.clear();
@@ -204,8 +238,8 @@ ProbeActions ProbeEngine::on_send_error(std::error_code error, Now now) {
   ++send_errors_;
   if (send_error_log_.allow(0, now.steady)) {
     out.log.push_back(event(LogLevel::kError, EventKind::kSendFailed,
-                            config_.name + ": cannot send the status datagram: " +
-                                error.message() + " (counted; logged once a minute)"));
+                            config_.name + ": cannot send the status datagram: " + error.message() +
+                                " (counted; logged once a minute)"));
   }
   finish(out);
   return out;

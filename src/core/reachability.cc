@@ -54,12 +54,15 @@ std::optional<Transition> Reachability::on_round(const RoundOutcome& round, Time
   return std::nullopt;
 }
 
-std::optional<Transition> Reachability::on_link(bool usable, TimePoint now) {
-  if (usable == link_usable_) return std::nullopt;
+std::optional<Transition> Reachability::on_link(bool usable, TimePoint now, std::string reason) {
+  if (usable == link_usable_) {
+    if (usable || reason == reason_) return std::nullopt;
+    return move_to(LinkState::kDown, std::move(reason), now);
+  }
   link_usable_ = usable;
   good_in_row_ = 0;
   bad_in_row_ = 0;
-  if (!usable) return move_to(LinkState::kDown, kReasonLinkDown, now);
+  if (!usable) return move_to(LinkState::kDown, std::move(reason), now);
   return std::nullopt;  // the link is back; the line is up once up_after rounds prove it
 }
 

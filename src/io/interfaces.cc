@@ -12,8 +12,6 @@
 
 namespace ispf {
 
-bool interface_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
-
 std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name) {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return std::nullopt;

@@ -12,7 +12,6 @@
 
 namespace ispf {
 
-bool interface_exists(const std::string& name);
 // The IPv4 broadcast address of `name` (host byte order): the configured one, or the one its
 // prefix implies when the address was added without one; none for /31, /32 or no address.
 std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& name);

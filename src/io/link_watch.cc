@@ -11,7 +11,8 @@ namespace {
 
 LinkStatus status_of(rtnl_link* link) {
   unsigned flags = rtnl_link_get_flags(link);
-  return LinkStatus{true, (flags & IFF_UP) != 0, (flags & IFF_LOWER_UP) != 0};
+  return LinkStatus{true, (flags & IFF_UP) != 0, (flags & IFF_LOWER_UP) != 0,
+                    rtnl_link_get_ifindex(link)};
 }
 
 }  // namespace

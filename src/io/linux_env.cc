@@ -2,13 +2,12 @@
 #include "ispfailover/io/linux_env.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/random.h>
 #include <unistd.h>
 
-#include <cerrno>
-
-#include <sys/random.h>
-
 #include <asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <random>
 
@@ -74,6 +73,10 @@ LinuxEnv::LinuxEnv(asio::io_context& io, std::string program_name)
       notifier_(std::make_unique<SystemdNotifier>()),
       log_(std::make_unique<EventLog>(std::move(program_name))) {}
 
+struct LinuxEnv::RouteQuery {
+  NlSocket socket;
+};
+
 LinuxEnv::~LinuxEnv() = default;
 
 Now LinuxEnv::now() {
@@ -124,8 +127,18 @@ std::optional<std::uint32_t> LinuxEnv::ipv4_broadcast_of(const std::string& ifna
   return ispf::ipv4_broadcast_of(ifname);
 }
 
-bool LinuxEnv::interface_exists(const std::string& ifname) {
-  return ispf::interface_exists(ifname);
+IoResult<bool> LinuxEnv::routes_via(const std::string& ifname, std::uint32_t destination) {
+  unsigned ifindex = if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return false;
+  if (!route_query_) {
+    auto socket = open_route_socket();
+    if (!socket) return fail(socket.error());
+    route_query_ = std::make_unique<RouteQuery>(RouteQuery{std::move(*socket)});
+  }
+  auto routed = fib_routes_via(route_query_->socket.get(), static_cast<int>(ifindex), destination);
+  // A socket that failed once may hold a half-read answer: the next question gets a new one.
+  if (!routed) route_query_.reset();
+  return routed;
 }
 
 std::string LinuxEnv::host_name() { return ispf::host_name(); }

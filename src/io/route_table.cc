@@ -153,4 +153,26 @@ IoResult<std::unique_ptr<NetlinkTableWatch>> NetlinkTableWatch::open(asio::io_co
   return watch;
 }
 
+IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, std::uint32_t destination) {
+  NlMsg msg(nlmsg_alloc_simple(RTM_GETROUTE, 0));
+  if (!msg) return fail(std::error_code(ENOMEM, std::system_category()));
+  rtmsg header{};
+  header.rtm_family = AF_INET;
+  header.rtm_dst_len = 32;
+  header.rtm_flags = RTM_F_FIB_MATCH;
+  std::uint32_t destination_be = htonl(destination);
+  if (nlmsg_append(msg.get(), &header, sizeof header, NLMSG_ALIGNTO) < 0 ||
+      nla_put(msg.get(), RTA_DST, sizeof destination_be, &destination_be) < 0 ||
+      nla_put_u32(msg.get(), RTA_OIF, static_cast<std::uint32_t>(ifindex)) < 0) {
+    return fail(std::error_code(ENOBUFS, std::system_category()));
+  }
+  std::error_code error = netlink_request(socket, msg.get());
+  if (!error) return true;
+  if (error.value() == ENETUNREACH || error.value() == EHOSTUNREACH || error.value() == ENODEV ||
+      error.value() == ESRCH) {
+    return false;
+  }
+  return fail(error);
+}
+
 }  // namespace ispf

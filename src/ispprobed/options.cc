@@ -53,24 +53,13 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
     return result;
   };
   if (auto error = validate(o)) return fail_with(*error);
-  if (!env.interface_exists(o.uplink)) {
-    return fail_with({"--uplink", "no interface '" + o.uplink + "' here; see `ip link`"});
-  }
   if (!o.key_file.empty()) {
     auto keys = load_key_file(o.key_file);
     if (!keys) return fail_with({"--key-file", keys.error()});
     result.keys = *keys;
   }
-  if (!o.lan.empty()) {
-    if (!env.interface_exists(o.lan)) {
-      return fail_with({"--lan", "no interface '" + o.lan + "' here; see `ip link`"});
-    }
-    if (!env.ipv4_broadcast_of(o.lan)) {
-      return fail_with({"--lan", "'" + o.lan +
-                                     "' has no IPv4 broadcast address; give it an address or use "
-                                     "--broadcast ADDR"});
-    }
-  }
+  // A missing --uplink or --lan is not an error: PPPoE, LTE and VLAN interfaces appear after
+  // boot and anew on every reconnect. ispprobed reports no-uplink and waits for them.
   return result;
 }
 

@@ -29,38 +29,144 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   return config;
 }
 
+Result<std::unique_ptr<Prober>, std::string> ProbeShell::open_prober(const std::string& uplink) {
+  auto prober = env_.open_prober(uplink, icmp_identifier_);
+  if (prober) return std::move(*prober);
+  if (prober.error() == std::errc::operation_not_permitted) {
+    return fail(std::string(
+        "cannot open a raw ICMP socket: ispprobed needs CAP_NET_RAW (run as root or grant "
+        "it, e.g. AmbientCapabilities=CAP_NET_RAW)"));
+  }
+  // Gone between the watch's report and the bind: the watch reports it again when it is back.
+  if (prober.error() == std::errc::no_such_device) return std::unique_ptr<Prober>();
+  return fail("cannot probe through --uplink " + uplink + ": " + prober.error().message());
+}
+
+Result<std::unique_ptr<DatagramSender>, std::string> ProbeShell::open_sender(
+    const ProbedOptions& options) {
+  auto destinations = status_destinations(options, env_);
+  if (destinations.empty()) return std::unique_ptr<DatagramSender>();  // the LAN is not ready
+  auto sender = env_.open_sender(destinations, options.port, options.lan);
+  if (sender) return std::move(*sender);
+  if (sender.error() == std::errc::no_such_device) return std::unique_ptr<DatagramSender>();
+  return fail("cannot open the status socket: " + sender.error().message());
+}
+
 Result<ProbeShell::Adapters, std::string> ProbeShell::open_adapters(const ProbedOptions& next,
                                                                     const ProbedOptions* current) {
   Adapters opened;
   if (!current || next.uplink != current->uplink) {
-    auto prober = env_.open_prober(next.uplink, icmp_identifier_);
-    if (!prober) {
-      if (prober.error() == std::errc::operation_not_permitted) {
-        return fail(std::string(
-            "cannot open a raw ICMP socket: ispprobed needs CAP_NET_RAW (run as root or grant "
-            "it, e.g. AmbientCapabilities=CAP_NET_RAW)"));
-      }
-      return fail("cannot probe through --uplink " + next.uplink + ": " +
-                  prober.error().message());
-    }
-    opened.prober = std::move(*prober);
-    auto link = env_.watch_link(next.uplink, [this](const LinkStatus& status) {
-      if (engine_) carry_out(engine_->on_link(status, env_.now()));
-    });
+    auto link =
+        env_.watch_link(next.uplink, [this](const LinkStatus& status) { on_uplink(status); });
     if (!link) return fail("cannot watch --uplink " + next.uplink + ": " + link.error().message());
     opened.link = std::move(*link);
+    LinkStatus uplink = opened.link->status();
+    if (uplink.exists) {
+      auto prober = open_prober(next.uplink);
+      if (!prober) return fail(prober.error());
+      opened.prober = std::move(*prober);
+      if (opened.prober) opened.prober_ifindex = uplink.ifindex;
+    }
   }
   if (!current || next.lan != current->lan || next.broadcast != current->broadcast ||
       next.port != current->port) {
-    auto destinations = status_destinations(next, env_);
-    if (destinations.empty()) {
-      return fail(std::string("no destination for the datagrams: check --lan/--broadcast"));
+    if (!next.lan.empty()) {
+      auto lan = env_.watch_link(next.lan, [this](const LinkStatus& status) { on_lan(status); });
+      if (!lan) return fail("cannot watch --lan " + next.lan + ": " + lan.error().message());
+      opened.lan_link = std::move(*lan);
     }
-    auto sender = env_.open_sender(destinations, next.port, next.lan);
-    if (!sender) return fail("cannot open the status socket: " + sender.error().message());
+    auto sender = open_sender(next);
+    if (!sender) return fail(sender.error());
     opened.sender = std::move(*sender);
+    if (opened.sender && opened.lan_link) opened.sender_ifindex = opened.lan_link->status().ifindex;
   }
   return opened;
+}
+
+void ProbeShell::on_uplink(const LinkStatus& status) {
+  if (!engine_) return;
+  if (!status.exists) {
+    adapters_.prober.reset();  // bound to an index that is gone
+    adapters_.prober_ifindex = 0;
+  } else if (!adapters_.prober || adapters_.prober_ifindex != status.ifindex) {
+    auto prober = open_prober(options_.uplink);
+    if (!prober) {
+      warn(prober.error(), 1, env_.now());
+    } else {
+      adapters_.prober = std::move(*prober);
+      adapters_.prober_ifindex = adapters_.prober ? status.ifindex : 0;
+      if (adapters_.prober) {
+        env_.log({LogLevel::kInfo,
+                  EventKind::kLink,
+                  options_.name + ": probing through " + options_.uplink + " (ifindex " +
+                      std::to_string(status.ifindex) + ")",
+                  {}});
+      }
+    }
+  }
+  carry_out(engine_->on_link(status, env_.now()));
+}
+
+void ProbeShell::on_lan(const LinkStatus& status) {
+  if (!engine_) return;
+  if (!status.exists) {
+    if (adapters_.sender) {
+      env_.log(
+          {LogLevel::kWarning,
+           EventKind::kLink,
+           options_.name + ": LAN interface " + options_.lan + " is gone; datagrams wait for it",
+           {}});
+    }
+    adapters_.sender.reset();
+    adapters_.sender_ifindex = 0;
+  } else if (!adapters_.sender || adapters_.sender_ifindex != status.ifindex) {
+    reopen_sender(env_.now());
+  }
+}
+
+void ProbeShell::reopen_sender(Now now) {
+  last_sender_attempt_ = now.steady;
+  auto sender = open_sender(options_);
+  if (!sender) {
+    warn(sender.error(), 2, now);
+    return;
+  }
+  if (!*sender) {
+    warn("no destination for the datagrams yet: --lan " + options_.lan +
+             " is missing or has no IPv4 broadcast address; waiting for it",
+         3, now);
+    return;
+  }
+  adapters_.sender = std::move(*sender);
+  adapters_.sender_ifindex = adapters_.lan_link ? adapters_.lan_link->status().ifindex : 0;
+  env_.log({LogLevel::kInfo,
+            EventKind::kLink,
+            options_.name + ": sending the status datagrams on " +
+                (options_.lan.empty() ? std::string("the --broadcast addresses") : options_.lan),
+            {}});
+}
+
+std::uint32_t ProbeShell::routed_targets(Now now) {
+  std::uint32_t routed = 0;
+  for (const auto& text : options_.targets) {
+    auto target = parse_ipv4(text);
+    if (!target) continue;
+    auto answer = env_.routes_via(options_.uplink, *target);
+    if (!answer) {
+      // The kernel could not say: no verdict from a question that failed.
+      warn("cannot look up the route to " + text + " out of " + options_.uplink + ": " +
+               answer.error().message(),
+           4, now);
+      return static_cast<std::uint32_t>(options_.targets.size());
+    }
+    if (*answer) ++routed;
+  }
+  return routed;
+}
+
+void ProbeShell::warn(const std::string& text, std::uint64_t key, Now now) {
+  if (!warnings_.allow(key, now.steady)) return;
+  env_.log({LogLevel::kWarning, EventKind::kLink, options_.name + ": " + text, {}});
 }
 
 std::optional<std::string> ProbeShell::start() {
@@ -72,6 +178,7 @@ std::optional<std::string> ProbeShell::start() {
   Now now = env_.now();
   engine_.emplace(engine_config(options_, keys_), env_.random64(), now, take_epoch(now));
   carry_out(engine_->start(adapters_.link->status(), now));
+  if (!adapters_.sender) reopen_sender(now);  // says why nothing can be sent yet
   return std::nullopt;
 }
 
@@ -81,10 +188,20 @@ std::optional<std::string> ProbeShell::reload(const std::vector<std::string>& ar
   auto adapters = open_adapters(command_line.options, &options_);
   if (!adapters) return adapters.error();
   // All new adapters are open: only now does anything of the running configuration change.
-  if (adapters->prober) adapters_.prober = std::move(adapters->prober);
-  if (adapters->link) adapters_.link = std::move(adapters->link);
-  if (adapters->sender) adapters_.sender = std::move(adapters->sender);
   bool uplink_changed = command_line.options.uplink != options_.uplink;
+  bool lan_changed = command_line.options.lan != options_.lan ||
+                     command_line.options.broadcast != options_.broadcast ||
+                     command_line.options.port != options_.port;
+  if (uplink_changed) {
+    adapters_.link = std::move(adapters->link);
+    adapters_.prober = std::move(adapters->prober);
+    adapters_.prober_ifindex = adapters->prober_ifindex;
+  }
+  if (lan_changed) {
+    adapters_.lan_link = std::move(adapters->lan_link);
+    adapters_.sender = std::move(adapters->sender);
+    adapters_.sender_ifindex = adapters->sender_ifindex;
+  }
   options_ = command_line.options;
   keys_ = command_line.keys;
   env_.set_log_level(options_.log_level);
@@ -100,12 +217,14 @@ std::uint64_t ProbeShell::take_epoch(Now now) {
   auto stored = env_.read_file(path);
   std::uint64_t epoch = next_epoch(stored ? *stored : std::string(), now.wall_ms);
   if (!stored && stored.error() != std::errc::no_such_file_or_directory) {
-    env_.log({LogLevel::kWarning, EventKind::kStarted,
+    env_.log({LogLevel::kWarning,
+              EventKind::kStarted,
               "cannot read " + path + ": " + stored.error().message() + "; epoch from the clock",
               {}});
   }
   if (auto ec = env_.write_file_atomically(path, std::to_string(epoch) + "\n")) {
-    env_.log({LogLevel::kWarning, EventKind::kStarted,
+    env_.log({LogLevel::kWarning,
+              EventKind::kStarted,
               "cannot keep the epoch in " + path + ": " + ec.message() +
                   "; with --key-file, clients may refuse this start's reports if the clock is "
                   "behind",
@@ -127,6 +246,11 @@ void ProbeShell::stop() {
 void ProbeShell::carry_out(ProbeActions actions) {
   for (const auto& event : actions.log) env_.log(event);
   if (actions.service_status) env_.notifier().status(*actions.service_status);
+  if (!actions.send.empty() && !adapters_.sender &&
+      env_.now().steady - last_sender_attempt_ >= std::chrono::seconds(1)) {
+    // The LAN may have come back, or got its address, since: no event says the latter.
+    reopen_sender(env_.now());
+  }
   for (const auto& datagram : actions.send) {
     if (!adapters_.sender) break;
     if (auto ec = adapters_.sender->send(datagram)) {
@@ -137,6 +261,11 @@ void ProbeShell::carry_out(ProbeActions actions) {
     timer_->wake_at(*actions.wake_at, [this] {
       if (engine_) carry_out(engine_->on_wake(env_.now()));
     });
+  }
+  if (actions.start_round && adapters_.prober && adapters_.link->status().usable()) {
+    // Bound to the uplink, a probe with no route out of it would be sent on-link anyway (and
+    // may be answered): ask the routing tables first.
+    carry_out(engine_->on_route_check(routed_targets(env_.now()), env_.now()));
   }
   if (actions.start_round && adapters_.prober) {
     adapters_.prober->start_round(*actions.start_round, [this](const RoundReport& report) {

@@ -8,6 +8,7 @@
 
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/probe_engine.h"
+#include "ispfailover/core/rate_limit.h"
 #include "ispfailover/io/env.h"
 #include "ispfailover/io/run_daemon.h"
 #include "options.h"
@@ -27,10 +28,15 @@ class ProbeShell final : public DaemonShell {
 
  private:
   // The adapters one configuration needs; a reload opens a full new set before it swaps any.
+  // The watches always open; the prober and the sender only while their interface is there
+  // (PPPoE, LTE and VLAN links come and go), and again whenever it comes back with a new index.
   struct Adapters {
+    std::unique_ptr<LinkWatch> link;      // the uplink, by name
+    std::unique_ptr<LinkWatch> lan_link;  // the LAN interface, by name (with --lan)
     std::unique_ptr<Prober> prober;
-    std::unique_ptr<LinkWatch> link;
+    int prober_ifindex = 0;
     std::unique_ptr<DatagramSender> sender;
+    int sender_ifindex = 0;
   };
   // Opens what `next` needs that `current` cannot serve (all of it when `current` is null).
   Result<Adapters, std::string> open_adapters(const ProbedOptions& next,
@@ -38,6 +44,17 @@ class ProbeShell final : public DaemonShell {
   ProbeEngineConfig engine_config(const ProbedOptions& options,
                                   const std::vector<std::string>& keys) const;
   void carry_out(ProbeActions actions);
+  // Opens the prober on the uplink as it is now; an uplink that is not there is no error.
+  Result<std::unique_ptr<Prober>, std::string> open_prober(const std::string& uplink);
+  // Opens the status socket for `options`' destinations; none yet (LAN missing or without an
+  // address) is no error.
+  Result<std::unique_ptr<DatagramSender>, std::string> open_sender(const ProbedOptions& options);
+  void on_uplink(const LinkStatus& status);
+  void on_lan(const LinkStatus& status);
+  void reopen_sender(Now now);
+  // How many targets the kernel routes out of the uplink now (all of them if it cannot say).
+  std::uint32_t routed_targets(Now now);
+  void warn(const std::string& text, std::uint64_t key, Now now);
   // This start's epoch: one more than the kept one (and never behind the clock), kept again.
   std::uint64_t take_epoch(Now now);
 
@@ -48,6 +65,8 @@ class ProbeShell final : public DaemonShell {
   Adapters adapters_;
   std::unique_ptr<Timer> timer_;
   std::uint16_t icmp_identifier_ = 0;
+  TimePoint last_sender_attempt_{};
+  PerKeyRateLimiter warnings_{std::chrono::minutes(1), 8};
 };
 
 }  // namespace ispf

@@ -265,12 +265,11 @@ TYPED_TEST_P(EnvContract, ApplyCarriesOutEachKindOfEdit) {
 
 TYPED_TEST_P(EnvContract, LinkWatchFollowsALinkThatAppearsLater) {
   EXPECT_FALSE(this->Link("wan0").exists);
-  EXPECT_FALSE(this->world_.env().interface_exists("wan0"));
   this->world_.add_link("wan0");
   ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }))
       << "no usable report for a link made after the watch";
   EXPECT_TRUE(this->reports_["wan0"].back().usable());
-  EXPECT_TRUE(this->world_.env().interface_exists("wan0"));
+  EXPECT_EQ(this->Link("wan0").ifindex, this->world_.ifindex("wan0"));
 }
 
 TYPED_TEST_P(EnvContract, LinkWatchFollowsALinkDeletedAndMadeAnew) {
@@ -284,6 +283,8 @@ TYPED_TEST_P(EnvContract, LinkWatchFollowsALinkDeletedAndMadeAnew) {
   ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }))
       << "no report of the new link with the old name";
   EXPECT_NE(this->world_.ifindex("wan0"), first);
+  // The report names the new link by its index: sockets bound to the old one must be reopened.
+  EXPECT_EQ(this->Link("wan0").ifindex, this->world_.ifindex("wan0"));
   // Down and up on the new link are followed too (its ifindex is the new one).
   this->world_.set_link("wan0", false);
   ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").admin_up; }));
@@ -356,6 +357,32 @@ TYPED_TEST_P(EnvContract, BroadcastAddressComesFromThePrefix) {
   EXPECT_EQ(this->world_.env().ipv4_broadcast_of("nosuch0"), std::nullopt);
 }
 
+// A FIB match with the link as output: the connected prefix and a default route out of it count;
+// a default route out of another link does not, although a socket bound to this link would
+// send there anyway (the kernel assumes on-link when a bound socket finds no route).
+TYPED_TEST_P(EnvContract, RoutesViaSeesOnlyRoutesOutOfThatLink) {
+  this->SetUpLan();
+  this->world_.add_link("wan0");
+  this->world_.add_address("wan0", "10.1.0.1/24");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+  constexpr std::uint32_t kInternet = 0xc6336408;  // 198.51.100.8
+  Env& env = this->world_.env();
+  auto routes = [&](const char* link, std::uint32_t to) {
+    auto answer = env.routes_via(link, to);
+    EXPECT_TRUE(answer.has_value()) << link << ": " << answer.error().message();
+    return answer.value_or(false);
+  };
+  EXPECT_TRUE(routes("lan0", kPeerAddress));
+  EXPECT_FALSE(routes("lan0", kInternet)) << "no default route yet";
+  ASSERT_FALSE(this->table_->replace_default(kSlot, kPeerAddress));
+  EXPECT_TRUE(routes("lan0", kInternet));
+  EXPECT_FALSE(routes("wan0", kInternet)) << "the default route leaves by lan0, not wan0";
+  EXPECT_FALSE(routes("wan0", kPeerAddress));
+  EXPECT_FALSE(routes("nosuch0", kInternet));
+  ASSERT_FALSE(this->table_->remove_default(kSlot));
+  EXPECT_FALSE(routes("lan0", kInternet));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
     ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
@@ -365,6 +392,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReplaceTakesOverAForeignRouteOfTheSameMetric, ApplyCarriesOutEachKindOfEdit,
     LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
     LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
-    ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix);
+    ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix,
+    RoutesViaSeesOnlyRoutesOutOfThatLink);
 
 }  // namespace ispf::contract

@@ -71,11 +71,17 @@ class Chaos {
               [=, this] { w_.set_uplink(isp, true, true); });
         }
         break;
-      case 2:  // the uplink is deleted and made anew (PPP, USB modem)
-        if (isp >= 0) {
+      case 2:  // the uplink is deleted and made anew (PPP, USB modem), or loses its route
+        // (the lease or session ends, the link stays up); chosen without a draw, so the seeds
+        // kept as regressions replay the same faults as when they were found.
+        if (isp >= 0 && faults_ % 2 == 0) {
           episode(
               isp, between(0.5, 10), [=, this] { w_.delete_uplink(isp); },
               [=, this] { w_.create_uplink(isp); });
+        } else if (isp >= 0) {
+          episode(
+              isp, between(0.05, 10), [=, this] { w_.set_uplink_routed(isp, false); },
+              [=, this] { w_.set_uplink_routed(isp, true); });
         }
         break;
       case 3:

@@ -479,6 +479,36 @@ TEST(Sim, UplinkRecreatedFailsOverAndBack) {
   EXPECT_EQ(w.failure(), "");
 }
 
+// The uplink is deleted: the reason says no-uplink (the client shows the ISP's reason).
+TEST(Sim, DeletedUplinkIsReportedAsNoUplink) {
+  World w(Lab());
+  ASSERT_NO_FATAL_FAILURE(Settle(w));
+  w.delete_uplink(0);
+  ASSERT_TRUE(w.run_until_true([&] { return View(w, 0).reason == "no-uplink"; }, 2s))
+      << View(w, 0).reason;
+  EXPECT_EQ(View(w, 0).health, IspHealth::kDown);
+  EXPECT_EQ(w.failure(), "");
+}
+
+// e2e 12's twin: the uplink's route goes (lease or session ended), the link stays up. The
+// route check takes the line down within two rounds, as no-route, before any probe times out.
+TEST(Sim, UplinkRouteLostFailsOverWithinTwoRounds) {
+  World w(Lab());
+  ASSERT_NO_FATAL_FAILURE(Settle(w));
+  w.set_uplink_routed(0, false);
+  auto failover = w.run_until_true([&] { return w.traffic_isp(0) == 1; }, 10s);
+  ASSERT_TRUE(failover) << w.failure();
+  EXPECT_LE(*failover, 500ms) << Seconds(*failover);
+  EXPECT_EQ(View(w, 0).reason, "no-route");
+  w.run_for(5s);
+  w.set_uplink_routed(0, true);
+  auto failback = w.run_until_true([&] { return w.traffic_isp(0) == 0; }, 20s);
+  ASSERT_TRUE(failback) << w.failure();
+  EXPECT_GE(*failback, 3s);
+  EXPECT_EQ(Switches(w), 2u);
+  EXPECT_EQ(w.failure(), "");
+}
+
 // With a key: a router's clock steps back 5 s (NTP) and ispprobed restarts. Before epochs its
 // new instance's time_ms was earlier than the last accepted report and it was refused until its
 // clock passed it (2 switches, seed 1); its kept epoch now orders the start whatever the clock.

@@ -55,7 +55,7 @@ struct World::Isp {
   std::int64_t wall_offset_ms = 0;
   std::deque<std::shared_ptr<const Datagram>> history;
   // Ground truth: since when each fault has held without a break (nullopt: not now).
-  std::optional<TimePoint> link_bad_since, blackhole_since, dead_since, clean_since;
+  std::optional<TimePoint> link_bad_since, blackhole_since, dead_since, clean_since, unrouted_since;
   std::optional<TimePoint> engine_since;
   std::string epoch_file;  // what ispprobed keeps in its --state-dir: survives restarts
   TimePoint last_engine_stop = kEpoch;
@@ -250,7 +250,6 @@ void World::isp_apply(int i, ProbeActions&& actions) {
   if (config_.trace) {
     for (auto& e : actions.log) note("probed-log", i, 0, 0, std::move(e.text));
   }
-  if (actions.start_round) isp_round(i, isp.gen, *actions.start_round);
   for (auto& bytes : actions.send) broadcast(i, std::move(bytes));
   if (actions.wake_at && actions.wake_at != isp.wake_at) {
     // One timer per daemon: a new wake_at replaces the old one (Timer's contract).
@@ -264,6 +263,16 @@ void World::isp_apply(int i, ProbeActions&& actions) {
       isp_apply(i, s.engine->on_wake(now_for(i)));
     });
   }
+  // As ProbeShell does, last: ask the routing table before each round (its actions come after
+  // these, so their wake-up is the engine's latest).
+  if (actions.start_round && isp.truth.link.usable()) {
+    std::uint64_t gen = isp.gen;
+    auto routed =
+        static_cast<std::uint32_t>(isp.truth.routed ? actions.start_round->targets.size() : 0);
+    isp_apply(i, isp.engine->on_route_check(routed, now_for(i)));
+    if (!isp.engine || isp.gen != gen) return;
+  }
+  if (actions.start_round) isp_round(i, isp.gen, *actions.start_round);
 }
 
 bool World::probe_lost_one_way(Isp& isp) {
@@ -290,8 +299,9 @@ void World::isp_round(int i, std::uint64_t gen, const RoundRequest& request) {
       o.error = ProbeError::kNoRoute;
       o.send_error = std::make_error_code(std::errc::network_unreachable);
     } else {
-      bool lost =
-          !isp.alive || isp.truth.blackhole || probe_lost_one_way(isp) || probe_lost_one_way(isp);
+      // Unrouted, a probe bound to the uplink is sent on-link (ARP for the target): nobody answers.
+      bool lost = !isp.alive || isp.truth.blackhole || !isp.truth.routed ||
+                  probe_lost_one_way(isp) || probe_lost_one_way(isp);
       Duration rtt = isp.truth.rtt_base + rng_.between(Duration::zero(), isp.truth.rtt_jitter);
       if (!lost && rtt < request.timeout) {
         o.rtt = rtt;
@@ -386,6 +396,7 @@ void World::isp_truth_changed(int i) {
   };
   bool was_broken = broken(i);
   track(isp.link_bad_since, !isp.truth.link.usable());
+  track(isp.unrouted_since, !isp.truth.routed);
   track(isp.blackhole_since, isp.truth.blackhole || isp.truth.rtt_base >= kRttMax);
   track(isp.dead_since, !isp.alive);
   bool impaired = isp.truth.loss_each_way > 0 || isp.truth.bursty.enabled ||
@@ -396,7 +407,7 @@ void World::isp_truth_changed(int i) {
 
 bool World::broken(int i) const {
   const Isp& isp = *isps_[i];
-  return isp.link_bad_since || isp.blackhole_since || isp.dead_since;
+  return isp.link_bad_since || isp.blackhole_since || isp.dead_since || isp.unrouted_since;
 }
 
 void World::set_uplink(int i, bool admin_up, bool carrier) {
@@ -417,6 +428,12 @@ void World::create_uplink(int i) {
   isp_link_changed(i);
   isps_[i]->truth.link = LinkStatus{true, true, true};
   isp_link_changed(i);
+}
+
+void World::set_uplink_routed(int i, bool routed) {
+  isps_[i]->truth.routed = routed;
+  isp_truth_changed(i);
+  note(routed ? "uplink route back" : "uplink route gone", i);
 }
 
 void World::set_blackhole(int i, bool on) {
@@ -866,10 +883,15 @@ TimePoint World::detect_deadline(int i, int c) const {
   TimePoint d = kFarFuture;
   if (isp.link_bad_since) d = std::min(d, *isp.link_bad_since + kLinkDownBound);
   if (isp.blackhole_since) d = std::min(d, *isp.blackhole_since + kBlackholeBound);
+  if (isp.unrouted_since) d = std::min(d, *isp.unrouted_since + kNoRouteBound);
   if (isp.dead_since) d = std::min(d, *isp.dead_since + kDeathBound);
   // A lost datagram is made good by the next one; a silent router goes stale.
   d = std::max(d, pairs_[c][i].last_drop + kDropBound);
   d = std::max(d, isp.last_engine_stop + kDeathBound);
+  // Whatever was said while the client's own link was away is lost: it learns from the next
+  // report, or from the silence that follows its return.
+  if (const Client& cl = *clients_[c]; cl.lan_ok_since)
+    d = std::max(d, *cl.lan_ok_since + kDeathBound);
   return d;
 }
 

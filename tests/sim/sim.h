@@ -47,6 +47,9 @@ inline constexpr Duration kLinkDownBound = 2 * kKernelDelay + kLanDelayMax + 100
 // then one LAN crossing; 150 ms margin.
 inline constexpr Duration kBlackholeBound =
     kInterval * kDownAfter + kTimeout + kLanDelayMax + 150ms;  // 1.55 s
+// No route out of the uplink: the route check before each round sees it, the second check in a
+// row (one interval later) takes the line down, then one LAN crossing; 100 ms margin.
+inline constexpr Duration kNoRouteBound = 2 * kInterval + kKernelDelay + kLanDelayMax + 100ms;
 // Router death: its last datagram left at the latest when it died and reached the client within
 // kLanDelayMax; the client calls it stale stale_heartbeats heartbeats after that; 150 ms margin.
 inline constexpr Duration kDeathBound = kHeartbeat * kStaleHeartbeats + kLanDelayMax + 150ms;
@@ -106,6 +109,7 @@ struct GilbertElliott {
 // The ground truth of one ISP router and its uplink.
 struct UplinkTruth {
   LinkStatus link{true, true, true};
+  bool routed = true;  // the routing table has a route to the targets out of the uplink
   bool blackhole = false;
   double loss_each_way = 0.0;
   GilbertElliott bursty;
@@ -179,6 +183,8 @@ class World {
   void delete_uplink(int isp);
   void create_uplink(int isp);
   void set_blackhole(int isp, bool on);
+  // The uplink's route to the internet goes (DHCP lease, PPP session), the link stays up.
+  void set_uplink_routed(int isp, bool routed);
   void set_loss(int isp, double each_way);
   void set_bursty(int isp, GilbertElliott ge);
   void set_latency(int isp, Duration base, Duration jitter);

@@ -362,13 +362,10 @@ std::optional<std::uint32_t> FakeEnv::ipv4_broadcast_of(const std::string& ifnam
   return address->first | ~mask;
 }
 
-bool FakeEnv::interface_exists(const std::string& ifname) {
-  return kernel_->ifindex(ifname).has_value();
-}
-
 IoResult<std::string> FakeEnv::read_file(const std::string& path) {
   auto found = files_.find(path);
-  if (found == files_.end()) return fail(std::make_error_code(std::errc::no_such_file_or_directory));
+  if (found == files_.end())
+    return fail(std::make_error_code(std::errc::no_such_file_or_directory));
   return found->second;
 }
 

@@ -150,7 +150,9 @@ class FakeEnv final : public Env {
   IoResult<std::unique_ptr<RouteTable>> open_route_table() override;
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
-  bool interface_exists(const std::string& ifname) override;
+  IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override {
+    return kernel_->routes_via(ifname, destination);
+  }
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override {
     return kernel_->usable_prefixes();
   }

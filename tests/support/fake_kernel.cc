@@ -96,7 +96,18 @@ void FakeKernel::flush_addresses(const std::string& name) {
 LinkStatus FakeKernel::link_status(const std::string& name) const {
   const Link* link = find(name);
   if (!link) return LinkStatus{};
-  return LinkStatus{true, link->admin_up, link->carrier};
+  return LinkStatus{true, link->admin_up, link->carrier, link->ifindex};
+}
+
+bool FakeKernel::routes_via(const std::string& name, std::uint32_t destination) const {
+  const Link* link = find(name);
+  if (!link || !link->admin_up) return false;
+  for (const Address& a : link->addresses) {
+    if (Ipv4Prefix{a.address, a.prefix_length}.contains(destination)) return true;
+  }
+  return std::any_of(routes_.begin(), routes_.end(), [&](const DefaultRoute& route) {
+    return route.table == 254 && route.ifindex == link->ifindex;  // RT_TABLE_MAIN
+  });
 }
 
 std::optional<int> FakeKernel::ifindex(const std::string& name) const {

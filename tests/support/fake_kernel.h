@@ -47,6 +47,10 @@ class FakeKernel {
   // The name of the link with `ifindex`, if it exists.
   std::optional<std::string> name_of(int ifindex) const;
 
+  // Whether the main table routes `destination` out of `name`: an address prefix of that admin-up
+  // link holds it, or a default route of the main table leaves through it (what a FIB match
+  // with the link as output finds here: the fake holds no other routes).
+  bool routes_via(const std::string& name, std::uint32_t destination) const;
   // The prefixes of the addresses on usable (admin up, carrier) links.
   std::vector<Ipv4Prefix> usable_prefixes() const;
   IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) const;

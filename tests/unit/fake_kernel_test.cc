@@ -37,7 +37,7 @@ TEST(FakeKernelTest, CallbacksSeeChangesAndCanBeRemoved) {
   EXPECT_EQ(links[1].first, "wan0");
   EXPECT_FALSE(links[1].second.exists);
   EXPECT_EQ(links[2].first, "wan1");
-  EXPECT_EQ(links[2].second, (LinkStatus{true, true, false}));
+  EXPECT_EQ(links[2].second, (LinkStatus{true, true, false, *kernel.ifindex("wan1")}));
   kernel.remove_callback(change_id);
   kernel.set_link("wan1", true, true);
   EXPECT_EQ(changes, 2);

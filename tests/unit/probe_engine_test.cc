@@ -10,7 +10,9 @@ namespace ispf {
 namespace {
 
 Now At(long long ms) { return Now{TimePoint{} + milliseconds(ms), 1795000000000ULL + ms}; }
-long long Ms(TimePoint t) { return std::chrono::duration_cast<milliseconds>(t - TimePoint{}).count(); }
+long long Ms(TimePoint t) {
+  return std::chrono::duration_cast<milliseconds>(t - TimePoint{}).count();
+}
 
 ProbeEngineConfig Config() {
   ProbeEngineConfig c;
@@ -139,6 +141,71 @@ TEST(ProbeEngineTest, LinkDownIsDownAtOnce) {
   EXPECT_EQ(s->state, LinkState::kDown);
   EXPECT_EQ(s->reason, "link-down");
   EXPECT_EQ(d.engine.state(), LinkState::kDown);
+}
+
+// PPPoE, LTE and VLAN uplinks come and go: a missing uplink is a state, reported as no-uplink.
+TEST(ProbeEngineTest, AMissingUplinkIsDownWithNoUplinkAndComesUpWhenItAppears) {
+  Driver d(Config());
+  auto a = d.engine.start(LinkStatus{}, At(0));
+  d.Take(a, 0);
+  ASSERT_FALSE(a.send.empty());
+  auto s = decode(a.send[0]);
+  EXPECT_EQ(s->state, LinkState::kDown);
+  EXPECT_EQ(s->reason, "no-uplink");
+  EXPECT_EQ(d.engine.reason(), "no-uplink");
+  // It appears (made anew, index 7), and up_after good rounds later the line is up.
+  d.Take(d.engine.on_link(LinkStatus{true, true, true, 7}, At(500)), 500);
+  EXPECT_EQ(d.engine.state(), LinkState::kDown);
+  d.RunUntil(2000, true);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  // Deleted: down at once with no-uplink, not link-down.
+  auto gone = d.engine.on_link(LinkStatus{}, At(2010));
+  ASSERT_EQ(gone.send.size(), 1u);
+  EXPECT_EQ(decode(gone.send[0])->reason, "no-uplink");
+}
+
+// The ISP's lease or session ends and its route goes, while the link stays up: down at once
+// (on the second check in a row), with no-route, not after the probe hysteresis.
+TEST(ProbeEngineTest, NoRouteOutOfTheUplinkIsDownOnTheSecondCheck) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_EQ(d.engine.state(), LinkState::kUp);
+  auto first = d.engine.on_route_check(0, At(1050));
+  EXPECT_TRUE(first.send.empty()) << "one look is not enough: a route may be being replaced";
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  // A route back in between starts the count anew.
+  d.Take(d.engine.on_route_check(2, At(1200)), 1200);
+  d.Take(d.engine.on_route_check(0, At(1350)), 1350);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  d.Take(d.engine.on_route_check(1, At(1500)), 1500);  // quorum 1: one routed target is enough
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  d.Take(d.engine.on_route_check(0, At(1650)), 1650);
+  auto down = d.engine.on_route_check(0, At(1800));
+  ASSERT_EQ(down.send.size(), 1u);
+  EXPECT_EQ(decode(down.send[0])->state, LinkState::kDown);
+  EXPECT_EQ(decode(down.send[0])->reason, "no-route");
+  // Rounds answered meanwhile (the upstream answers ARP for the target) do not bring it up.
+  d.RunUntil(3000, true);
+  EXPECT_EQ(d.engine.state(), LinkState::kDown);
+  // The route is back: up once up_after rounds prove it.
+  d.Take(d.engine.on_route_check(2, At(3050)), 3050);
+  d.RunUntil(4000, true);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+}
+
+// A link that goes down while unrouted says link-down; the better-known cause wins.
+TEST(ProbeEngineTest, LinkStateExplainsBeforeRoutes) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  d.Take(d.engine.on_route_check(0, At(1050)), 1050);
+  d.Take(d.engine.on_route_check(0, At(1200)), 1200);
+  EXPECT_EQ(d.engine.reason(), "no-route");
+  d.Take(d.engine.on_link(LinkStatus{true, false, false, 3}, At(1300)), 1300);
+  EXPECT_EQ(d.engine.reason(), "link-down");
+  d.Take(d.engine.on_link(LinkStatus{}, At(1400)), 1400);
+  EXPECT_EQ(d.engine.reason(), "no-uplink");
 }
 
 TEST(ProbeEngineTest, WithAKeyEveryDatagramIsSigned) {

@@ -45,9 +45,9 @@ struct ProbeActions {
 class ProbeEngine {
  public:
   // A change is sent at once and repeated after these delays, so one lost datagram costs nothing.
+  static constexpr std::uint32_t kRouteChecksForNoRoute = 2;
   static constexpr std::array<Duration, 3> kBurstDelays = {
-      std::chrono::milliseconds(20), std::chrono::milliseconds(40),
-      std::chrono::milliseconds(80)};
+      std::chrono::milliseconds(20), std::chrono::milliseconds(40), std::chrono::milliseconds(80)};
 
   // `instance` is random per process start (the shell draws it); it names this run on the wire.
   // `epoch` (next_epoch of the stored one) orders this start after every earlier one, so that
@@ -59,6 +59,12 @@ class ProbeEngine {
   ProbeActions start(const LinkStatus& uplink, Now now);
   ProbeActions on_round(const RoundReport& report, Now now);
   ProbeActions on_link(const LinkStatus& uplink, Now now);
+  // Before each round the shell asks the kernel which targets have a route out of the uplink
+  // (an ISP's DHCP lease or PPP session can end while the link stays up, and a socket bound to
+  // the uplink would then ARP for the target and may even be answered). Fewer than the quorum
+  // twice in a row takes the line down at once with reason no-route; the second look is the
+  // debounce for a route being replaced (delete, then add).
+  ProbeActions on_route_check(std::uint32_t routed_targets, Now now);
   ProbeActions on_wake(Now now);
   // A datagram could not be sent: counted, logged rate-limited.
   ProbeActions on_send_error(std::error_code error, Now now);
@@ -80,6 +86,7 @@ class ProbeEngine {
   void send_status(ProbeActions& out, Now now);
   void update_service_status(ProbeActions& out, Now now);
   void finish(ProbeActions& out);
+  void apply_usability(ProbeActions& out, Now now);
   std::string figures(Now now);
 
   ProbeEngineConfig config_;
@@ -88,6 +95,8 @@ class ProbeEngine {
   Reachability reachability_;
   std::uint64_t seq_ = 0;
   std::uint16_t round_seq_ = 0;
+  LinkStatus uplink_{true, true, true};  // until start() says otherwise
+  std::uint32_t unrouted_checks_ = 0;    // route checks in a row below the quorum
   TimePoint next_round_{};
   TimePoint next_heartbeat_{};
   std::vector<TimePoint> burst_due_;

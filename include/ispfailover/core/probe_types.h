@@ -16,6 +16,9 @@ struct LinkStatus {
   bool exists = false;
   bool admin_up = false;  // IFF_UP: `ip link set X up`
   bool carrier = false;   // IFF_LOWER_UP: the cable (or veth peer) is there
+  // Another index under the same name is another link (a PPP or LTE reconnect, a veth made
+  // anew): sockets bound to the old one must be opened again. 0 while it does not exist.
+  int ifindex = 0;
   bool usable() const { return exists && admin_up && carrier; }
 
   bool operator==(const LinkStatus&) const = default;

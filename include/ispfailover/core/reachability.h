@@ -28,6 +28,8 @@ inline constexpr const char* kReasonProbeLoss = "probe-loss";
 inline constexpr const char* kReasonNoRoute = "no-route";
 inline constexpr const char* kReasonUnreachable = "unreachable";
 inline constexpr const char* kReasonLinkDown = "link-down";
+// The uplink interface does not exist (yet, or any more): PPPoE, LTE and VLAN links come and go.
+inline constexpr const char* kReasonNoUplink = "no-uplink";
 inline constexpr const char* kReasonStarting = "starting";
 // failoverd's own: the client's link or address that reaches the ISP's gateway is gone.
 inline constexpr const char* kReasonLocalLinkDown = "local-link-down";
@@ -66,8 +68,12 @@ class Reachability {
   void record_probe(TimePoint concluded_at, std::optional<Duration> rtt);
 
   std::optional<Transition> on_round(const RoundOutcome& round, TimePoint now);
-  // The uplink's usability as netlink reports it (administratively up and carrier present).
-  std::optional<Transition> on_link(bool usable, TimePoint now);
+  // Whether the uplink can carry probes: it exists, is up with carrier, and routes to the
+  // targets. Unusable takes the line down at once with `reason` (link-down, no-uplink,
+  // no-route); a better reason for an unusable link is reported without an edge. Usable again,
+  // the line is up once up_after rounds prove it.
+  std::optional<Transition> on_link(bool usable, TimePoint now,
+                                    std::string reason = kReasonLinkDown);
 
   // New settings keep the verdict; the run counters restart, and the window restarts only when
   // the number of targets changed (old figures would mean something else).

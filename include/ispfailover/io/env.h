@@ -136,7 +136,11 @@ class Env {
   // The IPv4 broadcast address of `ifname` (host order): the configured one, or the one its
   // prefix implies; none for /31, /32, no address or no such interface.
   virtual std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) = 0;
-  virtual bool interface_exists(const std::string& ifname) = 0;
+  // Whether the routing tables hold a route to `destination` (IPv4, host order) out of
+  // `ifname`: a FIB lookup with the interface as output (RTM_GETROUTE, RTM_F_FIB_MATCH), so the
+  // kernel's "bound to a device, no route: assume on-link" fallback does not count. False for an
+  // interface that does not exist.
+  virtual IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) = 0;
   // The IPv4 addresses, with their prefixes, of every link that is up and running: the nets
   // whose gateways this host can reach on-link now.
   virtual IoResult<std::vector<Ipv4Prefix>> usable_prefixes() = 0;

@@ -37,7 +37,7 @@ class LinuxEnv final : public Env {
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
 
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
-  bool interface_exists(const std::string& ifname) override;
+  IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override;
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override;
   IoResult<std::string> read_file(const std::string& path) override;
   std::string host_name() override;
@@ -56,6 +56,8 @@ class LinuxEnv final : public Env {
   asio::io_context& io_;
   std::unique_ptr<ServiceNotifier> notifier_;
   std::unique_ptr<EventLog> log_;
+  struct RouteQuery;  // one netlink socket for routes_via, opened on first use
+  std::unique_ptr<RouteQuery> route_query_;
 };
 
 }  // namespace ispf
