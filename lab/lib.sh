@@ -205,11 +205,8 @@ EOF
   lab_in lan ip link set br0 up
 
   for isp in isp1 isp2; do
-    lab_veth "$isp" up0 inet "$isp"
-    lab_in "$isp" ip addr add "${LAB_UP_ADDR[$isp]}/30" dev up0
-    lab_in inet ip addr add "${LAB_INET_ADDR[$isp]}/30" dev "$isp"
+    lab_uplink_make "$isp"
     lab_lan_port "$isp" lan0 "${LAB_GW[$isp]}/24"
-    lab_in "$isp" ip route add default via "${LAB_INET_ADDR[$isp]}" dev up0
     lab_in "$isp" sysctl -qw net.ipv4.ip_forward=1
     lab_in "$isp" nft -f - <<'EOF'
 table ip nat {
@@ -228,6 +225,23 @@ EOF
   lab_in client ip addr add 10.0.2.15/24 dev nat0
   lab_in client ip route add default via "$LAB_NAT_GW" dev nat0
 }
+
+# The ISP router's uplink up0 to the internet, its /30 and its default route, as a PPP or DHCP
+# client would set them up (again, after lab_uplink_delete): lab_uplink_make ISP
+lab_uplink_make() {
+  local isp=$1
+  lab_veth "$isp" up0 inet "$isp"
+  lab_in "$isp" ip addr add "${LAB_UP_ADDR[$isp]}/30" dev up0
+  lab_in inet ip addr add "${LAB_INET_ADDR[$isp]}/30" dev "$isp"
+  lab_in "$isp" ip route add default via "${LAB_INET_ADDR[$isp]}" dev up0
+}
+
+# The uplink disappears, as ppp0 does when the session ends (both ends of the veth go).
+lab_uplink_delete() { lab_in "$1" ip link del up0; }
+
+# The uplink's route to the internet ends (lease or session over); the link stays up.
+lab_uplink_unroute() { lab_in "$1" ip route del default; }
+lab_uplink_reroute() { lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0; }
 
 # Another host on the LAN bridge (observer, forger): lab_add_lan_host NAME ADDR
 lab_add_lan_host() {
