@@ -105,9 +105,8 @@ FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, No
   }
   out.log.push_back(event(
       LogLevel::kInfo, EventKind::kStarted,
-      "watching " + isps + "; failback after " +
-          format_duration(settings_.policy.failback_after) + ", max loss " +
-          format_percent(settings_.policy.max_loss_permille) + ", when all down: " +
+      "watching " + isps + "; failback after " + format_duration(settings_.policy.failback_after) +
+          ", max loss " + format_percent(settings_.policy.max_loss_permille) + ", when all down: " +
           (settings_.policy.when_all_down == AllDownPolicy::kKeep ? "keep" : "remove")));
   // Takes the table over: foreign routes named by --replace-gateway go now.
   reconcile(out, /*after_decision=*/true);
@@ -124,8 +123,10 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
   auto status = decode(bytes);
   if (!status) {
     policy_.note_rejected(source, DropReason::kUndecodable, now.steady);
-    count_drop(out, DropReason::kUndecodable, source,
-               std::string(to_string(status.error().error)) + " " + status.error().detail, now);
+    count_drop(
+        out, DropReason::kUndecodable, source,
+        [&] { return std::string(to_string(status.error().error)) + " " + status.error().detail; },
+        now);
     finish(out, now);
     return out;
   }
@@ -135,23 +136,29 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
     if (auto verified = verify_datagram(bytes, settings_.keys); !verified) {
       // Costs counters and nothing else: a flood of bad tags must not buy publishes or logs.
       policy_.note_rejected(source, DropReason::kUnauthenticated, now.steady);
-      count_drop(out, DropReason::kUnauthenticated, source,
-                 "claims " + status->name + ", " + std::string(to_string(verified.error())) +
-                     (verified.error() == AuthError::kMissingTag
-                          ? "; is --key-file set on that ISP router too?"
-                          : "; do both sides have the same key?"),
-                 now);
+      count_drop(
+          out, DropReason::kUnauthenticated, source,
+          [&] {
+            return "claims " + status->name + ", " + std::string(to_string(verified.error())) +
+                   (verified.error() == AuthError::kMissingTag
+                        ? "; is --key-file set on that ISP router too?"
+                        : "; do both sides have the same key?");
+          },
+          now);
       finish(out, now);
       return out;
     }
   }
   if (auto drop = policy_.on_status(*status, source, now.steady, now.wall_ms)) {
-    std::string detail = "claims " + status->name;
-    if (*drop == DropReason::kWrongSource) {
-      for (const auto& isp : policy_.isps()) {
-        if (isp.name == status->name) detail += ", expected from " + format_ipv4(isp.gateway);
+    auto detail = [&] {
+      std::string text = "claims " + status->name;
+      if (*drop == DropReason::kWrongSource) {
+        for (const auto& isp : policy_.isps()) {
+          if (isp.name == status->name) text += ", expected from " + format_ipv4(isp.gateway);
+        }
       }
-    }
+      return text;
+    };
     count_drop(out, *drop, source, detail, now);
     finish(out, now);
     return out;
@@ -174,21 +181,20 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
   return out;
 }
 
+template <class Detail>
 void FailoverEngine::count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
-                                const std::string& detail, Now now) {
+                                const Detail& detail, Now now) {
   ++drops_[static_cast<std::size_t>(reason)];
   // Refusals of a configured ISP's own datagrams are news about that ISP (a key on one side
   // only, a restart refused as a replay): a warning that names it, once a minute per ISP.
-  for (const auto& view : policy_.view(now.steady)) {
-    if (view.config.gateway != source) continue;
+  if (auto isp = policy_.refusals_of(source)) {
     if (!drop_log_.allow(source, now.steady)) return;
-    out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
-                            view.config.name + "'s reports are refused: " +
-                                std::string(to_string(reason)) + " (" + detail + "); " +
-                                std::to_string(view.refused) +
-                                " refused so far, logged once a minute",
-                            {{"ISPF_ISP", view.config.name},
-                             {"ISPF_REASON", std::string(to_string(reason))}}));
+    out.log.push_back(event(
+        LogLevel::kWarning, EventKind::kDatagramRefused,
+        std::string(isp->first) + "'s reports are refused: " + std::string(to_string(reason)) +
+            " (" + detail() + "); " + std::to_string(isp->second) +
+            " refused so far, logged once a minute",
+        {{"ISPF_ISP", std::string(isp->first)}, {"ISPF_REASON", std::string(to_string(reason))}}));
     return;
   }
   // From elsewhere: a replay is routine (a duplicated datagram); the rest is news, rate-limited.
@@ -198,7 +204,7 @@ void FailoverEngine::count_drop(FailoverActions& out, DropReason reason, std::ui
       reason == DropReason::kUnauthenticated ? LogLevel::kWarning : LogLevel::kInfo,
       EventKind::kDatagramRefused,
       "dropped a datagram from " + format_ipv4(source) + ": " + std::string(to_string(reason)) +
-          " (" + detail + "); counted, logged once a minute per source",
+          " (" + detail() + "); counted, logged once a minute per source",
       {{"ISPF_REASON", std::string(to_string(reason))}}));
 }
 
@@ -215,8 +221,7 @@ FailoverActions FailoverEngine::on_table(const std::vector<DefaultRoute>& table,
   return out;
 }
 
-FailoverActions FailoverEngine::on_local_network(const std::vector<Ipv4Prefix>& usable,
-                                                 Now now) {
+FailoverActions FailoverEngine::on_local_network(const std::vector<Ipv4Prefix>& usable, Now now) {
   FailoverActions out;
   if (stopped_) return out;
   auto isps = policy_.isps();
@@ -246,9 +251,9 @@ FailoverActions FailoverEngine::on_table_error(std::error_code error, Now now) {
   FailoverActions out;
   if (stopped_) return out;
   if (error_log_.allow(0, now.steady)) {
-    out.log.push_back(event(LogLevel::kError, EventKind::kRouteEditFailed,
-                            "cannot read the routing table: " + error.message() +
-                                "; retrying with backoff"));
+    out.log.push_back(
+        event(LogLevel::kError, EventKind::kRouteEditFailed,
+              "cannot read the routing table: " + error.message() + "; retrying with backoff"));
   }
   schedule_retry(now);
   finish(out, now);
@@ -275,7 +280,9 @@ void FailoverEngine::reconcile(FailoverActions& out, bool after_decision) {
       edits.push_back(RouteEdit{RouteEdit::Kind::kDeleteForeign, slot_, 0, route});
     }
   }
-  if (desired && !own_correct) {
+  if (desired && !own_correct && !policy_.all_local_down()) {
+    // (With our own link gone the kernel refuses the route, ENETUNREACH; it is put back when
+    // the link or address returns, so nothing is tried, and nothing logged as an error, meanwhile.)
     edits.push_back(RouteEdit{RouteEdit::Kind::kReplaceOwn, slot_, *desired, {}});
   } else if (!desired && own_present) {
     edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
@@ -303,18 +310,17 @@ FailoverActions FailoverEngine::on_edits_done(const std::vector<RouteEdit>& edit
       case RouteEdit::Kind::kDeleteForeign: {
         std::erase(table_, edit.route);
         // Routine (a DHCP renewal does it): info, so that -p warning lists switches only.
-        out.log.push_back(event(LogLevel::kInfo, EventKind::kForeignRouteDeleted,
-                                "deleted the foreign default route via " +
-                                    format_ipv4(edit.route.gateway) + " (proto " +
-                                    protocol_name(edit.route.protocol) + ", metric " +
-                                    std::to_string(edit.route.metric) +
-                                    "): --replace-gateway takes it over"));
+        out.log.push_back(
+            event(LogLevel::kInfo, EventKind::kForeignRouteDeleted,
+                  "deleted the foreign default route via " + format_ipv4(edit.route.gateway) +
+                      " (proto " + protocol_name(edit.route.protocol) + ", metric " +
+                      std::to_string(edit.route.metric) + "): --replace-gateway takes it over"));
         break;
       }
       case RouteEdit::Kind::kReplaceOwn: {
         std::erase_if(table_, [&](const DefaultRoute& r) { return is_own(r, edit.slot); });
-        table_.push_back(DefaultRoute{edit.gateway, edit.slot.metric, edit.slot.protocol, 0,
-                                      edit.slot.table});
+        table_.push_back(
+            DefaultRoute{edit.gateway, edit.slot.metric, edit.slot.protocol, 0, edit.slot.table});
         if (correcting_) {
           // The decision did not change: someone else deleted or rewrote our route.
           out.log.push_back(event(LogLevel::kWarning, EventKind::kRouteRestored,
@@ -346,9 +352,9 @@ FailoverActions FailoverEngine::on_edits_done(const std::vector<RouteEdit>& edit
   }
   if (failure) {
     if (error_log_.allow(0, now.steady)) {
-      out.log.push_back(event(LogLevel::kError, EventKind::kRouteEditFailed,
-                              "routing table update failed: " + failure.message() +
-                                  "; retrying with backoff"));
+      out.log.push_back(
+          event(LogLevel::kError, EventKind::kRouteEditFailed,
+                "routing table update failed: " + failure.message() + "; retrying with backoff"));
     }
     schedule_retry(now);
   } else {
@@ -388,8 +394,8 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
     if (i < last_health_.size() || views[i].health != IspHealth::kStale) {
       out.log.push_back(event(LogLevel::kInfo, EventKind::kIspHealth,
                               views[i].config.name + " is " +
-                                  std::string(to_string(views[i].health)) + " (" +
-                                  views[i].reason + ")",
+                                  std::string(to_string(views[i].health)) + " (" + views[i].reason +
+                                  ")",
                               {{"ISPF_ISP", views[i].config.name},
                                {"ISPF_STATE", std::string(to_string(views[i].health))},
                                {"ISPF_REASON", views[i].reason}}));
@@ -403,8 +409,9 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
       return i ? views[*i].config.name : std::string();
     };
     if (!d.why.empty()) {
-      out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why,
-                              {{"ISPF_FROM", name_of(d.previous)}, {"ISPF_TO", name_of(d.active)}}));
+      out.log.push_back(
+          event(LogLevel::kWarning, EventKind::kSwitch, d.why,
+                {{"ISPF_FROM", name_of(d.previous)}, {"ISPF_TO", name_of(d.active)}}));
     }
     last_switch_ = d.why;
     active_since_ = now.steady;
@@ -413,8 +420,7 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
   if (d.all_down != all_down_) {
     all_down_ = d.all_down;
     if (all_down_) {
-      out.log.push_back(
-          event(LogLevel::kWarning, EventKind::kAllDown, summary_line(report(now))));
+      out.log.push_back(event(LogLevel::kWarning, EventKind::kAllDown, summary_line(report(now))));
     } else {
       out.log.push_back(event(LogLevel::kInfo, EventKind::kIspBack,
                               "an ISP is back: " + summary_line(report(now))));
@@ -442,9 +448,9 @@ FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) 
   settings_ = std::move(settings);
   config_problem_.clear();
   policy_.reconfigure(settings_.policy, settings_.isps);
-  out.log.push_back(event(LogLevel::kInfo, EventKind::kReloaded,
-                          "configuration reloaded: " + std::to_string(settings_.isps.size()) +
-                              " ISP(s)"));
+  out.log.push_back(
+      event(LogLevel::kInfo, EventKind::kReloaded,
+            "configuration reloaded: " + std::to_string(settings_.isps.size()) + " ISP(s)"));
   reconcile(out, /*after_decision=*/true);
   evaluate(out, now);
   publish_wanted_ = true;
@@ -467,9 +473,9 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   if (cleanup) {
     out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
   } else if (auto gateway = desired_gateway()) {
-    out.log.push_back(event(LogLevel::kInfo, EventKind::kStopping,
-                            "leaving the default route via " + format_ipv4(*gateway) +
-                                " in place"));
+    out.log.push_back(
+        event(LogLevel::kInfo, EventKind::kStopping,
+              "leaving the default route via " + format_ipv4(*gateway) + " in place"));
   }
   return out;
 }

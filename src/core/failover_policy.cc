@@ -93,6 +93,15 @@ std::optional<std::size_t> FailoverPolicy::note_rejected(std::uint32_t source, D
   return std::nullopt;
 }
 
+std::optional<std::pair<std::string_view, std::uint64_t>> FailoverPolicy::refusals_of(
+    std::uint32_t source) const {
+  for (const auto& isp : isps_) {
+    if (isp.config.gateway == source)
+      return std::make_pair(std::string_view(isp.config.name), isp.refused);
+  }
+  return std::nullopt;
+}
+
 std::optional<DropReason> FailoverPolicy::on_status(const Status& status, std::uint32_t source,
                                                     TimePoint now, std::uint64_t wall_ms) {
   // Every refusal is noted against the ISP whose gateway sent it, exactly once, here.

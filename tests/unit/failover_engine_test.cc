@@ -109,6 +109,25 @@ TEST_F(FailoverEngineTest, RouteRemovedBySomeoneElseIsRestored) {
   EXPECT_TRUE(same.route_edits.empty());
 }
 
+// Our own link gone: the kernel dropped the route and would refuse it (ENETUNREACH), so nothing
+// is tried (and no error logged) until the link returns; then it is put back at once.
+TEST_F(FailoverEngineTest, WithOurOwnLinkGoneTheRouteWaitsForTheLink) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
+  auto gone = engine.on_local_network({}, At(500));
+  EXPECT_TRUE(gone.route_edits.empty());
+  auto table = engine.on_table({}, At(500));
+  EXPECT_TRUE(table.route_edits.empty()) << "a route edit while our own link is gone";
+  auto back = engine.on_local_network({Ipv4Prefix{0xc0a838c8, 24}}, At(800));
+  auto reread = engine.on_table({}, At(800));
+  std::vector<RouteEdit> edits = back.route_edits;
+  edits.insert(edits.end(), reread.route_edits.begin(), reread.route_edits.end());
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0], ReplaceVia(kIsp1));
+}
+
 TEST_F(FailoverEngineTest, RefusedEditIsRetriedWithGrowingBackoff) {
   FailoverEngine engine(Settings(), At(0));
   engine.start({}, At(0));

@@ -1,4 +1,5 @@
-// failoverd's decisions as a pure state machine: datagrams, table snapshots and time in; actions out.
+// failoverd's decisions as a pure state machine: datagrams, table snapshots and time in; actions
+// out.
 #pragma once
 
 #include <cstdint>
@@ -85,8 +86,11 @@ class FailoverEngine {
   std::optional<std::uint32_t> desired_gateway() const;
 
  private:
+  // Counts a refused datagram; `detail()` is built only when a (rate-limited) line is logged,
+  // so a flood costs counter increments and nothing else.
+  template <class Detail>
   void count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
-                  const std::string& detail, Now now);
+                  const Detail& detail, Now now);
   void evaluate(FailoverActions& out, Now now);
   void reconcile(FailoverActions& out, bool after_decision);
   void schedule_retry(Now now);
@@ -102,8 +106,8 @@ class FailoverEngine {
   bool stopped_ = false;
   bool all_down_ = false;
   bool publish_wanted_ = false;
-  bool correcting_ = false;        // the edits in flight undo someone else's change
-  bool own_was_present_ = false;   // ... and our route was there, only wrong
+  bool correcting_ = false;               // the edits in flight undo someone else's change
+  bool own_was_present_ = false;          // ... and our route was there, only wrong
   bool table_read_for_decision_ = false;  // the next on_table answers our own read_table
   std::vector<IspHealth> last_health_;
   std::optional<TimePoint> active_since_;

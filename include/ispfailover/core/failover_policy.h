@@ -111,6 +111,9 @@ class FailoverPolicy {
   bool set_local_reachability(const std::vector<bool>& reachable, TimePoint now);
   bool all_local_down() const;
 
+  // The name and refusal count of the ISP whose gateway is `source`, if any (cheap: per drop).
+  std::optional<std::pair<std::string_view, std::uint64_t>> refusals_of(std::uint32_t source) const;
+
   // After a restart: the route already installed via `gateway` is taken as the active choice.
   void adopt_route(std::uint32_t gateway);
 
