@@ -643,3 +643,67 @@ lab_active_is() { [[ "$(lab_status_get .active)" == "$1" ]]; }
 # Numeric comparisons of decimals: lab_le A B (A <= B), lab_ge A B.
 lab_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 <= b + 0) }'; }
 lab_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
+
+# ---------------------------------------------------------------------------------------------
+# Replay and clock helpers (e2e 13, 14)
+
+# Records HOST's IFACE to $LAB_DIR/NAME.pcap (tcpdump -w, each packet written at once):
+# lab_capture_start NAME HOST IFACE FILTER...
+lab_capture_start() {
+  local name=$1 host=$2 ifname=$3
+  shift 3
+  # -Z root: tcpdump would otherwise create the file as user tcpdump, in a directory of root's.
+  lab_spawn "$name" "$host" tcpdump -n -U --immediate-mode -Z root -i "$ifname" \
+    -w "$LAB_DIR/$name.pcap" "$@"
+  lab_wait_until 5 grep -q "listening on" "$LAB_DIR/$name.log" ||
+    lab_die "tcpdump did not start: $(cat "$LAB_DIR/$name.log")"
+}
+
+lab_capture_stop() { lab_stop "$1" INT; }
+
+# Packets of a pcap file that match a tcpdump FILTER: lab_pcap_count FILE FILTER
+lab_pcap_count() { tcpdump -n -r "$1" "$2" 2>/dev/null | grep -c . || true; }
+
+# Status datagrams of a pcap file whose payload has the line LINE (state=down, name=isp1, ...):
+# lab_pcap_count_line FILE FILTER LINE
+lab_pcap_count_line() { tcpdump -n -A -r "$1" "$2" 2>/dev/null | grep -c "^$3\$" || true; }
+
+# The time_ms field of the newest status datagram in a pcap file that matches FILTER ("-" if none).
+lab_pcap_last_time_ms() {
+  tcpdump -n -A -r "$1" "$2" 2>/dev/null | awk -F= '/^time_ms=/ { t = $2 } END { print t ? t : "-" }'
+}
+
+# libfaketime's library, or nothing (Debian package faketime / libfaketime).
+lab_faketime_lib() {
+  local lib
+  for lib in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+    [[ -r $lib ]] && { echo "$lib"; return 0; }
+  done
+  return 1
+}
+
+# Skips (77) when libfaketime is missing.
+lab_require_faketime() {
+  lab_faketime_lib >/dev/null || {
+    echo "SKIP: libfaketime not found (install the Debian package faketime)" >&2
+    exit 77
+  }
+}
+
+# ispprobed with its wall clock OFFSET away (libfaketime syntax: +2h, -90m; the monotonic clock
+# is left alone): lab_start_probed_at_offset ISP OFFSET [OPTIONS...]
+lab_start_probed_at_offset() {
+  local isp=$1 offset=$2 lib
+  shift 2
+  lib=$(lab_faketime_lib) || lab_die "libfaketime not found"
+  # lab_start_daemon runs $LAB_BIN_DIR/ispprobed: a wrapper of that name adds libfaketime.
+  mkdir -p "$LAB_DIR/faketime-bin"
+  cat >"$LAB_DIR/faketime-bin/ispprobed" <<WRAPPER
+#!/bin/sh
+exec env LD_PRELOAD='$lib' FAKETIME='$offset' DONT_FAKE_MONOTONIC=1 \\
+  '$LAB_BIN_DIR/ispprobed' "\$@"
+WRAPPER
+  chmod 755 "$LAB_DIR/faketime-bin/ispprobed"
+  LAB_BIN_DIR=$LAB_DIR/faketime-bin lab_start_daemon "$isp" "$isp" ispprobed "$@" \
+    < <(lab_probed_conf "$isp" "$LAB_PROFILE")
+}

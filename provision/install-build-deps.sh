@@ -32,6 +32,8 @@ test_packages=(
   libgtest-dev
   # tests and the lab: namespaces, routes, nftables, ping, captures
   iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
+  # a router clock hours off (libfaketime; tests/e2e/14-clock-offset.sh)
+  faketime
   # the Debian package and the machine tests (systemd-nspawn machines from an mmdebstrap tree;
   # ruby writes the Vagrantfile's source archive; time measures the in-guest build's memory)
   lintian systemd-container mmdebstrap ruby time
