@@ -2,10 +2,16 @@
 // or replays the status datagrams of a capture, byte for byte.
 //
 //   udp_flood --to 192.168.56.200 [--port 1500] [--from ADDR] [--count N] [--rate PER_SECOND]
-//             [--kinds junk,oversize,truncated,unknown,forged] [--forge-name isp2]
-//             [--forge-state up|down]
+//             [--kinds junk,oversize,truncated,unknown,forged,badtag] [--forge-name isp2]
+//             [--forge-state up|down] [--forge-instance HEX16] [--forge-seq N]
+//             [--forge-heartbeat MS]
 //   udp_flood --to 192.168.56.200 --replay-pcap FILE [--replay-source ADDR] [--port 1500]
 //             [--from ADDR] [--count N] [--rate PER_SECOND]
+//
+// forged: a well-formed datagram claiming --forge-name (unsigned); badtag: the same with an
+// hmac= line that has the right form but a random tag (it costs the victim an HMAC each).
+// --forge-instance/--forge-seq/--forge-heartbeat put chosen values in forged datagrams (an
+// attacker who copied a router's instance from a capture and claims the largest seq).
 //
 // --from binds the source address with IP_FREEBIND and IP_TRANSPARENT, so a forger can claim any
 // address (the lab sets arp_announce=2 so its ARP does not poison the victim's neighbour table).
@@ -36,11 +42,14 @@
 
 namespace {
 
-std::string forged_datagram(const std::string& name, std::uint64_t seq, const char* state) {
+std::string forged_datagram(const std::string& name, std::uint64_t seq, const char* state,
+                            const std::string& instance = "00000000deadbeef",
+                            long heartbeat_ms = 50) {
   std::ostringstream out;
-  out << "ISPF 1\nname=" << name << "\ninstance=00000000deadbeef\nseq=" << seq
-      << "\ntime_ms=1795000000000\nstate=" << state << "\nreason=probe-ok\nheartbeat_ms=50\n"
-      << "targets_up=0\ntargets=1\nloss_pct=0\nwindow_ms=30000\n";
+  out << "ISPF 1\nname=" << name << "\ninstance=" << instance << "\nseq=" << seq
+      << "\ntime_ms=1795000000000\nstate=" << state
+      << "\nreason=probe-ok\nheartbeat_ms=" << heartbeat_ms
+      << "\ntargets_up=0\ntargets=1\nloss_pct=0\nwindow_ms=30000\n";
   return out.str();
 }
 
@@ -140,6 +149,9 @@ std::optional<std::string> read_capture(const std::string& path, int port, std::
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string forge_instance = "00000000deadbeef";
+  std::optional<std::uint64_t> forge_seq;
+  long forge_heartbeat = 50;
   std::string to, from, forge_name = "isp2", forge_state = "up",
                         kinds_text = "junk,oversize,truncated,unknown,forged", replay_pcap,
                         replay_source;
@@ -167,6 +179,12 @@ int main(int argc, char** argv) {
         forge_name = value;
       else if (key == "--forge-state")
         forge_state = value;
+      else if (key == "--forge-instance")
+        forge_instance = value;
+      else if (key == "--forge-seq")
+        forge_seq = std::stoull(value);
+      else if (key == "--forge-heartbeat")
+        forge_heartbeat = std::stol(value);
       else if (key == "--replay-pcap")
         replay_pcap = value;
       else if (key == "--replay-source")
@@ -184,7 +202,18 @@ int main(int argc, char** argv) {
     return usage("--replay-source needs --replay-pcap FILE");
   std::vector<std::string> kinds;
   std::stringstream list(kinds_text);
-  for (std::string kind; std::getline(list, kind, ',');) kinds.push_back(kind);
+  for (std::string kind; std::getline(list, kind, ',');) {
+    if (kind != "junk" && kind != "oversize" && kind != "truncated" && kind != "unknown" &&
+        kind != "forged" && kind != "badtag") {
+      return usage("unknown kind " + kind +
+                   " (junk, oversize, truncated, unknown, forged, badtag)");
+    }
+    kinds.push_back(kind);
+  }
+  if (forge_instance.size() != 16 ||
+      forge_instance.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return usage("--forge-instance must be 16 lower-case hex digits");
+  }
 
   Capture capture;
   if (!replay_pcap.empty()) {
@@ -240,8 +269,15 @@ int main(int argc, char** argv) {
       payload = forged_datagram("isp" + std::to_string(100 + i % 50), static_cast<std::uint64_t>(i),
                                 "up");
     } else {
-      payload = forged_datagram(forge_name, static_cast<std::uint64_t>(1'000'000 + i),
-                                forge_state.c_str());
+      payload =
+          forged_datagram(forge_name, forge_seq.value_or(static_cast<std::uint64_t>(1'000'000 + i)),
+                          forge_state.c_str(), forge_instance, forge_heartbeat);
+      if (kind == "badtag") {
+        static const char kHex[] = "0123456789abcdef";
+        payload += "hmac=";
+        for (int k = 0; k < 64; ++k) payload += kHex[random() % 16];
+        payload += "\n";
+      }
     }
     if (::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dest),
                  sizeof dest) < 0) {
@@ -264,6 +300,8 @@ int main(int argc, char** argv) {
     std::printf("%s=%ld ", kind.c_str(), n);
     total += n;
   }
-  std::printf("total=%ld errors=%ld\n", total, errors);
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("total=%ld errors=%ld elapsed_s=%.3f rate=%.0f/s\n", total, errors, elapsed,
+              elapsed > 0 ? total / elapsed : 0.0);
   return errors == 0 ? 0 : 1;
 }
