@@ -91,7 +91,7 @@ void ProbeShell::on_uplink(const LinkStatus& status) {
   } else if (!adapters_.prober || adapters_.prober_ifindex != status.ifindex) {
     auto prober = open_prober(options_.uplink);
     if (!prober) {
-      warn(prober.error(), 1, env_.now());
+      warn(prober.error(), Warning::kProber, env_.now());
     } else {
       adapters_.prober = std::move(*prober);
       adapters_.prober_ifindex = adapters_.prober ? status.ifindex : 0;
@@ -128,13 +128,13 @@ void ProbeShell::reopen_sender(Now now) {
   last_sender_attempt_ = now.steady;
   auto sender = open_sender(options_);
   if (!sender) {
-    warn(sender.error(), 2, now);
+    warn(sender.error(), Warning::kSender, now);
     return;
   }
   if (!*sender) {
     warn("no destination for the datagrams yet: --lan " + options_.lan +
              " is missing or has no IPv4 broadcast address; waiting for it",
-         3, now);
+         Warning::kNoDestination, now);
     return;
   }
   adapters_.sender = std::move(*sender);
@@ -148,24 +148,23 @@ void ProbeShell::reopen_sender(Now now) {
 
 std::uint32_t ProbeShell::routed_targets(Now now) {
   std::uint32_t routed = 0;
-  for (const auto& text : options_.targets) {
-    auto target = parse_ipv4(text);
-    if (!target) continue;
-    auto answer = env_.routes_via(options_.uplink, *target);
+  const auto& targets = engine_->config().targets;
+  for (std::uint32_t target : targets) {
+    auto answer = env_.routes_via(options_.uplink, target);
     if (!answer) {
       // The kernel could not say: no verdict from a question that failed.
-      warn("cannot look up the route to " + text + " out of " + options_.uplink + ": " +
-               answer.error().message(),
-           4, now);
-      return static_cast<std::uint32_t>(options_.targets.size());
+      warn("cannot look up the route to " + format_ipv4(target) + " out of " + options_.uplink +
+               ": " + answer.error().message(),
+           Warning::kRouteLookup, now);
+      return static_cast<std::uint32_t>(targets.size());
     }
     if (*answer) ++routed;
   }
   return routed;
 }
 
-void ProbeShell::warn(const std::string& text, std::uint64_t key, Now now) {
-  if (!warnings_.allow(key, now.steady)) return;
+void ProbeShell::warn(const std::string& text, Warning kind, Now now) {
+  if (!warnings_.allow(static_cast<std::uint64_t>(kind), now.steady)) return;
   env_.log({LogLevel::kWarning, EventKind::kLink, options_.name + ": " + text, {}});
 }
 

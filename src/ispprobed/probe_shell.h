@@ -54,7 +54,9 @@ class ProbeShell final : public DaemonShell {
   void reopen_sender(Now now);
   // How many targets the kernel routes out of the uplink now (all of them if it cannot say).
   std::uint32_t routed_targets(Now now);
-  void warn(const std::string& text, std::uint64_t key, Now now);
+  // Warnings about the adapters, each kind at most once a minute.
+  enum class Warning { kProber, kSender, kNoDestination, kRouteLookup };
+  void warn(const std::string& text, Warning kind, Now now);
   // This start's epoch: one more than the kept one (and never behind the clock), kept again.
   std::uint64_t take_epoch(Now now);
 
