@@ -11,6 +11,7 @@ find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND)
   pkg_get_variable(_ispf_pc_unitdir systemd systemdsystemunitdir)
   pkg_get_variable(_ispf_pc_sysusersdir systemd sysusersdir)
+  pkg_get_variable(_ispf_pc_tmpfilesdir systemd tmpfilesdir)
 endif()
 if(NOT _ispf_pc_unitdir)
   set(_ispf_pc_unitdir /lib/systemd/system)
@@ -19,7 +20,11 @@ if(NOT _ispf_pc_sysusersdir)
   set(_ispf_pc_sysusersdir /usr/lib/sysusers.d)
 endif()
 set(ISPF_SYSTEMD_UNIT_DIR ${_ispf_pc_unitdir} CACHE PATH "Directory of systemd system units")
+if(NOT _ispf_pc_tmpfilesdir)
+  set(_ispf_pc_tmpfilesdir /usr/lib/tmpfiles.d)
+endif()
 set(ISPF_SYSUSERS_DIR ${_ispf_pc_sysusersdir} CACHE PATH "Directory of sysusers.d files")
+set(ISPF_TMPFILES_DIR ${_ispf_pc_tmpfilesdir} CACHE PATH "Directory of tmpfiles.d files")
 # /etc whatever the prefix: the units read /etc/ispfailover/*.conf, and the package (CPack
 # installs with the build dir's configure-time paths) must not put them under /usr/local/etc.
 set(ISPF_SYSCONFDIR /etc CACHE PATH "Configuration directory (the units read /etc/ispfailover)")
@@ -36,6 +41,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispprobed.service
         DESTINATION ${ISPF_SYSTEMD_UNIT_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.sysusers
         DESTINATION ${ISPF_SYSUSERS_DIR} RENAME ispfailover.conf)
+# The links from node_exporter's textfile directory to the metrics files under /run.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.tmpfiles
+        DESTINATION ${ISPF_TMPFILES_DIR} RENAME ispfailover.conf)
 # The commented examples are the live configuration files (conffiles in the package: an admin's
 # edits survive upgrades); a pristine copy stays under the documentation.
 install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/config/failoverd.conf

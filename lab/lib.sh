@@ -353,7 +353,8 @@ lab_probed_conf() {
     fast) conf+=(interval=40ms timeout=80ms down-after=4 up-after=3 heartbeat=50ms) ;;
     *) conf+=(interval=150ms timeout=300ms down-after=6 up-after=3 heartbeat=300ms) ;;
   esac
-  conf+=(loss-window=30s port=1500 state-dir="$LAB_DIR/state-$isp" log-level="${LAB_LOG_LEVEL:-info}")
+  conf+=(loss-window=30s port=1500 state-dir="$LAB_DIR/state-$isp" metrics-file="$LAB_DIR/$isp.prom"
+    log-level="${LAB_LOG_LEVEL:-info}")
   printf '%s\n' "${conf[@]}"
 }
 
@@ -366,7 +367,7 @@ lab_failoverd_conf() {
   esac
   conf+=(max-loss=20 when-all-down="${LAB_WHEN_ALL_DOWN:-keep}" startup-grace=1500ms
     status-file="$LAB_DIR/failoverd-status.json" state-dir="$LAB_DIR/state-client" table=main metric=0
-    log-level="${LAB_LOG_LEVEL:-info}")
+    metrics-file="$LAB_DIR/failoverd.prom" log-level="${LAB_LOG_LEVEL:-info}")
   printf '%s\n' "${conf[@]}"
 }
 

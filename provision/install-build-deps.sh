@@ -37,7 +37,13 @@ test_packages=(
   # the Debian package and the machine tests (systemd-nspawn machines from an mmdebstrap tree;
   # ruby writes the Vagrantfile's source archive; time measures the in-guest build's memory)
   lintian systemd-container mmdebstrap ruby time
+  # the metrics (tests/e2e/15-metrics.sh): promtool checks the files, the real node_exporter
+  # serves them, curl fetches its page; neither service may run here (see below)
+  prometheus prometheus-node-exporter curl
 )
+# Packages whose services must never start on a build or test machine: the tests run the
+# binaries themselves, inside the lab's namespaces (bench/failover does the same for keepalived).
+no_service_packages=(prometheus prometheus-node-exporter)
 packages=("${build_packages[@]}")
 ((build_only)) || packages+=("${test_packages[@]}")
 
@@ -61,5 +67,24 @@ if ((${#missing[@]} == 0)); then
 fi
 echo "install-build-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A policy-rc.d that says no (101) keeps the maintainer scripts from starting any service.
+policy=/usr/sbin/policy-rc.d policy_backup=""
+if [[ -e $policy ]]; then
+  policy_backup=$(mktemp)
+  cp -p "$policy" "$policy_backup"
+fi
+printf '#!/bin/sh\n# install-build-deps: no service starts while test packages install\nexit 101\n' \
+  >"$policy"
+chmod 755 "$policy"
+rc=0
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+  rc=$?
+if [[ -n $policy_backup ]]; then mv "$policy_backup" "$policy"; else rm -f "$policy"; fi
+# Nor at the next boot, nor pulled in by anything: masked (only those installed just now).
+for package in "${no_service_packages[@]}"; do
+  if [[ " ${missing[*]} " == *" $package "* ]]; then
+    systemctl disable "$package.service" >/dev/null 2>&1 || true
+    systemctl mask "$package.service" >/dev/null 2>&1 || true
+  fi
+done
+exit "$rc"

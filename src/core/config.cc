@@ -129,6 +129,9 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");
   }
   if (o.port == 0) return error("--port", "must be 1-65535");
+  if (auto problem = check_metrics_file(o.metrics_file, "/run/ispfailover/ispprobed.prom")) {
+    return problem;
+  }
   if (!o.state_dir.empty() && o.state_dir.front() != '/') {
     return error("--state-dir", "must be an absolute path (or empty for none), e.g. "
                                 "/var/lib/ispprobed");
@@ -194,6 +197,9 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
     return fail(error("--state-dir",
                       "must be an absolute path (or empty for none), e.g. /var/lib/failoverd"));
   }
+  if (auto problem = check_metrics_file(o.metrics_file, "/run/ispfailover/failoverd.prom")) {
+    return fail(*problem);
+  }
   if (o.status_file.empty() || o.status_file.front() != '/') {
     return fail(
         error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));
@@ -211,6 +217,12 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   settings.policy.require_fresh_instances = !o.key_file.empty();
   settings.policy.max_clock_skew = o.max_clock_skew;
   return settings;
+}
+
+std::optional<ConfigError> check_metrics_file(std::string_view path, std::string_view example) {
+  if (path.empty() || path.front() == '/') return std::nullopt;
+  return ConfigError{"--metrics-file", "must be an absolute path (or empty for none), e.g. " +
+                                           std::string(example)};
 }
 
 }  // namespace ispf

@@ -488,6 +488,7 @@ StatusReport FailoverEngine::report(Now now) const {
   r.all_down = all_down_;
   r.when_all_down = settings_.policy.when_all_down;
   r.switches = policy_.switches();
+  r.switch_counts = policy_.switch_counts();
   r.accepted = accepted_;
   r.drops = drops_;
   r.updated_unix_ms = now.wall_ms;

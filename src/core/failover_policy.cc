@@ -334,6 +334,7 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
 
   std::optional<std::size_t> choice = active_;
   std::string why;
+  std::string reason;
   bool active_fine =
       active_ && (health(*active_) == IspHealth::kUp || (in_grace && unheard(*active_)));
   if (active_fine) {
@@ -342,6 +343,7 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
       auto hold = failback_hold(isps_[*best_up], now);
       if (held >= hold) {
         choice = best_up;
+        reason = "failback";
         std::size_t failures = recent_failures(isps_[*best_up], now);
         why = "failback " + isps_[*active_].config.name + " -> " + isps_[*best_up].config.name +
               ": " + describe(*best_up, now) + " for " + human_duration(held) +
@@ -383,11 +385,24 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
         why = "withdraw the default route: no ISP up (when-all-down remove); " + from;
       }
     }
-    if (d.counted) ++switches_;
+    if (reason.empty()) {
+      reason = active_ ? reason_of(isps_[*active_], now) : std::string("isp-up");
+      if (reason.empty()) reason = "other";
+    }
+    if (d.counted) {
+      ++switches_;
+      SwitchKind kind{active_ ? isps_[*active_].config.name : "none",
+                      choice ? isps_[*choice].config.name : "none", reason};
+      if (!switch_counts_.contains(kind) && switch_counts_.size() >= kMaxSwitchKinds) {
+        kind.reason = "other";
+      }
+      ++switch_counts_[kind];
+    }
     active_ = choice;
   }
   d.active = active_;
   d.why = std::move(why);
+  d.reason = std::move(reason);
   return d;
 }
 

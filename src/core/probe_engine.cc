@@ -62,6 +62,7 @@ ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
   for (auto& d : rest.send) out.send.push_back(std::move(d));
   for (auto& e : rest.log) out.log.push_back(std::move(e));
   update_service_status(out, now);
+  publish_metrics(out, now);
   finish(out);
   return out;
 }
@@ -88,6 +89,7 @@ ProbeActions ProbeEngine::on_wake(Now now) {
   } else if (burst_due) {
     send_status(out, now);
   }
+  if (now.steady >= next_metrics_) publish_metrics(out, now);
   finish(out);
   return out;
 }
@@ -96,6 +98,8 @@ ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
   ProbeActions out;
   for (const auto& probe : report.probes) {
     reachability_.record_probe(report.concluded, probe.rtt);
+    if (!probe.send_error) ++probes_sent_;
+    if (probe.rtt) ++probes_answered_[probe.target];
     std::string what;
     if (probe.rtt) {
       what = format_rtt(
@@ -202,6 +206,7 @@ void ProbeEngine::on_transition(ProbeActions& out, const Transition& t, Now now)
   for (auto delay : kBurstDelays) burst_due_.push_back(now.steady + delay);
   next_heartbeat_ = now.steady + config_.heartbeat;
   update_service_status(out, now);
+  publish_metrics(out, now);
 }
 
 Status ProbeEngine::status_now(Now now) {
@@ -283,9 +288,35 @@ void ProbeEngine::update_service_status(ProbeActions& out, Now now) {
   out.service_status = std::move(line);
 }
 
+std::uint64_t ProbeEngine::probes_answered(std::uint32_t target) const {
+  auto it = probes_answered_.find(target);
+  return it == probes_answered_.end() ? 0 : it->second;
+}
+
+ProbeMetrics ProbeEngine::metrics(Now now) {
+  auto q = reachability_.quality(now.steady);
+  ProbeMetrics m;
+  m.up = announced_ && reachability_.state() == LinkState::kUp;
+  m.rtt_avg_us = q.rtt_avg_us;
+  m.loss_permille = q.loss_permille;
+  m.probes_sent = probes_sent_;
+  for (std::uint32_t target : config_.targets) {
+    std::string text = format_ipv4(target);
+    bool listed = std::ranges::any_of(m.probes_answered,
+                                      [&](const auto& entry) { return entry.first == text; });
+    if (!listed) m.probes_answered.emplace_back(std::move(text), probes_answered(target));
+  }
+  return m;
+}
+
+void ProbeEngine::publish_metrics(ProbeActions& out, Now now) {
+  out.metrics = metrics(now);
+  next_metrics_ = now.steady + kMetricsPeriod;
+}
+
 void ProbeEngine::finish(ProbeActions& out) {
   if (!started_) return;
-  TimePoint next = std::min(next_round_, next_heartbeat_);
+  TimePoint next = std::min({next_round_, next_heartbeat_, next_metrics_});
   for (auto t : burst_due_) next = std::min(next, t);
   out.wake_at = next;
 }

@@ -1,6 +1,8 @@
 // failoverd's shell: feeds the FailoverEngine from the seam and carries out what it decides.
 #include "failover_shell.h"
 
+#include "ispfailover/core/metrics.h"
+
 namespace ispf {
 
 ParseOutcome FailoverShell::configure(const std::vector<std::string>& args) {
@@ -129,6 +131,17 @@ void FailoverShell::carry_out(FailoverActions actions) {
       env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
                 "cannot write the status file " + options_.status_file + ": " + ec.message(),
                 {}});
+    }
+    // Same moments as the status: at least once a second and on every change.
+    if (!options_.metrics_file.empty()) {
+      if (auto ec = env_.write_file_atomically(options_.metrics_file,
+                                               failover_metrics(*actions.publish));
+          ec && file_error_log_.allow(2, env_.now().steady)) {
+        env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+                  "cannot write the metrics file " + options_.metrics_file + ": " +
+                      ec.message() + " (logged once per 10 s)",
+                  {}});
+      }
     }
   }
   if (actions.persist && !options_.state_dir.empty()) {

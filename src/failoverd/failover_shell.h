@@ -47,7 +47,7 @@ class FailoverShell final : public DaemonShell {
   std::unique_ptr<Timer> timer_;
   bool busy_ = false;          // inside carry_out: a table change waits for it to finish
   bool table_changed_ = false;
-  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 2};
+  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 3};
 };
 
 }  // namespace ispf

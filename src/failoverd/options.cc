@@ -35,6 +35,9 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
                       "After start, how long an ISP not heard yet is given before it is stale");
   app.add_option("--status-file", o.status_file, "Status JSON, replaced on every change")
       ->capture_default_str();
+  app.add_option("--metrics-file", o.metrics_file,
+                 "Prometheus text file for node_exporter's textfile collector, replaced at "
+                 "least once a second and on every change; empty: none");
   app.add_option("--key-file", o.key_file,
                  "Shared keys, one per line (not readable by others): only datagrams with a "
                  "valid HMAC-SHA256 tag by one of them count");

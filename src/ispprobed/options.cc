@@ -41,6 +41,9 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
                  "Directory where the start counter (epoch) is kept, so that with --key-file "
                  "clients refuse replays of earlier starts without trusting clocks; empty: none")
       ->capture_default_str();
+  app.add_option("--metrics-file", o.metrics_file,
+                 "Prometheus text file for node_exporter's textfile collector, replaced on "
+                 "every verdict and at least once a second; empty: none");
   app.add_option("--log-level", o.log_level,
                  "trace, debug (every probe), info, warning, error, critical")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // ispprobed's shell: feeds the ProbeEngine from the seam and carries out what it decides.
 #include "probe_shell.h"
 
+#include "ispfailover/core/metrics.h"
 #include "ispfailover/core/replay_floor.h"
 
 namespace ispf {
@@ -245,6 +246,16 @@ void ProbeShell::stop() {
 void ProbeShell::carry_out(ProbeActions actions) {
   for (const auto& event : actions.log) env_.log(event);
   if (actions.service_status) env_.notifier().status(*actions.service_status);
+  if (actions.metrics && !options_.metrics_file.empty()) {
+    if (auto ec =
+            env_.write_file_atomically(options_.metrics_file, probe_metrics(*actions.metrics));
+        ec && metrics_error_log_.allow(0, env_.now().steady)) {
+      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+                options_.name + ": cannot write the metrics file " + options_.metrics_file + ": " +
+                    ec.message() + " (logged once per 10 s)",
+                {}});
+    }
+  }
   if (!actions.send.empty() && !adapters_.sender &&
       env_.now().steady - last_sender_attempt_ >= std::chrono::seconds(1)) {
     // The LAN may have come back, or got its address, since: no event says the latter.

@@ -69,6 +69,7 @@ class ProbeShell final : public DaemonShell {
   std::uint16_t icmp_identifier_ = 0;
   TimePoint last_sender_attempt_{};
   PerKeyRateLimiter warnings_{std::chrono::minutes(1), 8};
+  PerKeyRateLimiter metrics_error_log_{std::chrono::seconds(10), 1};
 };
 
 }  // namespace ispf

@@ -296,6 +296,13 @@ for m in isp1 isp2; do
   echo "   $m: $(in_m "$m" systemctl status --no-pager -n 0 ispprobed 2>/dev/null | grep -E '^ *Status:' | sed 's/^ *//')"
 done
 lab_check "failoverd status (status file in /run/failoverd) says active isp1" status_cmd_active isp1
+# The packaged units' metrics (--metrics-file under /run) and the tmpfiles.d links to them.
+lab_check_within "client: /run/failoverd/failoverd.prom names isp1 active" 5 \
+  in_m client grep -q '^ispfailover_isp_active{isp="isp1",family="ipv4"} 1' /run/failoverd/failoverd.prom
+lab_check_within "isp1: /run/ispprobed/ispprobed.prom says the probe is up" 5 \
+  in_m isp1 grep -qx 'ispfailover_probe_up 1' /run/ispprobed/ispprobed.prom
+lab_check "client: node_exporter's textfile directory links to failoverd.prom" \
+  in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
 
 check_creds() {
   local m=$1 unit=$2 user=$3 cap_mask=$4 pid uid creds

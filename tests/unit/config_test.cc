@@ -376,5 +376,21 @@ TEST(ConfigErrorTest, ToStringJoinsOptionAndMessage) {
   EXPECT_EQ(error.to_string(), "--quorum: too high");
 }
 
+TEST(MetricsFileTest, EmptyOrAbsoluteOnBothDaemons) {
+  ProbedOptions probed = ValidProbed();
+  EXPECT_FALSE(validate(probed).has_value());  // empty: none, the default
+  probed.metrics_file = "/run/ispprobed/ispprobed.prom";
+  EXPECT_FALSE(validate(probed).has_value());
+  probed.metrics_file = "ispprobed.prom";
+  EXPECT_TRUE(ProbedFailsOn(probed, "--metrics-file"));
+
+  FailoverOptions failover = ValidFailover();
+  EXPECT_TRUE(validate(failover).has_value());
+  failover.metrics_file = "/run/failoverd/failoverd.prom";
+  EXPECT_TRUE(validate(failover).has_value());
+  failover.metrics_file = "run/failoverd.prom";
+  EXPECT_TRUE(FailoverFailsOn(failover, "--metrics-file"));
+}
+
 }  // namespace
 }  // namespace ispf

@@ -920,5 +920,61 @@ TEST_F(FreshInstanceTest, RejectionShowsOnlyWhileTheIspIsNotUp) {
   EXPECT_FALSE(policy_->view(At(11))[kAlpha].rejected.has_value());
 }
 
+TEST_F(FailoverPolicyTest, SwitchesAreCountedByFromToAndReason) {
+  Make({.failback_after = seconds(3), .when_all_down = AllDownPolicy::kRemove});
+  StartOnAlpha();
+  EXPECT_TRUE(policy().switch_counts().empty());  // the first pick is no switch
+  FailOverToBravo(T(5000));                       // alpha reports down with probe-loss
+  Up("alpha", T(6000));
+  policy().evaluate(T(6000));
+  const Decision back = policy().evaluate(T(9000));
+  ASSERT_TRUE(back.changed);
+  EXPECT_EQ(back.reason, "failback");
+  // Both gone: the route is withdrawn ("none"), then comes back with bravo.
+  Down("bravo", T(10000));
+  Down("alpha", T(10000));
+  ASSERT_FALSE(policy().evaluate(T(10000)).active.has_value());
+  Up("bravo", T(11000));
+  ASSERT_EQ(policy().evaluate(T(11000)).active, std::optional<std::size_t>(kBravo));
+
+  const SwitchCounts expected = {{{"alpha", "bravo", "probe-loss"}, 1},
+                                 {{"bravo", "alpha", "failback"}, 1},
+                                 {{"alpha", "none", "probe-loss"}, 1},
+                                 {{"none", "bravo", "isp-up"}, 1}};
+  EXPECT_EQ(policy().switch_counts(), expected);
+  std::uint64_t sum = 0;
+  for (const auto& [kind, count] : policy().switch_counts()) sum += count;
+  EXPECT_EQ(sum, policy().switches());
+}
+
+TEST_F(FailoverPolicyTest, SilenceAndLossAreTheirOwnSwitchReasons) {
+  Make();
+  StartOnAlpha();
+  Up("alpha", T(1000), 500);  // 50 % loss: degraded
+  Decision lossy = policy().evaluate(T(1000));
+  ASSERT_EQ(lossy.active, std::optional<std::size_t>(kBravo));
+  EXPECT_EQ(lossy.reason, "loss");
+  EXPECT_EQ(policy().switch_counts().at({"alpha", "bravo", "loss"}), 1u);
+}
+
+TEST_F(FailoverPolicyTest, SwitchKindsAreBoundedWhateverReasonsPeersSend) {
+  Make();
+  StartOnAlpha();
+  for (int i = 0; i < static_cast<int>(kMaxSwitchKinds) + 10; ++i) {
+    const bool on_alpha = policy().active() == std::optional<std::size_t>(kAlpha);
+    const std::string from = on_alpha ? "alpha" : "bravo";
+    const std::string to = on_alpha ? "bravo" : "alpha";
+    Status status = sender_.Make(from, LinkState::kDown);
+    status.reason = "r" + std::to_string(i);
+    ASSERT_FALSE(policy().on_status(status, GatewayOf(from), T(1000 + i)).has_value());
+    Up(to, T(1000 + i));
+    ASSERT_TRUE(policy().evaluate(T(1000 + i)).changed) << i;
+  }
+  EXPECT_LE(policy().switch_counts().size(), kMaxSwitchKinds + 2);
+  std::uint64_t sum = 0;
+  for (const auto& [kind, count] : policy().switch_counts()) sum += count;
+  EXPECT_EQ(sum, policy().switches());
+}
+
 }  // namespace
 }  // namespace ispf

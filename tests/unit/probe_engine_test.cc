@@ -258,5 +258,66 @@ TEST(ProbeEngineTest, EarlyLossOnASmallSampleIsNotReportedAsHighLoss) {
   EXPECT_GT(engine.status_now(At(t)).loss_permille, 200u);
 }
 
+TEST(ProbeEngineTest, CountsProbesSentAndAnsweredPerTarget) {
+  ProbeEngine engine(Config(), 0x1234, At(0));
+  auto a = engine.start(kUsable, At(0));
+  ASSERT_TRUE(a.start_round);
+  RoundReport round = Answered(*a.start_round, 0, true);
+  round.probes[1].rtt.reset();  // .9 silent
+  round.probes[1].error = ProbeError::kTimeout;
+  engine.on_round(round, At(300));
+  RoundReport refused = Answered(*a.start_round, 300, false);
+  refused.probes[0].error = ProbeError::kNoRoute;  // never left: not sent
+  refused.probes[0].send_error = std::make_error_code(std::errc::network_unreachable);
+  engine.on_round(refused, At(600));
+  EXPECT_EQ(engine.probes_sent(), 3u);
+  EXPECT_EQ(engine.probes_answered(0xc6336408), 1u);
+  EXPECT_EQ(engine.probes_answered(0xc6336409), 0u);
+  ProbeMetrics m = engine.metrics(At(600));
+  EXPECT_EQ(m.probes_sent, 3u);
+  using Entry = std::pair<std::string, std::uint64_t>;
+  EXPECT_EQ(m.probes_answered,
+            (std::vector<Entry>{{"198.51.100.8", 1}, {"198.51.100.9", 0}}));
+  EXPECT_FALSE(m.up);  // no verdict yet
+}
+
+TEST(ProbeEngineTest, MetricsOnEveryVerdictAndAtLeastOnceASecond) {
+  ProbeEngineConfig config = Config();
+  config.heartbeat = std::chrono::seconds(5);  // no heartbeat to hide behind
+  Driver d(config);
+  auto a = d.engine.start(kUsable, At(0));
+  EXPECT_TRUE(a.metrics);  // at once, so the file exists from the start
+  d.Take(a, 0);
+  // The verdict "up" (after up_after rounds) comes with metrics that say so.
+  long long up_at = -1;
+  long long last = 0;
+  long long longest_gap = 0;
+  auto watch = [&](const ProbeActions& actions, long long now) {
+    if (!actions.metrics) return;
+    if (actions.metrics->up && up_at < 0) up_at = now;
+    longest_gap = std::max(longest_gap, now - last);
+    last = now;
+  };
+  // Drive by hand to see every action's metrics.
+  for (int step = 0; step < 200 && d.wake <= 5000; ++step) {
+    long long next = d.wake;
+    if (!d.rounds.empty() && d.rounds.front().second + 1 <= next) {
+      auto [request, started] = d.rounds.front();
+      d.rounds.erase(d.rounds.begin());
+      auto actions = d.engine.on_round(Answered(request, started, true), At(started + 1));
+      watch(actions, started + 1);
+      d.Take(actions, started + 1);
+      continue;
+    }
+    auto actions = d.engine.on_wake(At(next));
+    watch(actions, next);
+    d.Take(actions, next);
+  }
+  ASSERT_GE(up_at, 0);
+  EXPECT_LE(up_at, 1000);
+  EXPECT_LE(longest_gap, 1000);
+  EXPECT_GE(last, 4000);
+}
+
 }  // namespace
 }  // namespace ispf

@@ -43,6 +43,8 @@ struct ProbedOptions {
   std::string key_file;  // with a key, every datagram carries an HMAC tag
   // Where the epoch is kept (NAME.epoch), so that it never goes back; empty: not kept.
   std::string state_dir = "/var/lib/ispprobed";
+  // Prometheus text for node_exporter's textfile collector (docs/operations.md); empty: none.
+  std::string metrics_file;
   std::string log_level = "info";
   std::string config_file;
 };
@@ -63,6 +65,8 @@ struct FailoverOptions {
   Duration max_clock_skew = std::chrono::seconds(30);
   // Where the replay floors are kept across restarts (replay-floors); empty: not kept.
   std::string state_dir = "/var/lib/failoverd";
+  // Prometheus text for node_exporter's textfile collector (docs/operations.md); empty: none.
+  std::string metrics_file;
   bool cleanup_on_exit = false;
   std::string log_level = "info";
   std::string config_file;
@@ -88,5 +92,8 @@ std::optional<ConfigError> validate(const ProbedOptions& options);
 Result<FailoverSettings, ConfigError> validate(const FailoverOptions& options);
 
 bool is_valid_log_level(std::string_view level);
+
+// --metrics-file: empty (none) or an absolute path; nullopt if fine.
+std::optional<ConfigError> check_metrics_file(std::string_view path, std::string_view example);
 
 }  // namespace ispf

@@ -1,6 +1,7 @@
 // The route decision: which trusted ISP carries the default route now, and why.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -84,6 +85,19 @@ struct IspView {
   std::optional<std::string> last_refusal;
 };
 
+// One kind of counted switch: from and to name ISPs ("none": no route), reason is a short token
+// (the old ISP's reason such as link-down or silent, "failback", "isp-up" from no route).
+struct SwitchKind {
+  std::string from;
+  std::string to;
+  std::string reason;
+  auto operator<=>(const SwitchKind&) const = default;
+};
+using SwitchCounts = std::map<SwitchKind, std::uint64_t>;
+// Reasons come from the wire: past this many kinds a new one is counted as reason "other", so
+// a peer cannot grow the map (or a scrape) without bound.
+inline constexpr std::size_t kMaxSwitchKinds = 64;
+
 struct Decision {
   std::optional<std::size_t> active;  // index into the ISP list; nullopt: no route wanted
   std::optional<std::size_t> previous;
@@ -91,6 +105,7 @@ struct Decision {
   bool counted = false;   // counts as a switch: any change but the first pick after start
   bool all_down = false;  // no ISP is up or degraded
   std::string why;        // one line for the journal: from, to, why, how long since the fault
+  std::string reason;     // a token for the switch counters (SwitchKind::reason), when changed
 };
 
 class FailoverPolicy {
@@ -131,6 +146,8 @@ class FailoverPolicy {
   std::optional<std::size_t> active() const { return active_; }
   std::vector<IspConfig> isps() const;
   std::uint64_t switches() const { return switches_; }
+  // Every counted switch by kind; the counts add up to switches().
+  const SwitchCounts& switch_counts() const { return switch_counts_; }
   const PolicyConfig& config() const { return config_; }
 
  private:
@@ -168,6 +185,7 @@ class FailoverPolicy {
   TimePoint started_;
   std::optional<std::size_t> active_;
   std::uint64_t switches_ = 0;
+  SwitchCounts switch_counts_;
   bool ever_active_ = false;
 };
 

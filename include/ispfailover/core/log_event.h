@@ -30,7 +30,7 @@ enum class EventKind {
   kLink,               // the uplink's state as netlink reports it
   kLineState,          // ispprobed's verdict changed (or got a better reason)
   kSendFailed,         // rate-limited: a status datagram could not be sent
-  kStatusWriteFailed,  // rate-limited: the status file could not be written
+  kStatusWriteFailed,  // rate-limited: the status, state or metrics file could not be written
 };
 
 struct LogEvent {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -9,6 +10,7 @@
 
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/log_event.h"
+#include "ispfailover/core/metrics.h"
 #include "ispfailover/core/probe_types.h"
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/core/reachability.h"
@@ -39,6 +41,7 @@ struct ProbeActions {
   std::vector<std::string> send;
   std::vector<LogEvent> log;
   std::optional<std::string> service_status;
+  std::optional<ProbeMetrics> metrics;  // for the metrics file (probe_metrics), when due
   std::optional<TimePoint> wake_at;
 };
 
@@ -46,6 +49,9 @@ class ProbeEngine {
  public:
   // A change is sent at once and repeated after these delays, so one lost datagram costs nothing.
   static constexpr std::uint32_t kRouteChecksForNoRoute = 2;
+  // The metrics go out on every verdict and at least this often (not with every heartbeat:
+  // a scrape every 15 s or so gains nothing from more writes).
+  static constexpr Duration kMetricsPeriod = std::chrono::seconds(1);
   static constexpr std::array<Duration, 3> kBurstDelays = {
       std::chrono::milliseconds(20), std::chrono::milliseconds(40), std::chrono::milliseconds(80)};
 
@@ -76,6 +82,10 @@ class ProbeEngine {
   std::uint64_t instance() const { return instance_; }
   std::uint64_t datagrams_sent() const { return seq_; }
   std::uint64_t send_errors() const { return send_errors_; }
+  // Echo requests handed to the kernel, and the replies per target (host order), since start.
+  std::uint64_t probes_sent() const { return probes_sent_; }
+  std::uint64_t probes_answered(std::uint32_t target) const;
+  ProbeMetrics metrics(Now now);
   const ProbeEngineConfig& config() const { return config_; }
   // The datagram a heartbeat would send now (for tests and the sim).
   Status status_now(Now now);
@@ -86,6 +96,7 @@ class ProbeEngine {
   void send_status(ProbeActions& out, Now now);
   void update_service_status(ProbeActions& out, Now now);
   void finish(ProbeActions& out);
+  void publish_metrics(ProbeActions& out, Now now);
   void apply_usability(ProbeActions& out, Now now);
   std::string figures(Now now);
 
@@ -105,6 +116,9 @@ class ProbeEngine {
   std::string config_problem_;
   std::string since_text_ = "start";  // wall-clock time of the last up/down edge
   std::uint64_t send_errors_ = 0;
+  std::uint64_t probes_sent_ = 0;
+  std::map<std::uint32_t, std::uint64_t> probes_answered_;  // kept for targets reloaded away
+  TimePoint next_metrics_{};
   PerKeyRateLimiter send_error_log_{std::chrono::minutes(1), 4};
 };
 

@@ -23,6 +23,7 @@ struct StatusReport {
   bool all_down = false;
   AllDownPolicy when_all_down = AllDownPolicy::kKeep;
   std::uint64_t switches = 0;
+  SwitchCounts switch_counts;  // switches by from, to and reason (the metrics file)
   std::uint64_t accepted = 0;
   DropCounters drops{};
   std::uint64_t updated_unix_ms = 0;

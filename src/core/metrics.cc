@@ -1,0 +1,172 @@
+// Both daemons' metrics as Prometheus text: HELP and TYPE per family, base units, escaped labels.
+#include "ispfailover/core/metrics.h"
+
+#include <array>
+
+namespace ispf {
+namespace {
+
+// An exact decimal of value / 10^digits, trailing zeros trimmed: "0.0112", "0.2", "1", never
+// the rounding noise of a double.
+std::string fixed_point(std::uint64_t value, int digits) {
+  std::uint64_t scale = 1;
+  for (int i = 0; i < digits; ++i) scale *= 10;
+  std::string fraction = std::to_string(value % scale);
+  fraction.insert(0, static_cast<std::size_t>(digits) - fraction.size(), '0');
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  std::string text = std::to_string(value / scale);
+  return fraction.empty() ? text : text + "." + fraction;
+}
+
+using Labels = std::vector<std::pair<std::string_view, std::string_view>>;
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(std::string_view name, const Labels& labels, std::string_view value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (i) out_ += ',';
+        out_ += labels[i].first;
+        out_ += "=\"";
+        out_ += escape_label_value(labels[i].second);
+        out_ += '"';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  void sample(std::string_view name, const Labels& labels, std::uint64_t value) {
+    sample(name, labels, std::to_string(value));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string seconds_of(std::uint32_t microseconds) { return fixed_point(microseconds, 6); }
+std::string ratio_of(std::uint32_t permille) { return fixed_point(permille, 3); }
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string failover_metrics(const StatusReport& report) {
+  Writer w;
+  auto per_isp = [&](std::string_view name, std::string_view type, std::string_view help,
+                     auto value_of) {
+    w.family(name, type, help);
+    for (std::size_t i = 0; i < report.isps.size(); ++i) {
+      const IspView& isp = report.isps[i];
+      if (std::optional<std::string> value = value_of(i, isp)) {
+        w.sample(name, {{"isp", isp.config.name}, {"family", kMetricsFamily}}, *value);
+      }
+    }
+  };
+  auto flag = [](bool b) { return std::optional<std::string>(b ? "1" : "0"); };
+
+  per_isp("ispfailover_isp_up", "gauge",
+          "1 if the ISP can carry traffic (state up or degraded), else 0.",
+          [&](std::size_t, const IspView& isp) {
+            return flag(isp.health == IspHealth::kUp || isp.health == IspHealth::kDegraded);
+          });
+  per_isp("ispfailover_isp_active", "gauge", "1 for the ISP that carries the default route.",
+          [&](std::size_t i, const IspView&) { return flag(report.active == i); });
+
+  w.family("ispfailover_isp_state", "gauge",
+           "The ISP's state as failoverd sees it: 1 for the current state, 0 for the others.");
+  constexpr std::array kStates = {IspHealth::kUp, IspHealth::kDegraded, IspHealth::kDown,
+                                  IspHealth::kStale};
+  for (const IspView& isp : report.isps) {
+    for (IspHealth state : kStates) {
+      w.sample("ispfailover_isp_state",
+               {{"isp", isp.config.name}, {"family", kMetricsFamily}, {"state", to_string(state)}},
+               isp.health == state ? "1" : "0");
+    }
+  }
+
+  per_isp("ispfailover_isp_rtt_seconds", "gauge",
+          "Average round-trip time of the ISP's probes over its loss window, as last reported.",
+          [](std::size_t, const IspView& isp) -> std::optional<std::string> {
+            if (!isp.rtt_avg_us) return std::nullopt;
+            return seconds_of(*isp.rtt_avg_us);
+          });
+  per_isp("ispfailover_isp_loss_ratio", "gauge",
+          "Share of the ISP's probes lost over its loss window (0 to 1), as last reported.",
+          [](std::size_t, const IspView& isp) -> std::optional<std::string> {
+            if (!isp.since_last_seen) return std::nullopt;  // never heard: nothing to say
+            return ratio_of(isp.loss_permille);
+          });
+
+  w.family("ispfailover_switches_total", "counter",
+           "Moves of the default route from one ISP (or none) to another since failoverd started.");
+  w.sample("ispfailover_switches_total", {}, report.switches);
+  w.family("ispfailover_switch_transitions_total", "counter",
+           "Moves of the default route by from, to (\"none\": no route) and reason.");
+  for (const auto& [kind, count] : report.switch_counts) {
+    w.sample("ispfailover_switch_transitions_total",
+             {{"from", kind.from}, {"to", kind.to}, {"reason", kind.reason}}, count);
+  }
+
+  w.family("ispfailover_datagrams_accepted_total", "counter",
+           "Status datagrams accepted from ispprobed.");
+  w.sample("ispfailover_datagrams_accepted_total", {}, report.accepted);
+  w.family("ispfailover_datagrams_refused_total", "counter",
+           "Status datagrams refused, by reason.");
+  for (std::size_t i = 0; i < report.drops.size(); ++i) {
+    w.sample("ispfailover_datagrams_refused_total",
+             {{"reason", to_string(static_cast<DropReason>(i))}}, report.drops[i]);
+  }
+  return w.take();
+}
+
+std::string probe_metrics(const ProbeMetrics& m) {
+  Writer w;
+  w.family("ispfailover_probe_up", "gauge", "1 if ispprobed's verdict on its line is up, else 0.");
+  w.sample("ispfailover_probe_up", {}, m.up ? "1" : "0");
+  w.family("ispfailover_probe_rtt_seconds", "gauge",
+           "Average round-trip time of the answered probes over the loss window.");
+  if (m.rtt_avg_us) w.sample("ispfailover_probe_rtt_seconds", {}, seconds_of(*m.rtt_avg_us));
+  w.family("ispfailover_probe_loss_ratio", "gauge",
+           "Share of the probes lost over the loss window (0 to 1).");
+  w.sample("ispfailover_probe_loss_ratio", {}, ratio_of(m.loss_permille));
+  w.family("ispfailover_probes_sent_total", "counter", "Echo requests sent, all targets.");
+  w.sample("ispfailover_probes_sent_total", {}, m.probes_sent);
+  w.family("ispfailover_probes_answered_total", "counter", "Echo replies received, by target.");
+  for (const auto& [target, count] : m.probes_answered) {
+    w.sample("ispfailover_probes_answered_total", {{"target", target}}, count);
+  }
+  return w.take();
+}
+
+}  // namespace ispf
