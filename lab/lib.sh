@@ -621,6 +621,28 @@ lab_finish() {
 # Seconds of --failback-after in the current profile.
 lab_failback_s() { [[ $LAB_PROFILE == fast ]] && echo 1 || echo 3; }
 
+# The lab with a shared key on both routers and the client ($LAB_KEY, mode 0600); reports the
+# route via isp1 as a check. For e2e tests that start like lab_e2e_begin but signed:
+# lab_require_tools, lab_require_daemons and lab_trap_cleanup first.
+lab_up_with_key() {
+  lab_topology_up
+  LAB_KEY=$LAB_DIR/ispfailover.key
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$LAB_KEY")
+  lab_start_daemon isp1 isp1 ispprobed --key-file "$LAB_KEY" < <(lab_probed_conf isp1 "$LAB_PROFILE")
+  lab_start_daemon isp2 isp2 ispprobed --key-file "$LAB_KEY" < <(lab_probed_conf isp2 "$LAB_PROFILE")
+  lab_start_failoverd "$LAB_PROFILE" --key-file "$LAB_KEY"
+  lab_check_within "signed reports accepted: route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
+}
+
+# UDP datagrams the client's kernel dropped for a full socket buffer, since boot of its netns.
+lab_rcvbuf_errors() {
+  # shellcheck disable=SC2016  # awk's own $, not the shell's
+  lab_in client awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RcvbufErrors"] }' /proc/net/snmp
+}
+
+# The total a udp_flood run reported in FILE (0 if none).
+lab_flood_sent() { sed -n 's/.*total=\([0-9]*\).*/\1/p' "$1" | grep . || echo 0; }
+
 # Common start of an e2e test (after lab_enter_sandbox): checks, cleanup trap, the lab with
 # both ispprobed and failoverd, route via isp1. lab_e2e_begin NAME "what it checks"
 lab_e2e_begin() {

@@ -19,12 +19,9 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$fd_pid/status"; }
 drops_total() {
   lab_status_get '[.drops[]] | add'
 }
-rcvbuf_errors() {
-  lab_in client awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RcvbufErrors"] }' /proc/net/snmp
-}
 rss_before=$(rss_kib)
 drops_before=$(drops_total)
-overflow_before=$(rcvbuf_errors)
+overflow_before=$(lab_rcvbuf_errors)
 
 echo "-- attacker 192.168.56.66: $COUNT datagrams (junk, oversize, truncated, unknown names, forged isp2) at 20 000/s"
 lab_in attacker "$LAB_BIN_DIR/udp_flood" --to 192.168.56.200 --count "$COUNT" --rate 20000 \
@@ -38,18 +35,18 @@ lab_check_within "default route moves to isp2 despite the flood" 1.5 lab_route_i
 lab_check "client reaches 198.51.100.8 via isp2" lab_client_reaches
 wait "$flood_pid" || true
 echo "   flood: $(cat "$LAB_DIR/flood.out")"
-sent=$(sed -n 's/.*total=\([0-9]*\).*/\1/p' "$LAB_DIR/flood.out")
+sent=$(lab_flood_sent "$LAB_DIR/flood.out")
 lab_check "the flood sent all $COUNT datagrams" test "${sent:-0}" -eq "$COUNT"
 
 # failoverd drains its socket and publishes its counters once a second: wait for the count.
 all_accounted() {
   local d o
-  d=$(drops_total) o=$(rcvbuf_errors)
+  d=$(drops_total) o=$(lab_rcvbuf_errors)
   [[ $d =~ ^[0-9]+$ && $o =~ ^[0-9]+$ ]] && (((d - drops_before) + (o - overflow_before) >= ${sent:-0}))
 }
 lab_check_within "failoverd's counters cover the flood" 10 all_accounted
 drops_after=$(drops_total)
-overflow_after=$(rcvbuf_errors)
+overflow_after=$(lab_rcvbuf_errors)
 counted=$((drops_after - drops_before))
 overflow=$((overflow_after - overflow_before))
 echo "   failoverd counted $counted dropped datagrams; the kernel dropped $overflow for a full socket buffer"

@@ -13,13 +13,7 @@ lab_require_daemons
 lab_trap_cleanup
 echo "== $LAB_TEST_NAME: signed status; forgeries from isp1's own address are refused (logs in $LAB_DIR)"
 
-lab_topology_up
-key=$LAB_DIR/ispfailover.key
-(umask 077 && head -c 32 /dev/urandom | base64 >"$key")
-lab_start_daemon isp1 isp1 ispprobed --key-file "$key" < <(lab_probed_conf isp1 "$LAB_PROFILE")
-lab_start_daemon isp2 isp2 ispprobed --key-file "$key" < <(lab_probed_conf isp2 "$LAB_PROFILE")
-lab_start_failoverd "$LAB_PROFILE" --key-file "$key"
-lab_check_within "signed reports accepted: route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
+lab_up_with_key
 
 lab_add_lan_host forger 192.168.56.66
 lab_in forger sysctl -qw net.ipv4.conf.all.arp_announce=2

@@ -15,12 +15,8 @@ LAB_WHEN_ALL_DOWN=keep
 lab_trap_cleanup
 echo "== $LAB_TEST_NAME: recorded signed datagrams replayed after failoverd restarted are refused (logs in $LAB_DIR)"
 
-lab_topology_up
-key=$LAB_DIR/ispfailover.key
-(umask 077 && head -c 32 /dev/urandom | base64 >"$key")
-lab_start_daemon isp1 isp1 ispprobed --key-file "$key" < <(lab_probed_conf isp1 "$LAB_PROFILE")
-lab_start_daemon isp2 isp2 ispprobed --key-file "$key" < <(lab_probed_conf isp2 "$LAB_PROFILE")
-lab_start_failoverd "$LAB_PROFILE" --key-file "$key"
+lab_up_with_key
+key=$LAB_KEY
 both_up() { lab_isp_state_is isp1 up && lab_isp_state_is isp2 up; }
 lab_check_within "signed reports accepted: route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
 lab_check_within "failoverd: isp1 and isp2 up" 10 both_up

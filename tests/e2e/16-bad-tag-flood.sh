@@ -15,24 +15,15 @@ echo "== $LAB_TEST_NAME: a bad-tag flood from isp1's address during a real failo
 
 COUNT=${FLOOD_COUNT:-100000}
 RATE=${FLOOD_RATE:-40000}
-lab_topology_up
-key=$LAB_DIR/ispfailover.key
-(umask 077 && head -c 32 /dev/urandom | base64 >"$key")
-lab_start_daemon isp1 isp1 ispprobed --key-file "$key" < <(lab_probed_conf isp1 "$LAB_PROFILE")
-lab_start_daemon isp2 isp2 ispprobed --key-file "$key" < <(lab_probed_conf isp2 "$LAB_PROFILE")
-lab_start_failoverd "$LAB_PROFILE" --key-file "$key"
-lab_check_within "signed reports accepted: route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
+lab_up_with_key
 
 lab_add_lan_host attacker 192.168.56.66
 lab_in attacker sysctl -qw net.ipv4.conf.all.arp_announce=2
 unauthenticated() { lab_status_get '.drops.unauthenticated'; }
-rcvbuf_errors() {
-  lab_in client awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RcvbufErrors"] }' /proc/net/snmp
-}
 switches() { lab_status_get .switches; }
 counted_more_than() { local n; n=$(unauthenticated); [[ $n =~ ^[0-9]+$ ]] && ((n > $1)); }
 before=$(unauthenticated)
-overflow_before=$(rcvbuf_errors)
+overflow_before=$(lab_rcvbuf_errors)
 lab_watch_routes_start routes
 
 echo "-- attacker: $COUNT 'isp1 down' datagrams with bad tags from 192.168.56.101 at $RATE/s"
@@ -57,17 +48,17 @@ kill -0 "$flood_pid" 2>/dev/null && flooding=1
 lab_check "the flood was still running when the route moved" test "$flooding" = 1
 wait "$flood_pid" || true
 echo "   flood: $(cat "$LAB_DIR/flood.out")"
-sent=$(sed -n 's/.*total=\([0-9]*\).*/\1/p' "$LAB_DIR/flood.out")
+sent=$(lab_flood_sent "$LAB_DIR/flood.out")
 lab_check "the flood sent all $COUNT datagrams" test "${sent:-0}" -eq "$COUNT"
 
 all_accounted() {
   local d o
-  d=$(unauthenticated) o=$(rcvbuf_errors)
+  d=$(unauthenticated) o=$(lab_rcvbuf_errors)
   [[ $d =~ ^[0-9]+$ && $o =~ ^[0-9]+$ ]] && (((d - before) + (o - overflow_before) >= ${sent:-0}))
 }
 lab_check_within "failoverd's counters cover the flood" 10 all_accounted
 counted=$(($(unauthenticated) - before))
-overflow=$(($(rcvbuf_errors) - overflow_before))
+overflow=$(($(lab_rcvbuf_errors) - overflow_before))
 echo "   failoverd counted $counted unauthenticated; the kernel dropped $overflow for a full buffer"
 lab_check "every bad tag accounted for: unauthenticated + kernel overflow = sent" \
   test $((counted + overflow)) -eq "${sent:-0}"
