@@ -411,7 +411,9 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
     if (!d.why.empty()) {
       out.log.push_back(
           event(LogLevel::kWarning, EventKind::kSwitch, d.why,
-                {{"ISPF_FROM", name_of(d.previous)}, {"ISPF_TO", name_of(d.active)}}));
+                {{"ISPF_FROM", name_of(d.previous)},
+                 {"ISPF_TO", name_of(d.active)},
+                 {"ISPF_REASON", d.reason}}));
     }
     last_switch_ = d.why;
     active_since_ = now.steady;
