@@ -12,6 +12,7 @@ if(PKG_CONFIG_FOUND)
   pkg_get_variable(_ispf_pc_unitdir systemd systemdsystemunitdir)
   pkg_get_variable(_ispf_pc_sysusersdir systemd sysusersdir)
   pkg_get_variable(_ispf_pc_tmpfilesdir systemd tmpfilesdir)
+  pkg_get_variable(_ispf_pc_catalogdir systemd catalogdir)
 endif()
 if(NOT _ispf_pc_unitdir)
   set(_ispf_pc_unitdir /lib/systemd/system)
@@ -25,6 +26,10 @@ if(NOT _ispf_pc_tmpfilesdir)
 endif()
 set(ISPF_SYSUSERS_DIR ${_ispf_pc_sysusersdir} CACHE PATH "Directory of sysusers.d files")
 set(ISPF_TMPFILES_DIR ${_ispf_pc_tmpfilesdir} CACHE PATH "Directory of tmpfiles.d files")
+if(NOT _ispf_pc_catalogdir)
+  set(_ispf_pc_catalogdir /usr/lib/systemd/catalog)
+endif()
+set(ISPF_CATALOG_DIR ${_ispf_pc_catalogdir} CACHE PATH "Directory of the journal's message catalogs")
 # /etc whatever the prefix: the units read /etc/ispfailover/*.conf, and the package (CPack
 # installs with the build dir's configure-time paths) must not put them under /usr/local/etc.
 set(ISPF_SYSCONFDIR /etc CACHE PATH "Configuration directory (the units read /etc/ispfailover)")
@@ -44,6 +49,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.sysusers
 # The links from node_exporter's textfile directory to the metrics files under /run.
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.tmpfiles
         DESTINATION ${ISPF_TMPFILES_DIR} RENAME ispfailover.conf)
+# The journal's message catalog: `journalctl -x` explains each switch and state change with it.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.catalog
+        DESTINATION ${ISPF_CATALOG_DIR})
 # The commented examples are the live configuration files (conffiles in the package: an admin's
 # edits survive upgrades); a pristine copy stays under the documentation.
 install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/config/failoverd.conf

@@ -13,7 +13,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
+
+#include "ispfailover/core/message_ids.h"
 
 namespace ispf {
 namespace {
@@ -106,6 +109,8 @@ void EventLog::log(const LogEvent& event) {
   lines.push_back("MESSAGE=" + event.text);
   lines.push_back("PRIORITY=" + std::to_string(syslog_priority(event.level)));
   lines.push_back("SYSLOG_IDENTIFIER=" + program_);
+  // journalctl -x shows the catalog's text for these; MESSAGE_ID=... lists every such event.
+  if (auto id = message_id_of(event)) lines.push_back("MESSAGE_ID=" + std::string(*id));
   for (const auto& [name, value] : event.fields) {
     if (valid_journal_field(name)) lines.push_back(name + "=" + value);
   }

@@ -181,6 +181,22 @@ manager_log_has() { in_m "$1" journalctl --no-pager -q -u "$2" | grep -qi -- "$3
 
 not() { ! "$@"; }
 
+# The journal's MESSAGE_ID of a switch (src/core/message_ids.cc, systemd/ispfailover.catalog).
+SWITCH_ID=$(awk '/^-- / { id = $2 } /^Subject: Default route moved/ { print id; exit }' \
+  "$ISPF_SOURCE_DIR/systemd/ispfailover.catalog")
+chroot_lists_catalog() { chroot "$1" journalctl --list-catalog "$SWITCH_ID" | grep -q "$SWITCH_ID"; }
+# journalctl MESSAGE_ID=... finds the switch FROM -> TO with its structured fields.
+switch_by_message_id() {
+  in_m client journalctl --no-pager -q -o json "MESSAGE_ID=$SWITCH_ID" |
+    jq -e --arg from "$1" --arg to "$2" \
+      'select(.ISPF_FROM == $from and .ISPF_TO == $to and (.ISPF_REASON // "") != "")' >/dev/null
+}
+# journalctl -x prints the catalog's explanation, with the event's fields filled in, under it.
+switch_explained() {
+  in_m client journalctl --no-pager -q -x -u failoverd |
+    grep -qF "failoverd moved this host's default route from ISP \"$1\" to ISP \"$2\""
+}
+
 echo "== $NAME: the package on systemd-nspawn machines (logs in $LAB_DIR)"
 echo "   package $MACHINE_DEB; root filesystem $MACHINE_ROOTFS"
 mkdir -p "$RUN"
@@ -214,6 +230,8 @@ lab_check "installing enabled no unit" \
   test -z "$(find "$RUN/pkg/root/etc/systemd/system" -lname '*ispprobed*' -o -lname '*failoverd*')"
 lab_check "rt_protos.d names protocol 150 ispfailover" \
   grep -qE '^150\s+ispfailover' "$RUN/pkg/root/etc/iproute2/rt_protos.d/ispfailover.conf"
+lab_check "postinst added the message catalog to the journal's database (journalctl --list-catalog)" \
+  chroot_lists_catalog "$RUN/pkg/root"
 umount "$RUN/pkg/root"
 
 # --- One overlay per machine over package layer + root filesystem, provisioned like Vagrant does:
@@ -366,6 +384,11 @@ lab_check_within "journalctl -u failoverd -p warning: 'switch isp1 -> isp2: <rea
   journal_has client failoverd '^switch isp1 -> isp2: .+' -p warning
 lab_check_within "systemctl status failoverd: STATUS= via isp2" 5 status_names isp2
 echo "   $(status_line | sed 's/^ *//')"
+lab_check_within "journalctl MESSAGE_ID=$SWITCH_ID: the switch isp1 -> isp2 with ISPF_FROM, ISPF_TO, ISPF_REASON" 5 \
+  switch_by_message_id isp1 isp2
+lab_check_within "journalctl -x -u failoverd: the catalog explains the switch isp1 -> isp2" 5 \
+  switch_explained isp1 isp2
+in_m client journalctl --no-pager -q -x -u failoverd "MESSAGE_ID=$SWITCH_ID" | tail -n 20 | sed 's/^/     /'
 sleep 1
 read -r gap_switch _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "${T[fault]}" "$(lab_now)")
 lab_check "ping kept going: largest gap ${gap_switch} s below 5 s" lab_le "$gap_switch" 5
