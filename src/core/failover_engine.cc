@@ -409,13 +409,15 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
       return i ? views[*i].config.name : std::string();
     };
     if (!d.why.empty()) {
-      out.log.push_back(
-          event(LogLevel::kWarning, EventKind::kSwitch, d.why,
-                {{"ISPF_FROM", name_of(d.previous)},
-                 {"ISPF_TO", name_of(d.active)},
-                 {"ISPF_REASON", d.reason}}));
+      out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why,
+                              {{"ISPF_FROM", name_of(d.previous)},
+                               {"ISPF_TO", name_of(d.active)},
+                               {"ISPF_REASON", d.reason}}));
     }
     last_switch_ = d.why;
+    recent_switches_.push_back(
+        SwitchRecord{now.wall_ms, name_of(d.previous), name_of(d.active), d.reason, d.why});
+    if (recent_switches_.size() > kSwitchHistoryLength) recent_switches_.pop_front();
     active_since_ = now.steady;
     reconcile(out, /*after_decision=*/true);
   }
@@ -495,6 +497,7 @@ StatusReport FailoverEngine::report(Now now) const {
   r.drops = drops_;
   r.updated_unix_ms = now.wall_ms;
   r.last_switch = last_switch_;
+  r.recent_switches.assign(recent_switches_.begin(), recent_switches_.end());
   r.warnings = warnings_;
   return r;
 }

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <chrono>
 #include <cstdio>
 
 namespace ispf {
@@ -65,6 +66,16 @@ std::string format_utc_time(std::uint64_t unix_ms) {
                 static_cast<unsigned>(seconds_of_day / 60 % 60),
                 static_cast<unsigned>(seconds_of_day % 60));
   return buf;
+}
+
+std::string format_utc_datetime(std::uint64_t unix_ms) {
+  using namespace std::chrono;
+  sys_days day{days{static_cast<long>(unix_ms / 86'400'000)}};
+  year_month_day date{day};
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return buf + format_utc_time(unix_ms);
 }
 
 }  // namespace ispf

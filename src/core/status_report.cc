@@ -35,6 +35,29 @@ std::string isp_state_text(const IspView& isp) {
   return isp.config.name;
 }
 
+// The route's recent moves, newest first: "  2026-12-02 13:40:01Z  isp1 -> isp2  down".
+std::string history_lines(const nlohmann::json& j) {
+  if (!j.contains("recent_switches") || !j["recent_switches"].is_array() ||
+      j["recent_switches"].empty()) {
+    return {};
+  }
+  const auto& history = j["recent_switches"];
+  std::string out = "recent switches (newest first):\n";
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (!it->is_object()) continue;
+    std::string when = it->contains("unix_ms") && (*it)["unix_ms"].is_number_unsigned()
+                           ? format_utc_datetime((*it)["unix_ms"].get<std::uint64_t>())
+                           : std::string("-");
+    auto name = [&](const char* key) {
+      return it->contains(key) && (*it)[key].is_string() ? (*it)[key].get<std::string>()
+                                                         : std::string("(none)");
+    };
+    out += "  " + when + "  " + name("from") + " -> " + name("to") + "  " + text_of(*it, "reason") +
+           "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string summary_line(const StatusReport& r) {
@@ -79,6 +102,18 @@ std::string to_json(const StatusReport& r) {
   j["all_down"] = r.all_down;
   j["summary"] = summary_line(r);
   j["last_switch"] = r.last_switch;
+  nlohmann::json history = nlohmann::json::array();
+  for (const auto& s : r.recent_switches) {
+    auto name_or_null = [](const std::string& name) {
+      return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+    };
+    history.push_back({{"unix_ms", s.unix_ms},
+                       {"from", name_or_null(s.from)},
+                       {"to", name_or_null(s.to)},
+                       {"reason", s.reason},
+                       {"why", s.why}});
+  }
+  j["recent_switches"] = history;
   j["accepted"] = r.accepted;
   j["updated_unix_ms"] = r.updated_unix_ms;
   nlohmann::json drops = nlohmann::json::object();
@@ -187,6 +222,7 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
                              : "-";
   out += "switches: " + switches + "   dropped:" + (drops.empty() ? std::string(" none") : drops) +
          "\n";
+  out += history_lines(j);
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {
       if (warning.is_string()) out += "WARNING: " + warning.get<std::string>() + "\n";

@@ -91,6 +91,16 @@ TEST_F(FailoverEngineTest, DownReportMovesTheRouteAtOnce) {
   ASSERT_NE(switch_line, down.log.end());
   EXPECT_EQ(switch_line->level, LogLevel::kWarning);
   EXPECT_EQ(switch_line->text.rfind("switch isp1 -> isp2", 0), 0u) << switch_line->text;
+  // The journal's fields (and the hooks) get the same facts without parsing the text.
+  auto field = [&](const std::string& name) {
+    for (const auto& [key, value] : switch_line->fields) {
+      if (key == name) return value;
+    }
+    return std::string("(absent)");
+  };
+  EXPECT_EQ(field("ISPF_FROM"), "isp1");
+  EXPECT_EQ(field("ISPF_TO"), "isp2");
+  EXPECT_EQ(field("ISPF_REASON"), "link-down");  // the failed ISP's own reason
 }
 
 TEST_F(FailoverEngineTest, RouteRemovedBySomeoneElseIsRestored) {
@@ -256,6 +266,48 @@ TEST_F(FailoverEngineTest, DampedFailbackHoldIsShownInTheStatusTable) {
   ASSERT_TRUE(table) << table.error();
   EXPECT_NE(table->find("damped: isp1 failback after 6.0s (2 failures in 10 min)"),
             std::string::npos)
+      << *table;
+}
+
+// The status keeps the route's last moves, newest shown first, and forgets older ones.
+TEST_F(FailoverEngineTest, StatusKeepsTheLastTwentySwitches) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  engine.on_datagram(Datagram("isp2", LinkState::kUp), kIsp2, At(5));
+  engine.on_datagram(Datagram("isp1", LinkState::kUp), kIsp1, At(10));  // the first pick: isp1
+  long long now = 10;
+  // Each down report moves the route to the other ISP at once: 25 switches in all. Reports come
+  // every 100 ms, well within the 300 ms heartbeat's silence allowance.
+  for (int i = 0; i < 25; ++i) {
+    now += 100;
+    bool isp1_fails = i % 2 == 0;
+    engine.on_datagram(Datagram(isp1_fails ? "isp2" : "isp1", LinkState::kUp),
+                       isp1_fails ? kIsp2 : kIsp1, At(now));
+    engine.on_datagram(Datagram(isp1_fails ? "isp1" : "isp2", LinkState::kDown, "probe-loss"),
+                       isp1_fails ? kIsp1 : kIsp2, At(now + 1));
+  }
+  auto report = engine.report(At(now + 2));
+  EXPECT_EQ(report.switches, 25u);
+  ASSERT_EQ(report.recent_switches.size(), kSwitchHistoryLength);
+  const auto& last = report.recent_switches.back();
+  EXPECT_EQ(last.from, "isp1");  // the 25th down report (i = 24) is isp1's
+  EXPECT_EQ(last.to, "isp2");
+  EXPECT_EQ(last.reason, "probe-loss");
+  EXPECT_EQ(last.unix_ms, At(now + 1).wall_ms);
+  EXPECT_EQ(last.why.rfind("switch isp1 -> isp2", 0), 0u) << last.why;
+  for (std::size_t i = 1; i < report.recent_switches.size(); ++i) {
+    EXPECT_LT(report.recent_switches[i - 1].unix_ms, report.recent_switches[i].unix_ms);
+  }
+  auto table = render_status_table(to_json(report));
+  ASSERT_TRUE(table) << table.error();
+  auto heading = table->find("recent switches (newest first):\n");
+  ASSERT_NE(heading, std::string::npos) << *table;
+  std::string newest = format_utc_datetime(At(now + 1).wall_ms) + "  isp1 -> isp2  probe-loss\n";
+  EXPECT_EQ(table->find(newest),
+            heading + std::string("recent switches (newest first):\n").size() + 2)
+      << *table;
+  EXPECT_EQ(std::count(table->begin() + static_cast<long>(heading), table->end(), '\n'),
+            static_cast<long>(kSwitchHistoryLength) + 1)
       << *table;
 }
 

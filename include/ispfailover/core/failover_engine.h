@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <span>
@@ -112,6 +113,7 @@ class FailoverEngine {
   std::vector<IspHealth> last_health_;
   std::optional<TimePoint> active_since_;
   std::string last_switch_;
+  std::deque<SwitchRecord> recent_switches_;  // since start; the first pick included
   std::string config_problem_;
   std::set<std::string> unverified_;   // ISPs that sign while we have no key
   std::vector<std::string> warnings_;  // configuration problems for people, in the status

@@ -25,5 +25,7 @@ std::string format_percent(std::uint32_t permille);
 std::string format_rtt(std::uint32_t microseconds);
 // Unix milliseconds as a UTC time of day, "12:34:56Z" (the engines know no time zone).
 std::string format_utc_time(std::uint64_t unix_ms);
+// "2026-12-02 13:40:01Z": the date too, for records that outlive a day.
+std::string format_utc_datetime(std::uint64_t unix_ms);
 
 }  // namespace ispf

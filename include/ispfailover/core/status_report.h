@@ -16,6 +16,17 @@ namespace ispf {
 
 using DropCounters = std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>;
 
+// One move of the default route, for the history in the status file and `failoverd status`.
+struct SwitchRecord {
+  std::uint64_t unix_ms = 0;  // our wall clock when the decision was made
+  std::string from;           // empty: no ISP carried the route before (the first pick)
+  std::string to;             // empty: the route was withdrawn (when-all-down remove)
+  std::string reason;         // the token of the switch counters
+  std::string why;            // the journal's line
+};
+// How many moves the history keeps: enough for an afternoon of trouble, small enough to read.
+inline constexpr std::size_t kSwitchHistoryLength = 20;
+
 struct StatusReport {
   std::vector<IspView> isps;
   std::optional<std::size_t> active;   // index into isps
@@ -27,8 +38,9 @@ struct StatusReport {
   std::uint64_t accepted = 0;
   DropCounters drops{};
   std::uint64_t updated_unix_ms = 0;
-  std::string last_switch;            // the why of the last switch, for people
-  std::vector<std::string> warnings;  // configuration problems worth a person's attention
+  std::string last_switch;                    // the why of the last switch, for people
+  std::vector<SwitchRecord> recent_switches;  // oldest first, at most kSwitchHistoryLength
+  std::vector<std::string> warnings;          // configuration problems worth a person's attention
 };
 
 // One line that answers "which ISP and why", e.g.
