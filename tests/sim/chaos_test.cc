@@ -61,5 +61,20 @@ TEST(ChaosRegression, Seed1FailoverdRestartAdoptsRoute) {
   EXPECT_GE(r.virtual_hours, 0.5 * 0.999);
 }
 
+// Regression: chaos seed 52144482304429 (keyed, when-all-down remove) at 21 019 s of virtual
+// time: the client's link came back while every ISP was broken, and the client put its last
+// route back before hearing anything new. Correct (nothing said while the link was away can be
+// known); invariant (d) now allows a report or a silence after the client's return.
+TEST(ChaosRegression, Seed52144482304429ClientLinkBackWhileAllIspsBroken) {
+  ChaosOptions o;
+  o.seed = 52144482304429ULL;
+  o.keyed = true;
+  o.when_all_down = "remove";
+  o.hours = 6.0;
+  ChaosResult r = run_chaos(o);
+  EXPECT_TRUE(r.failure.empty()) << r.failure;
+  EXPECT_GE(r.virtual_hours, 6.0 * 0.999);
+}
+
 }  // namespace
 }  // namespace ispf::sim
