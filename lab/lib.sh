@@ -738,7 +738,8 @@ WRAPPER
 # From the logs in $LAB_DIR (ping.log; datagrams.raw and routes.log for ours, vrrp-events.log for
 # keepalived) to OUT_DIR/{ping,bands,rtt-isp1,rtt-isp2,active}.tsv:
 # lab_timeline_data OUT_DIR T_FAULT [FIRST_ISP [MAX_LOSS]]
-#   ping.tsv      T RTT_MS, a blank line where no reply came for 100 ms (gnuplot breaks the line)
+#   ping.tsv      T RTT_MS, a blank line where no reply came for 50 ms (gnuplot breaks the line)
+#   gaps.tsv      T DURATION_S of each such gap; gapmax.tsv the largest
 #   bands.tsv     T_FROM T_TO ROW STATE: ISP state segments, row 2 isp1, row 1 isp2; states
 #                 up/degraded/down (ours) or MASTER/BACKUP/FAULT (keepalived)
 #   rtt-ISP.tsv   T RTT_MS LOSS_PCT of each datagram from ISP with an RTT (ours), blank lines
@@ -752,12 +753,21 @@ lab_timeline_data() {
   mkdir -p "$out"
   # The end of the run: the last ping line (the windows of every series end there).
   t_end=$(awk '/^\[[0-9.]+\]/ { t = substr($1, 2, length($1) - 2) } END { printf "%.6f\n", t }' "$LAB_DIR/ping.log")
-  awk -v t0="$t0" '/bytes from/ {
+  : >"$out/gaps.tsv"
+  : >"$out/gapmax.tsv"
+  # A gap is 50 ms without a reply: four lost replies of the lab's 10 ms ping (its own jitter
+  # makes 30 to 40 ms now and then, without any fault).
+  awk -v t0="$t0" -v out="$out" '/bytes from/ {
       t = substr($1, 2, length($1) - 2) - t0
       for (i = 1; i <= NF; i++) if ($i ~ /^time=/) rtt = substr($i, 6)
-      if (n++ && t - prev > 0.1) print ""
+      if (n++ && t - prev > 0.05) {
+        print ""
+        printf "%.4f %.4f\n", prev, t - prev >(out "/gaps.tsv")
+        if (t - prev > max) { max = t - prev; at = prev }
+      }
       printf "%.4f %s\n", t, rtt; prev = t
-    }' "$LAB_DIR/ping.log" >"$out/ping.tsv"
+    }
+    END { if (max) printf "%.4f %.4f\n", at, max >(out "/gapmax.tsv") }' "$LAB_DIR/ping.log" >"$out/ping.tsv"
   : >"$out/bands.tsv"
   : >"$out/rtt-isp1.tsv"
   : >"$out/rtt-isp2.tsv"
@@ -795,8 +805,9 @@ lab_timeline_data() {
             close_seg(isp, $1); from[isp] = $1; st[isp] = s
           }
           hbs[isp] = $4; last[isp] = $1
-          # No RTT (the line is down): a blank line, so the plotted line breaks there.
-          if ($5 != "-") { printf "%.4f %.3f %s\n", $1 - t0, $5 / 1000, $6 >(out "/rtt-" isp ".tsv"); gap[isp] = 0 }
+          # No RTT while down (rtt_last_us is then the last answer before): a blank line, so the
+          # plotted line breaks there.
+          if ($5 != "-" && $3 == "up") { printf "%.4f %.3f %s\n", $1 - t0, $5 / 1000, $6 >(out "/rtt-" isp ".tsv"); gap[isp] = 0 }
           else if (!gap[isp]) { print "" >(out "/rtt-" isp ".tsv"); gap[isp] = 1 }
         }
         END { for (isp in from) close_seg(isp, end) }'
@@ -829,14 +840,16 @@ lab_timeline_data() {
 
 # Draws one SVG from one or two data directories of lab_timeline_data (two: side by side, on
 # the same time axis): lab_timeline_svg OUT.svg HEADING FAULT_LABEL DIR TITLE KIND REPAIR
-# [DIR TITLE KIND REPAIR]. KIND is ours or vrrp; REPAIR is seconds from the fault or "-".
+# [DIR TITLE KIND REPAIR]. KIND is ours or vrrp; REPAIR is seconds from the fault or "-" (the
+# line is labelled "repair", or $LAB_REPAIR_LABEL).
 # Fails (no picture) when gnuplot is missing or fails; its messages go to OUT.svg.log.
 lab_timeline_svg() {
   local out=$1 heading=$2 fault=$3 n=0 vars xr
   shift 3
   command -v gnuplot >/dev/null || { echo "gnuplot is not installed (Debian: gnuplot-nox)" >"$out.log"; return 1; }
-  # Quotes would end gnuplot's strings early: titles are ours, so they just lose them.
-  vars="out='$out'; heading='${heading//\'/}'; fault_label='${fault//\'/}'"
+  local q="'" qq="''"  # a quote inside a gnuplot string in single quotes is written twice
+  vars="out='${out//$q/$qq}'; heading='${heading//$q/$qq}'; fault_label='${fault//$q/$qq}'"
+  vars+="; repair_label='${LAB_REPAIR_LABEL:-repair}'"
   # One time axis for every column: from the first to the last reply of any run.
   xr=$(awk 'NF { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
             END { printf "%.2f %.2f", (min == "" ? -1 : min), (max == "" ? 1 : max) }' "${@:1:1}/ping.tsv" \
@@ -844,7 +857,7 @@ lab_timeline_svg() {
   vars+="; xmin=${xr% *} - 0.2; xmax=${xr#* } + 0.2"
   while (($# >= 4)); do
     n=$((n + 1))
-    vars+="; dir$n='$1'; title$n='${2//\'/}'; kind$n='$3'; repair$n=$([[ $4 == - ]] && echo NaN || echo "$4")"
+    vars+="; dir$n='${1//$q/$qq}'; title$n='${2//$q/$qq}'; kind$n='$3'; repair$n=$([[ $4 == - ]] && echo NaN || echo "$4")"
     shift 4
   done
   vars+="; ncols=$n"

@@ -5,11 +5,13 @@
 # ncols=2 adds a second column (dir2, title2, kind2, repair2) beside the first, same time axis.
 # kind: 'ours' (ISP states from the datagrams, probe RTT, the client's route) or 'vrrp'
 # (keepalived: each router's VRRP state from its notify script, and which one is MASTER).
-# repair: seconds from the fault to the repair, NaN if there was none. The fault is at 0.
+# repair: seconds from the fault to the repair (or the second fault), NaN if there was none,
+# labelled repair_label ("repair" unless given). The fault is at 0, labelled fault_label.
 
 if (!exists("ncols")) ncols = 1
 if (!exists("heading")) heading = "failover timeline"
 if (!exists("fault_label")) fault_label = "fault"
+if (!exists("repair_label")) repair_label = "repair"
 
 set terminal svg size 760 * ncols, 860 dynamic enhanced font "sans,12" background "white"
 set output out
@@ -44,16 +46,20 @@ do for [c = 1:ncols] {
 
   # 1. The client's ping: the RTT of each reply; no line where replies are missing.
   set title col_title . ": the client's ping (10 ms apart)" font "sans,13"
-  set label 1 fault_label at 0, graph 0.93 offset 0.5, 0 tc rgb "#d62728" front
+  set label 1 fault_label at 0, graph 0.82 offset 0.5, 0 tc rgb "#d62728" front
   if (repair == repair) {
-    set label 2 "repair" at repair, graph 0.93 offset 0.5, 0 tc rgb "#1f77b4" front
+    set label 2 repair_label at repair, graph 0.82 offset 0.5, 0 tc rgb "#1f77b4" front
   }
   set ylabel "reply RTT (ms)"
   set yrange [0:*]
   set offsets 0, 0, graph 0.3, 0
   set format x ""
   set xlabel ""
-  plot dir . "/ping.tsv" using 1:2 with lines lw 1.2 lc rgb "#333333" title "echo reply"
+  plot dir . "/ping.tsv" using 1:2 with lines lw 1.2 lc rgb "#333333" title "echo reply", \
+       dir . "/gaps.tsv" using ($1 + $2 / 2):(0) with points pt 9 ps 1.2 lc rgb "#d62728" \
+         title "no reply for > 50 ms", \
+       dir . "/gapmax.tsv" using ($1 + $2 / 2):(0):(sprintf("largest gap %.3f s", $2)) \
+         with labels left offset 1, 1.2 tc rgb "#d62728" notitle
   unset label
 
   # 2. Each ISP's state (bands) and the ISP that carries the traffic (black step).
