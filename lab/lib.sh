@@ -852,7 +852,7 @@ lab_timeline_svg() {
   vars+="; repair_label='${LAB_REPAIR_LABEL:-repair}'"
   # One time axis for every column: from the first to the last reply of any run.
   xr=$(awk 'NF { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
-            END { printf "%.2f %.2f", (min == "" ? -1 : min), (max == "" ? 1 : max) }' "${@:1:1}/ping.tsv" \
+            END { printf "%.2f %.2f", (min == "" ? -1 : min), (max == "" ? 1 : max) }' "$1/ping.tsv" \
        ${5:+"$5/ping.tsv"})
   vars+="; xmin=${xr% *} - 0.2; xmax=${xr#* } + 0.2"
   while (($# >= 4)); do

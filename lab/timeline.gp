@@ -24,6 +24,8 @@ band_rgb(s) = s eq "up" ? 0x2ca02c : s eq "degraded" ? 0xff9f1c : s eq "down" ? 
 
 set multiplot layout 3, ncols columnsfirst title heading font "sans,15"
 set xrange [xmin:xmax]
+# The largest gap's label reads away from the nearer edge.
+xmid = (xmin + xmax) / 2.0
 set grid xtics lc rgb "#dddddd"
 set lmargin 11
 set rmargin 3
@@ -45,10 +47,11 @@ do for [c = 1:ncols] {
   }
 
   # 1. The client's ping: the RTT of each reply; no line where replies are missing.
+  # The two marks' labels at different heights: a repair soon after the fault would overlap.
   set title col_title . ": the client's ping (10 ms apart)" font "sans,13"
   set label 1 fault_label at 0, graph 0.82 offset 0.5, 0 tc rgb "#d62728" front
   if (repair == repair) {
-    set label 2 repair_label at repair, graph 0.82 offset 0.5, 0 tc rgb "#1f77b4" front
+    set label 2 repair_label at repair, graph 0.70 offset 0.5, 0 tc rgb "#1f77b4" front
   }
   set ylabel "reply RTT (ms)"
   set yrange [0:*]
@@ -58,8 +61,10 @@ do for [c = 1:ncols] {
   plot dir . "/ping.tsv" using 1:2 with lines lw 1.2 lc rgb "#333333" title "echo reply", \
        dir . "/gaps.tsv" using ($1 + $2 / 2):(0) with points pt 9 ps 1.2 lc rgb "#d62728" \
          title "no reply for > 50 ms", \
-       dir . "/gapmax.tsv" using ($1 + $2 / 2):(0):(sprintf("largest gap %.3f s", $2)) \
-         with labels left offset 1, 1.2 tc rgb "#d62728" notitle
+       dir . "/gapmax.tsv" using ($1 + $2 / 2 < xmid ? $1 + $2 / 2 : NaN):(0):(sprintf("largest gap %.3f s", $2)) \
+         with labels left offset 1, 1.2 tc rgb "#d62728" notitle, \
+       dir . "/gapmax.tsv" using ($1 + $2 / 2 >= xmid ? $1 + $2 / 2 : NaN):(0):(sprintf("largest gap %.3f s", $2)) \
+         with labels right offset -1, 1.2 tc rgb "#d62728" notitle
   unset label
 
   # 2. Each ISP's state (bands) and the ISP that carries the traffic (black step).

@@ -4,6 +4,7 @@
 # with 90 ms lost at the fault, isp1 down from +0.003 s, the route to isp2 at +0.004 s and back at
 # +5.5 s, isp2 at 30 % loss from +3.5 to +4.5 s; keepalived's isp1 in FAULT from +1 s.
 # No privileges, no network: runs anywhere gnuplot does (exit 77, a ctest skip, where it does not).
+# shellcheck disable=SC2016,SC2317  # awk conditions in single quotes; helpers run by lab_check
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
