@@ -231,10 +231,13 @@ demo() {
   rel() { local d; d=$(lab_diff "$t_fault" "$1"); [[ $d == - ]] && echo "   (not seen)" || printf '%+9.3f s' "$d"; }
   # The picture; a missing gnuplot costs the picture only, never the demo.
   local picture="timeline picture: $LAB_DIR/timeline.svg"
-  lab_timeline_data "$LAB_DIR/timeline" "$t_fault" isp1
-  lab_timeline_svg "$LAB_DIR/timeline.svg" "ispfailover demo: isp1's uplink down, then up again (profile $LAB_PROFILE)" \
-    "isp1 link down" "$LAB_DIR/timeline" ispfailover ours "$(lab_diff "$t_fault" "$t_restore")" ||
+  if ! lab_timeline_data "$LAB_DIR/timeline" "$t_fault" isp1 2>"$LAB_DIR/timeline.svg.log"; then
+    picture="no timeline picture: the logs did not convert ($(head -n 1 "$LAB_DIR/timeline.svg.log"))"
+  elif ! lab_timeline_svg "$LAB_DIR/timeline.svg" \
+    "ispfailover demo: isp1's uplink down, then up again (profile $LAB_PROFILE)" \
+    "isp1 link down" "$LAB_DIR/timeline" ispfailover ours "$(lab_diff "$t_fault" "$t_restore")"; then
     picture="no timeline picture: $(head -n 1 "$LAB_DIR/timeline.svg.log")"
+  fi
   cat <<EOF
 
 === timeline (seconds from the fault; profile $LAB_PROFILE)

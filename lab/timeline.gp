@@ -67,7 +67,8 @@ do for [c = 1:ncols] {
          with labels right offset -1, 1.2 tc rgb "#d62728" notitle
   unset label
 
-  # 2. Each ISP's state (bands) and the ISP that carries the traffic (black step).
+  # 2. Each ISP's state (bands) and the ISP that carries the traffic (black step). Ours: no
+  # band where an ISP sent nothing for 3 heartbeats (failoverd calls it stale then).
   if (kind eq "vrrp") {
     set title col_title . ": VRRP state of each router, the MASTER carries the traffic"
   } else {
@@ -93,6 +94,7 @@ do for [c = 1:ncols] {
          NaN with boxes lc rgb band_rgb("up") title "up", \
          NaN with boxes lc rgb band_rgb("degraded") title "degraded (loss)", \
          NaN with boxes lc rgb band_rgb("down") title "down", \
+         NaN with boxes lc rgb "#999999" fs empty border lc rgb "#999999" title "silent (stale)", \
          dir . "/active.tsv" using 1:2 with steps lw 3 lc rgb "black" title "default route via"
   }
   set ytics autofreq
