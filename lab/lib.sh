@@ -849,7 +849,8 @@ lab_timeline_svg() {
   command -v gnuplot >/dev/null || { echo "gnuplot is not installed (Debian: gnuplot-nox)" >"$out.log"; return 1; }
   local q="'" qq="''"  # a quote inside a gnuplot string in single quotes is written twice
   vars="out='${out//$q/$qq}'; heading='${heading//$q/$qq}'; fault_label='${fault//$q/$qq}'"
-  vars+="; repair_label='${LAB_REPAIR_LABEL:-repair}'"
+  local mark=${LAB_REPAIR_LABEL:-repair}
+  vars+="; repair_label='${mark//$q/$qq}'"
   # One time axis for every column: from the first to the last reply of any run.
   xr=$(awk 'NF { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
             END { printf "%.2f %.2f", (min == "" ? -1 : min), (max == "" ? 1 : max) }' "$1/ping.tsv" \

@@ -24,8 +24,9 @@ band_rgb(s) = s eq "up" ? 0x2ca02c : s eq "degraded" ? 0xff9f1c : s eq "down" ? 
 
 set multiplot layout 3, ncols columnsfirst title heading font "sans,15"
 set xrange [xmin:xmax]
-# The largest gap's label reads away from the nearer edge.
-xmid = (xmin + xmax) / 2.0
+# The largest gap's label starts at the gap in the left half, and ends about there in the right
+# half (the text is about a fifth of a panel wide), so the edge never cuts it.
+gap_label_x(x) = x < (xmin + xmax) / 2.0 ? x : x - 0.24 * (xmax - xmin)
 set grid xtics lc rgb "#dddddd"
 set lmargin 11
 set rmargin 3
@@ -61,10 +62,8 @@ do for [c = 1:ncols] {
   plot dir . "/ping.tsv" using 1:2 with lines lw 1.2 lc rgb "#333333" title "echo reply", \
        dir . "/gaps.tsv" using ($1 + $2 / 2):(0) with points pt 9 ps 1.2 lc rgb "#d62728" \
          title "no reply for > 50 ms", \
-       dir . "/gapmax.tsv" using ($1 + $2 / 2 < xmid ? $1 + $2 / 2 : NaN):(0):(sprintf("largest gap %.3f s", $2)) \
-         with labels left offset 1, 1.2 tc rgb "#d62728" notitle, \
-       dir . "/gapmax.tsv" using ($1 + $2 / 2 >= xmid ? $1 + $2 / 2 : NaN):(0):(sprintf("largest gap %.3f s", $2)) \
-         with labels right offset -1, 1.2 tc rgb "#d62728" notitle
+       dir . "/gapmax.tsv" using (gap_label_x($1 + $2 / 2)):(0):(sprintf("largest gap %.3f s", $2)) \
+         with labels left offset 1, 1.2 tc rgb "#d62728" notitle
   unset label
 
   # 2. Each ISP's state (bands) and the ISP that carries the traffic (black step). Ours: no

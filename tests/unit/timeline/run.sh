@@ -59,7 +59,9 @@ one=$work/one.svg
 two=$work/two.svg
 lab_check "one column drawn" lab_timeline_svg "$one" "sample: isp1's link down" "isp1 link down" \
   "$work/ours" ispfailover ours 2.5
-lab_check "two columns drawn (ours, keepalived)" lab_timeline_svg "$two" "sample: ours vs keepalived" \
+# A quote in a label must reach the picture, not end gnuplot's string.
+LAB_REPAIR_LABEL="isp1's repair" \
+  lab_check "two columns drawn (ours, keepalived)" lab_timeline_svg "$two" "sample: ours vs keepalived" \
   "isp1 link down" "$work/ours" "ispfailover (default)" ours 2.5 "$work/kad" "keepalived (tuned)" vrrp 2.5
 for f in "$one" "$two"; do
   [[ -s $f.log ]] && sed 's/^/    gnuplot: /' "$f.log"
@@ -70,7 +72,7 @@ for title in "echo reply" "no reply for > 50 ms" "largest gap 0.100 s" "up" "deg
   "sample: isp1's link down"; do
   lab_check "one.svg shows \"$title\"" svg_has "$one" "$title"
 done
-for title in "MASTER" "BACKUP" "FAULT" "MASTER (carries the VIP)" "keepalived reports no RTT or loss" \
+for title in "isp1's repair" "MASTER" "BACKUP" "FAULT" "MASTER (carries the VIP)" "keepalived reports no RTT or loss" \
   "ispfailover (default): the client's ping (10 ms apart)" "keepalived (tuned): the client's ping (10 ms apart)"; do
   lab_check "two.svg shows \"$title\"" svg_has "$two" "$title"
 done
