@@ -18,7 +18,8 @@ usage: lab/lab.sh COMMAND
   up               build the namespaces and start ispprobed on isp1/isp2 and failoverd on the
                    client (LAB_PROFILE=default|fast); stays up until 'down'
   demo             as root on a fresh Debian 12: install, build, bring the lab up, pull isp1's
-                   uplink, restore it, print the timeline, tear down
+                   uplink, restore it, print the timeline and draw it ($LAB_DIR/timeline.svg
+                   with gnuplot), tear down
   shell HOST       interactive shell on a host of the running lab ($HOSTS)
   exec HOST CMD... run a command on a host of the running lab
   down             stop the running lab (every namespace and process goes with it)
@@ -228,6 +229,15 @@ demo() {
   read -r gap _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "$t_fault" "$t_restore")
   read -r gap_back _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "$t_restore" "$end")
   rel() { local d; d=$(lab_diff "$t_fault" "$1"); [[ $d == - ]] && echo "   (not seen)" || printf '%+9.3f s' "$d"; }
+  # The picture; a missing gnuplot costs the picture only, never the demo.
+  local picture="timeline picture: $LAB_DIR/timeline.svg"
+  if ! lab_timeline_data "$LAB_DIR/timeline" "$t_fault" isp1 2>"$LAB_DIR/timeline.svg.log"; then
+    picture="no timeline picture: the logs did not convert ($(head -n 1 "$LAB_DIR/timeline.svg.log"))"
+  elif ! lab_timeline_svg "$LAB_DIR/timeline.svg" \
+    "ispfailover demo: isp1's uplink down, then up again (profile $LAB_PROFILE)" \
+    "isp1 link down" "$LAB_DIR/timeline" ispfailover ours "$(lab_diff "$t_fault" "$t_restore")"; then
+    picture="no timeline picture: $(head -n 1 "$LAB_DIR/timeline.svg.log")"
+  fi
   cat <<EOF
 
 === timeline (seconds from the fault; profile $LAB_PROFILE)
@@ -241,6 +251,7 @@ $(rel "$t_back")  client's default route back on isp1 (${LAB_GW[isp1]})   [failb
            largest ping gap during failback: $gap_back s
 switches counted by failoverd: $(lab_status_get .switches)
 logs: $LAB_DIR (isp1.log isp2.log failoverd.log ping.log routes.log datagrams.raw)
+$picture
 EOF
 }
 

@@ -730,3 +730,137 @@ WRAPPER
   LAB_BIN_DIR=$LAB_DIR/faketime-bin lab_start_daemon "$isp" "$isp" ispprobed "$@" \
     < <(lab_probed_conf "$isp" "$LAB_PROFILE")
 }
+
+# ---------------------------------------------------------------------------------------------
+# Timeline pictures (lab.sh demo, bench/failover): the logs of a run as TSV files, drawn by
+# lab/timeline.gp with gnuplot. Times are seconds from the fault.
+
+# From the logs in $LAB_DIR (ping.log; datagrams.raw and routes.log for ours, vrrp-events.log for
+# keepalived) to OUT_DIR/{ping,bands,rtt-isp1,rtt-isp2,active}.tsv:
+# lab_timeline_data OUT_DIR T_FAULT [FIRST_ISP [MAX_LOSS]]
+#   ping.tsv      T RTT_MS, a blank line where no reply came for 50 ms (gnuplot breaks the line)
+#   gaps.tsv      T DURATION_S of each such gap; gapmax.tsv the largest
+#   bands.tsv     T_FROM T_TO ROW STATE: ISP state segments, row 2 isp1, row 1 isp2; states
+#                 up/degraded/down (ours) or MASTER/BACKUP/FAULT (keepalived)
+#   rtt-ISP.tsv   T RTT_MS LOSS_PCT of each datagram from ISP with an RTT (ours), blank lines
+#                 where it had none
+#   active.tsv    T ROW: the ISP that carries the client's traffic (route, or VRRP master);
+#                 FIRST_ISP before the first change (the runs start with it), 0 for none
+# degraded mirrors failoverd's rule: loss above MAX_LOSS (default 20, the lab's --max-loss) sets
+# it, loss under half of it clears it.
+lab_timeline_data() {
+  local out=$1 t0=$2 first=${3:-isp1} max_loss=${4:-20} t_end
+  mkdir -p "$out"
+  # The end of the run: the last ping line (the windows of every series end there).
+  t_end=$(awk '/^\[[0-9.]+\]/ { t = substr($1, 2, length($1) - 2) } END { printf "%.6f\n", t }' "$LAB_DIR/ping.log")
+  : >"$out/gaps.tsv"
+  : >"$out/gapmax.tsv"
+  # A gap is 50 ms without a reply: four lost replies of the lab's 10 ms ping (its own jitter
+  # makes 30 to 40 ms now and then, without any fault).
+  awk -v t0="$t0" -v out="$out" '/bytes from/ {
+      t = substr($1, 2, length($1) - 2) - t0
+      for (i = 1; i <= NF; i++) if ($i ~ /^time=/) rtt = substr($i, 6)
+      if (n++ && t - prev > 0.05) {
+        print ""
+        printf "%.4f %.4f\n", prev, t - prev >(out "/gaps.tsv")
+        if (t - prev > max) { max = t - prev; at = prev }
+      }
+      printf "%.4f %s\n", t, rtt; prev = t
+    }
+    END { if (max) printf "%.4f %.4f\n", at, max >(out "/gapmax.tsv") }' "$LAB_DIR/ping.log" >"$out/ping.tsv"
+  : >"$out/bands.tsv"
+  : >"$out/rtt-isp1.tsv"
+  : >"$out/rtt-isp2.tsv"
+  if [[ -s $LAB_DIR/datagrams.raw ]]; then
+    # One line a datagram: TIME NAME STATE HEARTBEAT_MS RTT_US LOSS_PCT. A segment lasts until
+    # the next datagram, at most 3 heartbeats (then failoverd calls the ISP stale: left blank).
+    awk '
+      function emit() {
+        if (ts != "" && name != "") print ts, name, state, hb, rtt, loss
+        ts = ""; name = ""; state = "-"; hb = 1000; rtt = "-"; loss = 0
+      }
+      /^[0-9]+\.[0-9]+ IP / { emit(); ts = $1; next }
+      /^name=/ { name = substr($0, 6) }
+      /^state=/ { state = substr($0, 7) }
+      /^heartbeat_ms=/ { hb = substr($0, 14) }
+      /^rtt_last_us=/ { rtt = substr($0, 13) }
+      /^loss_pct=/ { loss = substr($0, 10) }
+      END { emit() }' "$LAB_DIR/datagrams.raw" |
+      awk -v t0="$t0" -v end="$t_end" -v max="$max_loss" -v out="$out" '
+        # A segment ends at the next change of state, or 3 heartbeats after its last datagram.
+        function close_seg(isp, upto, lim) {
+          if (!(isp in from)) return
+          lim = last[isp] + 3 * hbs[isp] / 1000
+          if (lim > end) lim = end
+          printf "%.4f %.4f %d %s\n", from[isp] - t0, (upto < lim ? upto : lim) - t0,
+            (isp == "isp1" ? 2 : 1), st[isp] >(out "/bands.tsv")
+          delete from[isp]
+        }
+        $2 == "isp1" || $2 == "isp2" {
+          isp = $2
+          if ($3 == "up" && $6 + 0 > max) deg[isp] = 1
+          else if ($3 == "up" && $6 * 2 < max) deg[isp] = 0
+          s = ($3 == "up") ? (deg[isp] ? "degraded" : "up") : "down"
+          if (!(isp in from) || s != st[isp] || $1 - last[isp] > 3 * hbs[isp] / 1000) {
+            close_seg(isp, $1); from[isp] = $1; st[isp] = s
+          }
+          hbs[isp] = $4; last[isp] = $1
+          # No RTT while down (rtt_last_us is then the last answer before): a blank line, so the
+          # plotted line breaks there.
+          if ($5 != "-" && $3 == "up") { printf "%.4f %.3f %s\n", $1 - t0, $5 / 1000, $6 >(out "/rtt-" isp ".tsv"); gap[isp] = 0 }
+          else if (!gap[isp]) { print "" >(out "/rtt-" isp ".tsv"); gap[isp] = 1 }
+        }
+        END { for (isp in from) close_seg(isp, end) }'
+    lab_route_events | awk -v t0="$t0" -v first="$first" -v gw1="${LAB_GW[isp1]}" -v gw2="${LAB_GW[isp2]}" '
+      BEGIN { printf "%.4f %d\n", -1e6, (first == "isp1" ? 2 : first == "isp2" ? 1 : 0) }
+      {
+        row = 0
+        if ($2 != "Deleted") for (i = 2; i < NF; i++) if ($i == "via") row = ($(i + 1) == gw1) ? 2 : ($(i + 1) == gw2) ? 1 : 0
+        printf "%.4f %d\n", $1 - t0, row
+      }' >"$out/active.tsv"
+  elif [[ -s $LAB_DIR/vrrp-events.log ]]; then
+    # keepalived: each notify starts a segment that lasts until the ISP's next one.
+    sort -n "$LAB_DIR/vrrp-events.log" | awk -v t0="$t0" -v end="$t_end" -v out="$out" '
+      ($2 == "isp1" || $2 == "isp2") {
+        if ($2 in from) printf "%.4f %.4f %d %s\n", from[$2] - t0, $1 - t0, ($2 == "isp1" ? 2 : 1), st[$2] >(out "/bands.tsv")
+        from[$2] = $1; st[$2] = ($3 == "STOP") ? "FAULT" : $3
+        if ($3 == "MASTER") printf "%.4f %d\n", $1 - t0, ($2 == "isp1" ? 2 : 1) >(out "/active.tsv")
+        else if (master == $2) printf "%.4f 0\n", $1 - t0 >(out "/active.tsv")
+        if ($3 == "MASTER") master = $2; else if (master == $2) master = ""
+      }
+      END { for (i in from) printf "%.4f %.4f %d %s\n", from[i] - t0, end - t0, (i == "isp1" ? 2 : 1), st[i] >(out "/bands.tsv") }'
+    touch "$out/active.tsv"
+  fi
+  # The step line of the active ISP runs to the end of the run.
+  if [[ -s $out/active.tsv ]]; then
+    awk -v e="$(awk -v a="$t_end" -v b="$t0" 'BEGIN { printf "%.4f", a - b }')" '{ print; r = $2 } END { print e, r }' \
+      "$out/active.tsv" >"$out/active.tmp" && mv "$out/active.tmp" "$out/active.tsv"
+  fi
+}
+
+# Draws one SVG from one or two data directories of lab_timeline_data (two: side by side, on
+# the same time axis): lab_timeline_svg OUT.svg HEADING FAULT_LABEL DIR TITLE KIND REPAIR
+# [DIR TITLE KIND REPAIR]. KIND is ours or vrrp; REPAIR is seconds from the fault or "-" (the
+# line is labelled "repair", or $LAB_REPAIR_LABEL).
+# Fails (no picture) when gnuplot is missing or fails; its messages go to OUT.svg.log.
+lab_timeline_svg() {
+  local out=$1 heading=$2 fault=$3 n=0 vars xr
+  shift 3
+  command -v gnuplot >/dev/null || { echo "gnuplot is not installed (Debian: gnuplot-nox)" >"$out.log"; return 1; }
+  local q="'" qq="''"  # a quote inside a gnuplot string in single quotes is written twice
+  vars="out='${out//$q/$qq}'; heading='${heading//$q/$qq}'; fault_label='${fault//$q/$qq}'"
+  local mark=${LAB_REPAIR_LABEL:-repair}
+  vars+="; repair_label='${mark//$q/$qq}'"
+  # One time axis for every column: from the first to the last reply of any run.
+  xr=$(awk 'NF { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
+            END { printf "%.2f %.2f", (min == "" ? -1 : min), (max == "" ? 1 : max) }' "$1/ping.tsv" \
+       ${5:+"$5/ping.tsv"})
+  vars+="; xmin=${xr% *} - 0.2; xmax=${xr#* } + 0.2"
+  while (($# >= 4)); do
+    n=$((n + 1))
+    vars+="; dir$n='${1//$q/$qq}'; title$n='${2//$q/$qq}'; kind$n='$3'; repair$n=$([[ $4 == - ]] && echo NaN || echo "$4")"
+    shift 4
+  done
+  vars+="; ncols=$n"
+  gnuplot -e "$vars" "$LAB_SOURCE_DIR/lab/timeline.gp" >"$out.log" 2>&1 && [[ -s $out ]]
+}

@@ -34,6 +34,9 @@ test_packages=(
   iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
   # a router clock hours off (libfaketime; tests/e2e/14-clock-offset.sh)
   faketime
+  # the timeline pictures of lab/lab.sh demo and bench/failover (lab/timeline.gp), and the XML
+  # check of its unit test
+  gnuplot-nox libxml2-utils
   # the Debian package and the machine tests (systemd-nspawn machines from an mmdebstrap tree;
   # ruby writes the Vagrantfile's source archive; time measures the in-guest build's memory)
   lintian systemd-container mmdebstrap ruby time
