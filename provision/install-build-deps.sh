@@ -43,6 +43,9 @@ test_packages=(
   # the metrics (tests/e2e/15-metrics.sh): promtool checks the files, the real node_exporter
   # serves them, curl fetches its page; neither service may run here (see below)
   prometheus prometheus-node-exporter curl
+  # names resolve across a switch (tests/e2e/19-dns-follows-isp.sh): dnsmasq as the internet's
+  # DNS server and as each ISP router's forwarder (the -base package has no service to start)
+  dnsmasq-base
 )
 # Packages whose services must never start on a build or test machine: the tests run the
 # binaries themselves, inside the lab's namespaces (bench/failover does the same for keepalived).

@@ -105,6 +105,21 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     if (!parse_ipv4(target)) return error("--target", "'" + target + "' is not an IPv4 address");
     if (!seen.insert(target).second) return error("--target", "'" + target + "' is given twice");
   }
+  if (o.dns.size() > kMaxDnsServers) {
+    return error("--dns", std::to_string(o.dns.size()) + " resolvers; at most " +
+                              std::to_string(kMaxDnsServers) + " are announced");
+  }
+  std::set<std::string> seen_dns;
+  for (const auto& resolver : o.dns) {
+    if (!parse_ipv4(resolver)) {
+      return error("--dns", "'" + resolver +
+                                "' is not an IPv4 address; give e.g. this router's "
+                                "LAN address where its DNS forwarder listens");
+    }
+    if (!seen_dns.insert(format_ipv4(*parse_ipv4(resolver))).second) {
+      return error("--dns", "'" + resolver + "' is given twice");
+    }
+  }
   if (o.quorum == 0 || o.quorum > o.targets.size()) {
     return error("--quorum", std::to_string(o.quorum) + " must be between 1 and the " +
                                  std::to_string(o.targets.size()) + " target(s) given");
@@ -208,6 +223,25 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
     return fail(error("--log-level", "'" + o.log_level +
                                          "' is not one of trace, debug, info, warning, error, "
                                          "critical"));
+  }
+  if (o.dns_manager.empty()) {
+    // Will be resolved where systemd-resolved runs once that mode is in (o.resolved_running).
+    settings.dns_manager = DnsManager::kNone;
+  } else if (o.dns_manager == "resolved") {
+    return fail(error("--dns-manager", "resolved is not in this build yet; use file (with "
+                                       "/etc/resolv.conf a symlink to --resolv-conf) or none"));
+  } else if (o.dns_manager == "file") {
+    settings.dns_manager = DnsManager::kFile;
+  } else if (o.dns_manager == "none") {
+    settings.dns_manager = DnsManager::kNone;
+  } else {
+    return fail(error("--dns-manager", "'" + o.dns_manager + "' must be resolved, file or none"));
+  }
+  if (settings.dns_manager == DnsManager::kFile &&
+      (o.resolv_conf.empty() || o.resolv_conf.front() != '/' || o.resolv_conf.back() == '/')) {
+    return fail(error("--resolv-conf", "'" + o.resolv_conf +
+                                           "' must be an absolute file path, e.g. "
+                                           "/run/failoverd/resolv.conf"));
   }
   settings.policy.failback_after = o.failback_after;
   settings.policy.max_loss_permille = static_cast<std::uint32_t>(o.max_loss_pct * 10.0 + 0.5);

@@ -45,6 +45,8 @@ void FailoverActions::append(FailoverActions&& later) {
     publish = std::move(later.publish);
     service_status = std::move(later.service_status);
   }
+  if (later.dns) dns = std::move(later.dns);
+  dns_revert = dns_revert || later.dns_revert;
   if (later.wake_at) wake_at = later.wake_at;
 }
 
@@ -164,6 +166,13 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
     return out;
   }
   ++accepted_;
+  announced_dns_[status->name] = status->dns;
+  if (status->dns_refused && dns_refused_logged_.insert(status->name).second) {
+    out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
+                            status->name + " announces resolvers (dns=) this failoverd cannot "
+                                           "read: taken as none; logged once",
+                            {{"ISPF_ISP", status->name}}));
+  }
   if (signed_datagram && settings_.keys.empty() && unverified_.insert(status->name).second) {
     std::string warning = status->name +
                           " signs its datagrams but failoverd has no --key-file: "
@@ -451,6 +460,8 @@ FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) 
   }
   settings_ = std::move(settings);
   config_problem_.clear();
+  // The manager or its file may have changed: the resolvers are applied anew, once.
+  dns_.forget();
   policy_.reconfigure(settings_.policy, settings_.isps);
   out.log.push_back(
       event(LogLevel::kInfo, EventKind::kReloaded,
@@ -476,6 +487,7 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   stopped_ = true;
   if (cleanup) {
     out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    out.dns_revert = settings_.dns_manager == DnsManager::kResolved && dns_.applied().has_value();
   } else if (auto gateway = desired_gateway()) {
     out.log.push_back(
         event(LogLevel::kInfo, EventKind::kStopping,
@@ -499,6 +511,11 @@ StatusReport FailoverEngine::report(Now now) const {
   r.last_switch = last_switch_;
   r.recent_switches.assign(recent_switches_.begin(), recent_switches_.end());
   r.warnings = warnings_;
+  r.dns_manager = std::string(to_string(settings_.dns_manager));
+  if (dns_.applied()) {
+    r.dns_isp = dns_.applied()->isp;
+    r.dns_servers = dns_.applied()->servers;
+  }
   return r;
 }
 
@@ -513,9 +530,47 @@ void FailoverEngine::publish(FailoverActions& out, Now now) {
   out.publish = std::move(r);
 }
 
+void FailoverEngine::follow_dns(FailoverActions& out) {
+  if (settings_.dns_manager == DnsManager::kNone) return;
+  std::optional<std::string> active;
+  std::uint32_t gateway = 0;
+  if (auto index = policy_.active()) {
+    IspConfig isp = policy_.isps()[*index];  // isps() returns a copy
+    active = isp.name;
+    gateway = isp.gateway;
+  }
+  static const std::vector<std::uint32_t> kNone;
+  auto announced = active ? announced_dns_.find(*active) : announced_dns_.end();
+  auto step =
+      dns_.step(active, gateway, announced == announced_dns_.end() ? kNone : announced->second);
+  if (step.note) out.log.push_back(event(LogLevel::kInfo, EventKind::kDns, *step.note));
+  if (step.update) {
+    std::string servers;
+    for (auto s : step.update->servers) servers += (servers.empty() ? "" : " ") + format_ipv4(s);
+    out.log.push_back(event(LogLevel::kInfo, EventKind::kDns,
+                            "resolvers now " + servers + " (" + step.update->isp + ", " +
+                                std::string(to_string(settings_.dns_manager)) + ")",
+                            {{"ISPF_ISP", step.update->isp}}));
+    out.dns = std::move(step.update);
+    publish_wanted_ = true;
+  }
+}
+
+FailoverActions FailoverEngine::on_dns_failed(std::string problem, Now now) {
+  FailoverActions out;
+  dns_.forget();
+  if (error_log_.allow(1, now.steady)) {
+    out.log.push_back(event(LogLevel::kError, EventKind::kDns,
+                            "cannot point the resolver at the active ISP's: " + problem +
+                                "; trying again with the next report"));
+  }
+  return out;
+}
+
 void FailoverEngine::finish(FailoverActions& out, Now now) {
   if (stopped_) return;
   persist_if_due(out, now, /*force=*/false);
+  follow_dns(out);
   // Freshness for readers even when nothing happens: the status goes out at least once a period.
   if (publish_wanted_ || now.steady >= next_publish_) publish(out, now);
   std::optional<TimePoint> next = policy_.next_deadline(now.steady);

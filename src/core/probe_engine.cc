@@ -226,6 +226,7 @@ Status ProbeEngine::status_now(Now now) {
   s.loss_permille = q.loss_permille;
   s.window_ms = static_cast<std::uint32_t>(to_ms(config_.loss_window));
   s.epoch = epoch_;
+  s.dns = config_.dns;
   return s;
 }
 

@@ -59,6 +59,42 @@ std::optional<std::uint64_t> parse_hex64(std::string_view text) {
   return value;
 }
 
+// Strict dotted quad: four decimal octets 0-255 without leading zeros (a leading zero reads as
+// octal to inet_aton, so "010.1.1.1" would mean different hosts to different parsers).
+std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
+  std::uint32_t address = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    auto end = octet < 3 ? text.find('.') : text.size();
+    if (end == std::string_view::npos) return std::nullopt;
+    auto value = parse_unsigned(text.substr(0, end));
+    if (!value || *value > 255) return std::nullopt;
+    address = (address << 8) | static_cast<std::uint32_t>(*value);
+    text = octet < 3 ? text.substr(end + 1) : std::string_view{};
+  }
+  return address;
+}
+
+std::string format_dotted_quad(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
+         std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
+}
+
+// "A,B,...": 1..kMaxDnsServers addresses, each a strict dotted quad, none twice. All or nothing.
+std::optional<std::vector<std::uint32_t>> parse_dns_list(std::string_view text) {
+  std::vector<std::uint32_t> out;
+  while (true) {
+    auto comma = text.find(',');
+    auto address = parse_dotted_quad(text.substr(0, comma));
+    if (!address || out.size() == kMaxDnsServers ||
+        std::find(out.begin(), out.end(), *address) != out.end()) {
+      return std::nullopt;
+    }
+    out.push_back(*address);
+    if (comma == std::string_view::npos) return out;
+    text = text.substr(comma + 1);
+  }
+}
+
 bool is_key(std::string_view key) {
   if (key.empty() || key.size() > 32) return false;
   for (char c : key) {
@@ -83,13 +119,15 @@ enum Key : std::size_t {
   kLossPct,
   kWindowMs,
   kEpoch,
+  kDns,
   kKeyCount
 };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
-    "name",       "instance", "seq",         "time_ms",    "state",    "reason",   "heartbeat_ms",
-    "targets_up", "targets",  "rtt_last_us", "rtt_avg_us", "loss_pct", "window_ms", "epoch"};
+    "name",       "instance",     "seq",        "time_ms", "state",
+    "reason",     "heartbeat_ms", "targets_up", "targets", "rtt_last_us",
+    "rtt_avg_us", "loss_pct",     "window_ms",  "epoch",   "dns"};
 constexpr bool is_optional_key(std::size_t key) {
-  return key == kRttLastUs || key == kRttAvgUs || key == kEpoch;
+  return key == kRttLastUs || key == kRttAvgUs || key == kEpoch || key == kDns;
 }
 
 void append_field(std::string& out, std::string_view key, std::string_view value) {
@@ -176,6 +214,14 @@ std::string encode(const Status& s) {
   append_field(out, "loss_pct", loss);
   append_field(out, "window_ms", std::to_string(s.window_ms));
   if (s.epoch) append_field(out, "epoch", std::to_string(*s.epoch));
+  if (!s.dns.empty()) {
+    std::string list;
+    for (std::uint32_t address : s.dns) {
+      if (!list.empty()) list += ',';
+      list += format_dotted_quad(address);
+    }
+    append_field(out, "dns", list);
+  }
   return out;
 }
 
@@ -301,6 +347,14 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     s.epoch = v;
   }
 #undef ISPF_TRY_NUMBER
+  if (values[kDns]) {
+    auto dns = parse_dns_list(*values[kDns]);
+    if (dns) {
+      s.dns = std::move(*dns);
+    } else {
+      s.dns_refused = true;
+    }
+  }
   return s;
 }
 

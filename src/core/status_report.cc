@@ -122,6 +122,11 @@ std::string to_json(const StatusReport& r) {
   }
   j["drops"] = drops;
   j["warnings"] = r.warnings;
+  nlohmann::json dns_servers = nlohmann::json::array();
+  for (std::uint32_t server : r.dns_servers) dns_servers.push_back(format_ipv4(server));
+  j["dns"] = {{"manager", r.dns_manager},
+              {"isp", r.dns_isp.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.dns_isp)},
+              {"servers", dns_servers}};
   nlohmann::json isps = nlohmann::json::array();
   for (const auto& isp : r.isps) {
     nlohmann::json e;
@@ -222,6 +227,15 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
                              : "-";
   out += "switches: " + switches + "   dropped:" + (drops.empty() ? std::string(" none") : drops) +
          "\n";
+  if (j.contains("dns") && j["dns"].is_object() && j["dns"].contains("servers") &&
+      j["dns"]["servers"].is_array() && !j["dns"]["servers"].empty()) {
+    std::string servers;
+    for (const auto& server : j["dns"]["servers"]) {
+      if (server.is_string()) servers += " " + server.get<std::string>();
+    }
+    out += "dns:" + servers + " (" + text_of(j["dns"], "isp") + ", " +
+           text_of(j["dns"], "manager") + ")\n";
+  }
   out += history_lines(j);
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {

@@ -98,6 +98,16 @@ void FailoverShell::stop() {
   table_.reset();
 }
 
+void FailoverShell::apply_dns(const DnsUpdate& update) {
+  std::error_code ec;
+  if (settings_.dns_manager == DnsManager::kFile) {
+    ec = env_.write_file_atomically(options_.resolv_conf, update.resolv_conf);
+  }
+  if (ec) {
+    carry_out(engine_->on_dns_failed(options_.resolv_conf + ": " + ec.message(), env_.now()));
+  }
+}
+
 std::string FailoverShell::state_file() const { return options_.state_dir + "/replay-floors"; }
 
 void FailoverShell::on_table_changed() {
@@ -161,6 +171,8 @@ void FailoverShell::carry_out(FailoverActions actions) {
     for (const auto& edit : actions.route_edits) results.push_back(table_->apply(edit));
     carry_out(engine_->on_edits_done(actions.route_edits, results, env_.now()));
   }
+  // After the route: traffic moves first, then the resolvers that go with it.
+  if (actions.dns) apply_dns(*actions.dns);
   if (actions.read_table) read_table();
   if (outermost) {
     busy_ = false;

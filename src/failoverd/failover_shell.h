@@ -36,6 +36,8 @@ class FailoverShell final : public DaemonShell {
   void read_table();
   void on_table_changed();
   std::string state_file() const;
+  // Points the client's resolver at the engine's choice (--dns-manager).
+  void apply_dns(const DnsUpdate& update);
 
   Env& env_;
   FailoverOptions options_;

@@ -1,9 +1,26 @@
 // failoverd's command line, config file and `status` subcommand (CLI11).
 #include "options.h"
 
+#include <filesystem>
+
 #include "ispfailover/io/key_file.h"
 
 namespace ispf {
+namespace {
+
+// Whether systemd-resolved serves this host, and we are in its network namespace: a link index
+// means another link in any other namespace (the lab's, a container's), so there the default
+// stays none rather than reconfigure someone else's DNS. Unreadable: not here.
+bool resolved_runs_here() {
+  std::error_code ec;
+  if (!std::filesystem::exists("/run/systemd/resolve/io.systemd.Resolve", ec)) return false;
+  auto ours = std::filesystem::read_symlink("/proc/self/ns/net", ec);
+  if (ec) return false;
+  auto init = std::filesystem::read_symlink("/proc/1/ns/net", ec);
+  return !ec && ours == init;
+}
+
+}  // namespace
 
 FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args) {
   FailoverCommandLine result;
@@ -50,7 +67,16 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
                  "that a replay is refused after a restart too; empty: none")
       ->capture_default_str();
   app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
-               "Remove the default route on SIGTERM (default: leave it in place)");
+               "Remove the default route on SIGTERM (default: leave it in place); with "
+               "--dns-manager resolved, give the link's DNS back to systemd-resolved too");
+  app.add_option("--dns-manager", o.dns_manager,
+                 "How the client's resolver follows the active ISP's announced resolvers "
+                 "(ispprobed --dns): resolved (per-link DNS in systemd-resolved), file (rewrite "
+                 "--resolv-conf), none; default: resolved if systemd-resolved runs, else none");
+  app.add_option("--resolv-conf", o.resolv_conf,
+                 "The resolv.conf --dns-manager file writes; make /etc/resolv.conf a symlink "
+                 "to it")
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug (every datagram), info, warning (switches), error, critical")
       ->capture_default_str();
@@ -66,6 +92,7 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
     return result;
   }
   o.config_file = app.get_config_ptr()->as<std::string>();
+  o.resolved_running = resolved_runs_here();
   auto settings = validate(o);
   if (!settings) {
     result.outcome = {false, kExitUsage, settings.error().to_string()};

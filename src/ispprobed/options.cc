@@ -23,6 +23,9 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
                  "Extra destination address for datagrams (repeatable)");
   app.add_option("--target", o.targets, "Internet host to probe (repeatable)")
       ->capture_default_str();
+  app.add_option("--dns", o.dns,
+                 "Resolver (IPv4) clients should use while this ISP carries their traffic, "
+                 "e.g. this router's LAN address with a DNS forwarder (repeatable, at most 4)");
   app.add_option("--quorum", o.quorum, "Targets that must answer for a round to count as good")
       ->capture_default_str();
   add_duration_option(app, "--interval", o.interval, "Time between probe rounds");

@@ -18,6 +18,7 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   ProbeEngineConfig config;
   config.name = options.name;
   for (const auto& target : options.targets) config.targets.push_back(*parse_ipv4(target));
+  for (const auto& resolver : options.dns) config.dns.push_back(*parse_ipv4(resolver));
   config.quorum = options.quorum;
   config.interval = options.interval;
   config.timeout = options.timeout;

@@ -196,6 +196,20 @@ TEST(ValidateProbedTest, BadTargetAddress) {
   }
 }
 
+TEST(ValidateProbedTest, DnsResolversChecked) {
+  ProbedOptions options = ValidProbed();
+  options.dns = {"192.168.56.101", "192.168.56.1"};
+  EXPECT_FALSE(validate(options).has_value());
+  for (const char* bad : {"", "router", "192.168.56", "2001:db8::1"}) {
+    options.dns = {bad};
+    EXPECT_TRUE(ProbedFailsOn(options, "--dns")) << bad;
+  }
+  options.dns = {"10.0.0.1", "10.0.0.1"};
+  EXPECT_TRUE(ProbedFailsOn(options, "--dns"));
+  options.dns = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"};
+  EXPECT_TRUE(ProbedFailsOn(options, "--dns"));
+}
+
 TEST(ValidateProbedTest, NoTargets) {
   ProbedOptions options = ValidProbed();
   options.targets.clear();
@@ -263,6 +277,43 @@ TEST(ValidateFailoverTest, ValidOptionsGiveSettings) {
   EXPECT_EQ(settings->table, 100u);
   EXPECT_EQ(settings->metric, 42u);
   EXPECT_EQ(settings->replace_gateways, std::vector<std::uint32_t>{0xc0a800feu});
+}
+
+TEST(ValidateFailoverTest, DnsManagerDefaultFollowsResolved) {
+  FailoverOptions options = ValidFailover();
+  auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->dns_manager, DnsManager::kNone);
+  options.resolved_running = true;
+  settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->dns_manager, DnsManager::kNone) << "resolved mode is not in yet";
+  options.dns_manager = "resolved";
+  EXPECT_TRUE(FailoverFailsOn(options, "--dns-manager"));
+  options.dns_manager = "none";
+  settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->dns_manager, DnsManager::kNone);
+  options.dns_manager = "file";
+  settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->dns_manager, DnsManager::kFile);
+}
+
+TEST(ValidateFailoverTest, DnsOptionsChecked) {
+  FailoverOptions options = ValidFailover();
+  for (const char* bad : {"dnsmasq", "File", " file"}) {
+    options.dns_manager = bad;
+    EXPECT_TRUE(FailoverFailsOn(options, "--dns-manager")) << bad;
+  }
+  options.dns_manager = "file";
+  for (const char* bad : {"", "resolv.conf", "/run/failoverd/"}) {
+    options.resolv_conf = bad;
+    EXPECT_TRUE(FailoverFailsOn(options, "--resolv-conf")) << bad;
+  }
+  // Only file mode writes it, so the path is not checked otherwise.
+  options.dns_manager = "none";
+  EXPECT_TRUE(validate(options).has_value());
 }
 
 TEST(ValidateFailoverTest, Defaults) {

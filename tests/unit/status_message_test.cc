@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ispfailover/core/auth.h"
 #include "support/sample_status.h"
 
 namespace ispf {
@@ -176,8 +177,13 @@ TEST(StatusMessageTest, RoundTripMaximumValues) {
   status.rtt_avg_us = std::numeric_limits<std::uint32_t>::max();
   status.loss_permille = 1000;
   status.window_ms = std::numeric_limits<std::uint32_t>::max();
+  status.epoch = std::numeric_limits<std::uint64_t>::max();
+  status.dns.assign(kMaxDnsServers, 0xfffffff0u);
+  for (std::size_t i = 0; i < status.dns.size(); ++i)
+    status.dns[i] += static_cast<std::uint32_t>(i);
   const std::string text = encode(status);
-  EXPECT_LE(text.size(), kMaxDatagramBytes);
+  // With the tag line too, the longest datagram a sender can make still fits.
+  EXPECT_LE(sign_datagram(text, "key").size(), kMaxDatagramBytes);
   const auto decoded = Decode(text);
   ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error) << " in " << text;
   EXPECT_EQ(*decoded, status);
@@ -598,6 +604,61 @@ TEST(StatusMessageTest, DetailIsPrintable) {
   for (const char c : result.error().detail) {
     EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << static_cast<int>(static_cast<unsigned char>(c));
   }
+}
+
+}  // namespace
+}  // namespace ispf
+
+namespace ispf {
+namespace {
+
+TEST(StatusMessageDnsTest, RoundTripWithResolvers) {
+  Status status = SampleStatus();
+  status.dns = {0xc0a83865u, 0x0a000001u};  // 192.168.56.101, 10.0.0.1
+  const std::string text = encode(status);
+  EXPECT_NE(text.find("\ndns=192.168.56.101,10.0.0.1\n"), std::string::npos) << text;
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+}
+
+TEST(StatusMessageDnsTest, NoResolversNoKey) {
+  const std::string text = encode(SampleStatus());
+  EXPECT_EQ(text.find("dns="), std::string::npos) << text;
+  const auto decoded = Decode(kRequiredOnly);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_TRUE(decoded->dns.empty());
+  EXPECT_FALSE(decoded->dns_refused);
+}
+
+TEST(StatusMessageDnsTest, SingleAndMaximumListsAccepted) {
+  auto one = Decode(std::string(kRequiredOnly) + "dns=192.168.56.101\n");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->dns, std::vector<std::uint32_t>{0xc0a83865u});
+  auto four = Decode(std::string(kRequiredOnly) + "dns=1.1.1.1,0.0.0.0,255.255.255.255,10.0.0.1\n");
+  ASSERT_TRUE(four.has_value());
+  EXPECT_EQ(four->dns.size(), 4u);
+  EXPECT_FALSE(four->dns_refused);
+}
+
+// A bad dns= refuses that key only: the report still counts (a later sender may put IPv6
+// resolvers there), and the receiver sees no resolvers plus the refusal.
+TEST(StatusMessageDnsTest, BadListRefusesOnlyTheKey) {
+  for (std::string_view bad :
+       {"", ",", "1.1.1.1,", ",1.1.1.1", "1.1.1", "1.1.1.1.1", "256.1.1.1", "01.1.1.1", "1.1.1.a",
+        "-1.1.1.1", "1.1.1.1,1.1.1.1", "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "2001:db8::1",
+        "1.1.1.1,2001:db8::1", "1..1.1", "99999999999999999999.1.1.1"}) {
+    const auto decoded = Decode(std::string(kRequiredOnly) + "dns=" + std::string(bad) + "\n");
+    ASSERT_TRUE(decoded.has_value()) << bad << ": " << to_string(decoded.error().error);
+    EXPECT_TRUE(decoded->dns.empty()) << bad;
+    EXPECT_TRUE(decoded->dns_refused) << bad;
+    EXPECT_EQ(decoded->name, "isp1");
+  }
+}
+
+TEST(StatusMessageDnsTest, DuplicateDnsKeyRejected) {
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "dns=1.1.1.1\ndns=2.2.2.2\n",
+                        DecodeError::kDuplicateKey));
 }
 
 }  // namespace

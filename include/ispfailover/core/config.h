@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/dns_follow.h"
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
@@ -32,6 +33,8 @@ struct ProbedOptions {
   std::string lan;                     // interface whose broadcast address gets the datagrams
   std::vector<std::string> broadcast;  // explicit destinations instead of / besides --lan
   std::vector<std::string> targets{"8.8.8.8"};
+  // Resolvers clients should use while this ISP carries their traffic (announced in dns=).
+  std::vector<std::string> dns;
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
   Duration timeout = std::chrono::milliseconds(300);
@@ -68,6 +71,12 @@ struct FailoverOptions {
   // Prometheus text for node_exporter's textfile collector (docs/operations.md); empty: none.
   std::string metrics_file;
   bool cleanup_on_exit = false;
+  // resolved, file or none; empty: resolved if systemd-resolved runs, else none.
+  std::string dns_manager;
+  // Filled by the shell before validate: whether systemd-resolved runs on this host.
+  bool resolved_running = false;
+  // Where --dns-manager file writes; /etc/resolv.conf is meant to be a symlink to it.
+  std::string resolv_conf = "/run/failoverd/resolv.conf";
   std::string log_level = "info";
   std::string config_file;
 };
@@ -80,6 +89,7 @@ struct FailoverSettings {
   std::uint32_t metric = 0;
   std::vector<std::uint32_t> replace_gateways;
   std::vector<std::string> keys;  // from --key-file, filled by the shell
+  DnsManager dns_manager = DnsManager::kNone;
 };
 
 // "NAME=GATEWAY" or "NAME=GATEWAY,priority=N"; `order` is the default priority.

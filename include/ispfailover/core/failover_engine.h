@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -13,6 +14,7 @@
 
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/config.h"
+#include "ispfailover/core/dns_follow.h"
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/log_event.h"
 #include "ispfailover/core/rate_limit.h"
@@ -32,6 +34,11 @@ struct FailoverActions {
   std::optional<std::string> service_status;  // the STATUS= line, when publish is set
   // The replay floors to keep on disk (encode_replay_floors), replacing the file atomically.
   std::optional<std::string> persist;
+  // Point the client's resolver at these (--dns-manager file: write update.resolv_conf to
+  // --resolv-conf; resolved: per-link DNS), reporting a failure back with on_dns_failed.
+  std::optional<DnsUpdate> dns;
+  // --dns-manager resolved with --cleanup-on-exit, at stop: give the link back to resolved.
+  bool dns_revert = false;
   std::optional<TimePoint> wake_at;
 
   void append(FailoverActions&& later);
@@ -74,6 +81,8 @@ class FailoverEngine {
   FailoverActions reconfigure(FailoverSettings settings, Now now);
   // A refused reload: shown in front of STATUS= until a reload succeeds.
   FailoverActions set_config_problem(std::string problem, Now now);
+  // The last dns update could not be applied: logged, and tried again with the next input.
+  FailoverActions on_dns_failed(std::string problem, Now now);
   // SIGTERM: our route stays (or goes, with `cleanup`).
   FailoverActions stop(bool cleanup, Now now);
 
@@ -98,6 +107,7 @@ class FailoverEngine {
   void publish(FailoverActions& out, Now now);
   void finish(FailoverActions& out, Now now);
   void persist_if_due(FailoverActions& out, Now now, bool force);
+  void follow_dns(FailoverActions& out);
 
   FailoverSettings settings_;
   RouteSlot slot_;
@@ -126,6 +136,9 @@ class FailoverEngine {
   std::uint64_t floors_checked_at_ = 0;  // accepted_ when the floors were last compared
   bool floors_dirty_ = false;            // floors differ from what was last written
   TimePoint next_persist_{};
+  std::map<std::string, std::vector<std::uint32_t>> announced_dns_;  // per ISP, latest report
+  std::set<std::string> dns_refused_logged_;  // ISPs whose unreadable dns= was logged once
+  DnsFollower dns_;
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};
 };

@@ -21,6 +21,7 @@ namespace ispf {
 struct ProbeEngineConfig {
   std::string name;
   std::vector<std::uint32_t> targets;  // IPv4, host order
+  std::vector<std::uint32_t> dns;      // resolvers announced in every datagram (dns=)
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
   Duration timeout = std::chrono::milliseconds(300);

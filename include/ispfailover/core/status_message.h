@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ispfailover/core/result.h"
 
@@ -37,6 +38,8 @@ namespace ispf {
 //   window_ms=30000             length of that window
 //   epoch=1795000000            optional: the sender's start counter, persisted, never going back
 //                               (with a key it orders instances, so no clock needs to agree)
+//   dns=192.168.56.101,10.0.0.1 optional: the resolvers clients should use while this ISP carries
+//                               their traffic, 1..kMaxDnsServers dotted-quad IPv4 addresses
 //   hmac=...                    reserved for the authentication tag (a later version); a v1
 //                               decoder that does not check tags accepts and ignores it
 //
@@ -55,6 +58,9 @@ inline constexpr std::uint32_t kMaxHeartbeatMs = 10'000;
 // Without a key, a sequence number this far (or farther) behind the newest is a restart of the
 // numbering, not a replay: a forged datagram with a huge seq cannot lock the real sender out.
 inline constexpr std::uint64_t kUnauthenticatedReplayWindow = 64;
+// Resolvers a datagram may announce in dns=: glibc reads at most 3 nameserver lines, and 4 full
+// addresses (63 bytes with the key) keep a signed datagram far below kMaxDatagramBytes.
+inline constexpr std::size_t kMaxDnsServers = 4;
 
 enum class LinkState { kDown, kUp };
 
@@ -76,6 +82,12 @@ struct Status {
   // Grows by at least one with every start of the sender and never goes back (it is kept on
   // disk); absent from senders that predate it.
   std::optional<std::uint64_t> epoch;
+  // The resolvers to use while this ISP carries the traffic (IPv4, host order), in order of
+  // preference; empty when the sender announces none (or predates dns=).
+  std::vector<std::uint32_t> dns;
+  // dns= was there but not a list this version understands: only that key is refused (a later
+  // sender may announce IPv6 resolvers there, and that must not make its routes unusable).
+  bool dns_refused = false;
 
   bool operator==(const Status&) const = default;
 };

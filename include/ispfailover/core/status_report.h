@@ -41,6 +41,9 @@ struct StatusReport {
   std::string last_switch;                    // the why of the last switch, for people
   std::vector<SwitchRecord> recent_switches;  // oldest first, at most kSwitchHistoryLength
   std::vector<std::string> warnings;          // configuration problems worth a person's attention
+  std::string dns_manager = "none";           // --dns-manager in force
+  std::string dns_isp;                        // whose resolvers are in force ("": none set by us)
+  std::vector<std::uint32_t> dns_servers;     // the resolvers in force (IPv4, host order)
 };
 
 // One line that answers "which ISP and why", e.g.
