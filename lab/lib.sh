@@ -864,3 +864,40 @@ lab_timeline_svg() {
   vars+="; ncols=$n"
   gnuplot -e "$vars" "$LAB_SOURCE_DIR/lab/timeline.gp" >"$out.log" 2>&1 && [[ -s $out ]]
 }
+
+# ---------------------------------------------------------------------------------------------
+# DNS (tests/e2e/19-dns-follows-isp.sh): a DNS server on the internet, a forwarder per ISP router
+
+LAB_DNS_SERVER=198.51.100.9             # the internet's DNS server, on inet's lo
+LAB_DNS_NAME=www.example.test           # the name it answers ...
+LAB_DNS_ANSWER=198.51.100.8             # ... with this address
+
+# dnsmasq as the internet's authoritative-for-the-lab DNS server, and as a forwarder on each ISP
+# router's LAN address that reaches it through that router's own uplink only (the router's
+# default route). No cache on the forwarders: a forwarder whose uplink is dead must fail, as a
+# real one does once its cache runs out, instead of answering the test from memory.
+lab_dns_up() {
+  local isp common=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts
+    --bind-interfaces --port=53 --user=root --group=root --pid-file= --log-facility=-)
+  lab_spawn dns-inet inet dnsmasq "${common[@]}" --listen-address="$LAB_DNS_SERVER" \
+    --address="/example.test/$LAB_DNS_ANSWER" --log-queries
+  for isp in isp1 isp2; do
+    lab_spawn "dns-$isp" "$isp" dnsmasq "${common[@]}" --listen-address="${LAB_GW[$isp]}" \
+      --server="$LAB_DNS_SERVER" --cache-size=0 --log-queries
+  done
+}
+
+# Resolves NAME on the client through glibc (getent, so nsswitch, resolv.conf's options and the
+# order of its nameserver lines all count) with FILE as /etc/resolv.conf: bound over it in a
+# mount namespace of its own, made anew each time, so a file replaced by rename is seen at once.
+# Prints the address. lab_client_lookup FILE [NAME]
+lab_client_lookup() {
+  local file=$1 name=${2:-$LAB_DNS_NAME}
+  # shellcheck disable=SC2016  # the inner shell's $1 and $2
+  lab_in client unshare --mount --propagation private sh -c \
+    'mount --bind "$1" /etc/resolv.conf && exec getent ahostsv4 "$2"' lookup "$file" "$name" |
+    awk 'NR == 1 { print $1 }'
+}
+
+# True when NAME resolves on the client, with FILE as resolv.conf, to the expected address.
+lab_client_resolves() { [[ "$(lab_client_lookup "$@" 2>/dev/null)" == "$LAB_DNS_ANSWER" ]]; }
