@@ -225,11 +225,9 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
                                          "critical"));
   }
   if (o.dns_manager.empty()) {
-    // Will be resolved where systemd-resolved runs once that mode is in (o.resolved_running).
-    settings.dns_manager = DnsManager::kNone;
+    settings.dns_manager = o.resolved_running ? DnsManager::kResolved : DnsManager::kNone;
   } else if (o.dns_manager == "resolved") {
-    return fail(error("--dns-manager", "resolved is not in this build yet; use file (with "
-                                       "/etc/resolv.conf a symlink to --resolv-conf) or none"));
+    settings.dns_manager = DnsManager::kResolved;
   } else if (o.dns_manager == "file") {
     settings.dns_manager = DnsManager::kFile;
   } else if (o.dns_manager == "none") {

@@ -100,12 +100,16 @@ void FailoverShell::stop() {
 
 void FailoverShell::apply_dns(const DnsUpdate& update) {
   std::error_code ec;
+  std::string where;
   if (settings_.dns_manager == DnsManager::kFile) {
     ec = env_.write_file_atomically(options_.resolv_conf, update.resolv_conf);
+    where = options_.resolv_conf;
+  } else if (settings_.dns_manager == DnsManager::kResolved) {
+    ec = env_.set_link_dns(update.gateway, update.servers);
+    where = "systemd-resolved";
+    if (!ec) resolved_gateway_ = update.gateway;
   }
-  if (ec) {
-    carry_out(engine_->on_dns_failed(options_.resolv_conf + ": " + ec.message(), env_.now()));
-  }
+  if (ec) carry_out(engine_->on_dns_failed(where + ": " + ec.message(), env_.now()));
 }
 
 std::string FailoverShell::state_file() const { return options_.state_dir + "/replay-floors"; }
@@ -173,6 +177,12 @@ void FailoverShell::carry_out(FailoverActions actions) {
   }
   // After the route: traffic moves first, then the resolvers that go with it.
   if (actions.dns) apply_dns(*actions.dns);
+  if (actions.dns_revert && resolved_gateway_) {
+    if (auto ec = env_.revert_link_dns(*resolved_gateway_)) {
+      env_.log({LogLevel::kWarning, EventKind::kDns,
+                "cannot give the link's DNS back to systemd-resolved: " + ec.message(), {}});
+    }
+  }
   if (actions.read_table) read_table();
   if (outermost) {
     busy_ = false;

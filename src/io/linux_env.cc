@@ -16,6 +16,7 @@
 #include "link_watch.h"
 #include "logging.h"
 #include "privileges.h"
+#include "resolved_link.h"
 #include "route_table.h"
 #include "service_notifier.h"
 #include "status_file.h"
@@ -173,6 +174,19 @@ IoResult<std::string> LinuxEnv::read_file(const std::string& path) {
 
 std::error_code LinuxEnv::write_file_atomically(const std::string& path, std::string_view content) {
   return ispf::write_file_atomically(path, content);
+}
+
+std::error_code LinuxEnv::set_link_dns(std::uint32_t gateway,
+                                       const std::vector<std::uint32_t>& servers) {
+  auto link = link_reaching(gateway);
+  if (!link) return link.error();
+  return resolved_set_link_dns(*link, servers);
+}
+
+std::error_code LinuxEnv::revert_link_dns(std::uint32_t gateway) {
+  auto link = link_reaching(gateway);
+  if (!link) return link.error();
+  return resolved_revert_link(*link);
 }
 
 bool LinuxEnv::has_capability(int capability) { return ispf::has_capability(capability); }

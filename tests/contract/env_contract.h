@@ -383,6 +383,15 @@ TYPED_TEST_P(EnvContract, RoutesViaSeesOnlyRoutesOutOfThatLink) {
   EXPECT_FALSE(routes("lan0", kInternet));
 }
 
+// Only the refusal is part of the contract: the real side must not touch the host's
+// systemd-resolved from a test namespace, where link indexes mean other links.
+TYPED_TEST_P(EnvContract, LinkDnsNeedsALinkThatReachesTheGateway) {
+  this->SetUpLan();
+  Env& env = this->world_.env();
+  EXPECT_EQ(env.set_link_dns(kFarGateway, {kPeerAddress}), std::errc::no_such_device_or_address);
+  EXPECT_EQ(env.revert_link_dns(kFarGateway), std::errc::no_such_device_or_address);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
     ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
@@ -393,6 +402,6 @@ REGISTER_TYPED_TEST_SUITE_P(
     LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
     LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
     ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix,
-    RoutesViaSeesOnlyRoutesOutOfThatLink);
+    RoutesViaSeesOnlyRoutesOutOfThatLink, LinkDnsNeedsALinkThatReachesTheGateway);
 
 }  // namespace ispf::contract

@@ -378,6 +378,30 @@ std::error_code FakeEnv::write_file_atomically(const std::string& path, std::str
   return {};
 }
 
+namespace {
+
+// Like the real side: only a link that is up with an address in the gateway's prefix will do.
+bool reaches(FakeKernel& kernel, std::uint32_t gateway) {
+  auto prefixes = kernel.usable_prefixes();
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const Ipv4Prefix& p) { return p.contains(gateway); });
+}
+
+}  // namespace
+
+std::error_code FakeEnv::set_link_dns(std::uint32_t gateway,
+                                      const std::vector<std::uint32_t>& servers) {
+  if (!reaches(*kernel_, gateway)) return errc(std::errc::no_such_device_or_address);
+  link_dns_[gateway] = servers;
+  return {};
+}
+
+std::error_code FakeEnv::revert_link_dns(std::uint32_t gateway) {
+  if (!reaches(*kernel_, gateway)) return errc(std::errc::no_such_device_or_address);
+  link_dns_.erase(gateway);
+  return {};
+}
+
 bool FakeEnv::has_capability(int capability) {
   if (kept_capability_ && *kept_capability_ != capability) return false;
   return !missing_capabilities_.count(capability);

@@ -159,6 +159,9 @@ class FakeEnv final : public Env {
   IoResult<std::string> read_file(const std::string& path) override;
   std::string host_name() override { return host_name_; }
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
+  std::error_code set_link_dns(std::uint32_t gateway,
+                               const std::vector<std::uint32_t>& servers) override;
+  std::error_code revert_link_dns(std::uint32_t gateway) override;
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
   ServiceNotifier& notifier() override { return notifier_; }
@@ -190,6 +193,8 @@ class FakeEnv final : public Env {
     write_failure_ = error;
     write_failures_ = count;
   }
+  // systemd-resolved's per-link DNS as set_link_dns left it, by the gateway the link reaches.
+  const std::map<std::uint32_t, std::vector<std::uint32_t>>& link_dns() const { return link_dns_; }
   FakeNotifier& fake_notifier() { return notifier_; }
   const std::vector<LogEvent>& logged() const { return logged_; }
   const std::string& log_level() const { return log_level_; }
@@ -223,6 +228,7 @@ class FakeEnv final : public Env {
   std::set<int> missing_capabilities_;
   std::optional<int> kept_capability_;
   std::map<std::string, std::string> files_;
+  std::map<std::uint32_t, std::vector<std::uint32_t>> link_dns_;
   std::errc write_failure_{};
   int write_failures_ = 0;
   FakeNotifier notifier_;

@@ -287,9 +287,11 @@ TEST(ValidateFailoverTest, DnsManagerDefaultFollowsResolved) {
   options.resolved_running = true;
   settings = validate(options);
   ASSERT_TRUE(settings.has_value());
-  EXPECT_EQ(settings->dns_manager, DnsManager::kNone) << "resolved mode is not in yet";
+  EXPECT_EQ(settings->dns_manager, DnsManager::kResolved);
   options.dns_manager = "resolved";
-  EXPECT_TRUE(FailoverFailsOn(options, "--dns-manager"));
+  settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->dns_manager, DnsManager::kResolved);
   options.dns_manager = "none";
   settings = validate(options);
   ASSERT_TRUE(settings.has_value());

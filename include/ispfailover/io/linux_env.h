@@ -44,6 +44,9 @@ class LinuxEnv final : public Env {
 
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
 
+  std::error_code set_link_dns(std::uint32_t gateway,
+                               const std::vector<std::uint32_t>& servers) override;
+  std::error_code revert_link_dns(std::uint32_t gateway) override;
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
 
