@@ -74,6 +74,35 @@ TEST(Sim, LinkDownFailsOverAndBack) {
   EXPECT_EQ(w.failure(), "");
 }
 
+// 19: the client's resolv.conf follows the active ISP's announced resolver, written once per
+// switch and never while nothing changes.
+TEST(Sim, ResolversFollowTheRouteAndAreWrittenOncePerSwitch) {
+  WorldConfig config = Lab();
+  config.dns = true;
+  World w(config);
+  ASSERT_NO_FATAL_FAILURE(Settle(w));
+  auto names = [&](const char* server) {
+    return w.resolv_conf(0).find(std::string("\nnameserver ") + server + "\n") != std::string::npos;
+  };
+  EXPECT_TRUE(names("192.168.56.101")) << w.resolv_conf(0);
+  EXPECT_EQ(w.resolv_conf_writes(0), 1);
+  w.run_for(60s);
+  EXPECT_EQ(w.resolv_conf_writes(0), 1) << "rewritten while nothing changed";
+  w.set_uplink(0, false, false);
+  auto moved = w.run_until_true([&] { return names("192.168.56.102"); }, 10s);
+  ASSERT_TRUE(moved) << w.failure();
+  EXPECT_LE(*moved, kLinkDownBound) << "resolvers moved after " << Seconds(*moved) << " s";
+  // The decision carries both; the route edit lands a kernel delay later.
+  EXPECT_TRUE(w.run_until_true([&] { return w.traffic_isp(0) == 1; }, 10ms)) << "route not on isp2";
+  EXPECT_EQ(w.resolv_conf_writes(0), 2);
+  w.set_uplink(0, true, true);
+  ASSERT_TRUE(w.run_until_true([&] { return names("192.168.56.101"); }, 20s)) << w.failure();
+  EXPECT_TRUE(w.run_until_true([&] { return w.traffic_isp(0) == 0; }, 10ms))
+      << "resolvers back on isp1 without the route";
+  EXPECT_EQ(w.resolv_conf_writes(0), 3);
+  EXPECT_EQ(w.failure(), "");
+}
+
 // 02: a silent blackhole upstream (the link stays up) is found by the probes within ~1.2 s.
 TEST(Sim, BlackholeFailsOverWithinTimingBound) {
   World w(Lab());

@@ -76,6 +76,8 @@ struct World::Client {
   std::optional<TimePoint> lan_ok_since;
   std::optional<TimePoint> engine_since;
   std::string state_file;  // what failoverd keeps in its --state-dir: survives restarts
+  std::string resolv_conf;  // what failoverd --dns-manager file wrote: survives restarts
+  int resolv_conf_writes = 0;
   bool routed = false;     // this engine instance installed or adopted our route
   std::optional<std::uint32_t> last_own_gateway;
   bool table_dirty = true;
@@ -114,6 +116,7 @@ World::World(WorldConfig config) : config_(std::move(config)), rng_(config_.seed
       isp->config.targets.push_back(0xC6336408 + static_cast<std::uint32_t>(t));  // 198.51.100.8
     }
     isp->config.uplink = "up0";
+    if (config_.dns) isp->config.dns = {isp->lan_addr};
     isp->signs = config_.keyed || config_.routers_keyed;
     isp->clean_since = kEpoch;
     isps_.push_back(std::move(isp));
@@ -131,6 +134,7 @@ World::World(WorldConfig config) : config_(std::move(config)), rng_(config_.seed
     return;
   }
   if (config_.keyed) settings->keys = {key_};
+  if (config_.dns) settings->dns_manager = DnsManager::kFile;
   pairs_.assign(static_cast<std::size_t>(config_.clients), std::vector<PairTruth>(isps_.size()));
   for (int c = 0; c < config_.clients; ++c) {
     auto client = std::make_unique<Client>();
@@ -552,6 +556,10 @@ void World::client_apply(int c, FailoverActions&& actions) {
   Client& cl = *clients_[c];
   int host = isp_count() + c;
   if (actions.persist) cl.state_file = *actions.persist;
+  if (actions.dns) {
+    cl.resolv_conf = actions.dns->resolv_conf;
+    ++cl.resolv_conf_writes;
+  }
   for (auto& e : actions.log) {
     if (config_.trace || e.kind == EventKind::kSwitch)
       note("failoverd-log", host, 0, 0, std::move(e.text));
@@ -864,6 +872,10 @@ std::optional<TimePoint> World::last_move_to(int c, int isp) const {
   }
   return std::nullopt;
 }
+
+const std::string& World::resolv_conf(int client) const { return clients_[client]->resolv_conf; }
+
+int World::resolv_conf_writes(int client) const { return clients_[client]->resolv_conf_writes; }
 
 // ---------------------------------------------------------------- invariants
 

@@ -136,6 +136,7 @@ struct WorldConfig {
   bool routers_keyed = false;  // routers sign, clients do not check (or the reverse with keyed)
   bool check_invariants = true;
   bool trace = false;  // keep the engines' log lines in the trace (costs; for debugging)
+  bool dns = false;  // each router announces its LAN address (--dns); clients run dns-manager file
 };
 
 // One entry of the trace ring: cheap to record, formatted only when an invariant fails.
@@ -233,6 +234,9 @@ class World {
   std::vector<DefaultRoute> routes(int client) const;
   std::uint64_t table_generation(int client) const;  // bumps on every change of its kernel
   const FailoverEngine* engine(int client) const;
+  // With WorldConfig::dns: the client's resolv.conf as failoverd last wrote it, and how often.
+  const std::string& resolv_conf(int client) const;
+  int resolv_conf_writes(int client) const;
   const ProbeEngine* probe_engine(int isp) const;
   std::uint64_t delivered(int client) const;  // datagrams handed to the current engine
   // Route moves the engines made (edits applied), for scenario figures.
