@@ -314,13 +314,20 @@ for m in isp1 isp2; do
   echo "   $m: $(in_m "$m" systemctl status --no-pager -n 0 ispprobed 2>/dev/null | grep -E '^ *Status:' | sed 's/^ *//')"
 done
 lab_check "failoverd status (status file in /run/failoverd) says active isp1" status_cmd_active isp1
-# The packaged units' metrics (--metrics-file under /run) and the tmpfiles.d links to them.
+# The packaged units' metrics (--metrics-file under /run) and the links each unit makes to its own.
 lab_check_within "client: /run/failoverd/failoverd.prom names isp1 active" 5 \
   in_m client grep -q '^ispfailover_isp_active{isp="isp1",family="ipv4"} 1' /run/failoverd/failoverd.prom
 lab_check_within "isp1: /run/ispprobed/ispprobed.prom says the probe is up" 5 \
   in_m isp1 grep -qx 'ispfailover_probe_up 1' /run/ispprobed/ispprobed.prom
-lab_check "client: node_exporter's textfile directory links to failoverd.prom" \
-  in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
+lab_check "client: node_exporter's textfile directory links to failoverd.prom, which exists" \
+  in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom -a \
+  -e /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
+lab_check "isp1: node_exporter's textfile directory links to ispprobed.prom, which exists" \
+  in_m isp1 test -L /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom -a \
+  -e /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom
+# A link to a daemon a host does not run would point nowhere: node_textfile_scrape_error 1.
+lab_check "client: no link to an ispprobed.prom it does not have" \
+  not in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom
 
 check_creds() {
   local m=$1 unit=$2 user=$3 cap_mask=$4 pid uid creds
