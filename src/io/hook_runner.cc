@@ -32,10 +32,13 @@ HookFileStat from_stat(std::string name, const struct stat& st) {
 [[noreturn]] void exec_child(int devnull, int out, const char* path, char* const argv[],
                              char* const envp[]) {
   setsid();
+  // Signals came blocked from the parent: our handlers (asio's, which write to a pipe the parent
+  // reads) must be gone before one can run here. Then the hook starts with none blocked or
+  // ignored.
+  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGPIPE, SIG_DFL);
   if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(126);
   // Close-on-exec for everything else, whether or not it was opened with O_CLOEXEC.
   if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
@@ -201,9 +204,14 @@ IoResult<std::unique_ptr<HookProcess>> start_hook(asio::io_context& io, const st
     close(devnull);
     return fail(ec);
   }
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &previous);
   pid_t pid = fork();
   if (pid == 0) exec_child(devnull, pipe_fds[1], path_copy.c_str(), argv.data(), envp.data());
   auto ec = pid < 0 ? last_error() : std::error_code{};
+  sigprocmask(SIG_SETMASK, &previous, nullptr);
   close(devnull);
   close(pipe_fds[1]);
   if (pid < 0) {

@@ -2,6 +2,7 @@
 // status, and a kill that takes the hook's children with it.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,10 +67,16 @@ TEST_F(HookRunnerTest, CleanEnvironmentNoCapabilitiesOutputAndExitStatus) {
   int leak = open("/dev/null", O_RDONLY);  // no O_CLOEXEC: the child must not get it anyway
   ASSERT_GE(leak, 0);
   setenv("ISPF_TEST_SECRET", "daemon-only", 1);
+  // Ignored and blocked here; the hook must start with neither.
+  signal(SIGUSR2, SIG_IGN);
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &usr1, nullptr);
   auto path = Script("10-record",
                      "echo \"event=$ISPF_EVENT from=$ISPF_FROM seq=$ISPF_SEQ "
                      "secret=${ISPF_TEST_SECRET:-none}\"\n"
-                     "grep -E '^Cap(Eff|Prm|Amb|Bnd):' /proc/self/status\n"
+                     "grep -E '^(Cap(Eff|Prm|Amb|Bnd)|Sig(Blk|Ign)):' /proc/self/status\n"
                      "[ -e /proc/$$/fd/" +
                          std::to_string(leak) +
                          " ] && echo leaked\n"
@@ -86,6 +93,10 @@ TEST_F(HookRunnerTest, CleanEnvironmentNoCapabilitiesOutputAndExitStatus) {
   for (const char* set : {"CapEff", "CapPrm", "CapAmb", "CapBnd"}) {
     EXPECT_TRUE(Logged(std::string(set) + ":\t0000000000000000")) << set;
   }
+  EXPECT_TRUE(Logged("SigBlk:\t0000000000000000"));
+  EXPECT_TRUE(Logged("SigIgn:\t0000000000000000"));
+  sigprocmask(SIG_UNBLOCK, &usr1, nullptr);
+  signal(SIGUSR2, SIG_DFL);
   EXPECT_FALSE(Logged("leaked"));
   EXPECT_FALSE(Logged("stdin: ")) << "stdin is /dev/null: read fails, nothing echoed";
   EXPECT_TRUE(Logged("to stderr"));
