@@ -203,6 +203,12 @@ HookSteps HookScheduler::on_exit(std::uint64_t id, const HookExit& exit, Now now
   return out;
 }
 
+HookSteps HookScheduler::set_timeout(Duration timeout, Now now) {
+  timeout_ = timeout;
+  for (auto& [name, hook] : hooks_) hook.deadline = hook.started + timeout_;
+  return on_wake(now);
+}
+
 HookSteps HookScheduler::on_wake(Now now) {
   HookSteps out;
   for (auto& [name, hook] : hooks_) {

@@ -84,7 +84,7 @@ std::optional<std::string> FailoverShell::reload(const std::vector<std::string>&
   options_ = command_line.options;
   settings_ = command_line.settings;
   env_.set_log_level(options_.log_level);
-  if (hooks_) hooks_->set_timeout(options_.hook_timeout);
+  if (hooks_) carry_out_hooks(hooks_->set_timeout(options_.hook_timeout, env_.now()));
   carry_out(engine_->reconfigure(settings_, env_.now()));
   return std::nullopt;
 }

@@ -42,7 +42,9 @@ chmod 0777 "$hooks/60-open"
 
 lab_start_probed isp1
 lab_start_probed isp2
-lab_start_failoverd "$LAB_PROFILE" --hook-dir "$hooks" --hook-timeout "${hook_timeout}s"
+# The hook options as config-file keys (or options, with LAB_CONFIG_MODE=cli).
+lab_start_daemon failoverd client failoverd < <(lab_failoverd_conf "$LAB_PROFILE"
+  printf '%s\n' "hook-dir=$hooks" "hook-timeout=${hook_timeout}s")
 lab_check_within "route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
 
 # When the recording hook saw `switch FROM TO`: its first such line at or after AFTER.
@@ -95,6 +97,16 @@ lab_check "and the hook itself" gone "$hang_pid"
 lab_check "the backup file never ran" test "$(grep -c . "$events")" -eq \
   "$(grep -c "hook 50-record exited 0" "$LAB_DIR/failoverd.log")"
 lab_check "the writable hook was refused with the fix" logged "chmod go-w $hooks/60-open"
+
+# 10-hang runs again at once on the events that queued up meanwhile; a reload with a shorter
+# timeout applies to that run too.
+if [[ $LAB_CONFIG_MODE == file ]]; then
+  echo "-- failoverd.conf: hook-timeout = \"2s\"; SIGHUP"
+  sed -i 's/^hook-timeout = .*/hook-timeout = "2s"/' "$LAB_DIR/failoverd.conf"
+  kill -HUP "$(lab_pid failoverd)"
+  lab_check_within "the reload's 2 s timeout kills 10-hang's next run" 4 \
+    logged "hook 10-hang killed after 2.00s timeout"
+fi
 lab_watch_routes_stop
 echo "   hook events:"
 sed 's/^/     /' "$events"

@@ -124,6 +124,16 @@ TEST(HookSchedulerTest, ARunPastTheTimeoutIsKilledAndTheNextEventRuns) {
   EXPECT_EQ(*exit.wake_at, At(4001).steady);
 }
 
+TEST(HookSchedulerTest, AShorterTimeoutOnReloadCountsForRunsAlreadyGoing) {
+  HookScheduler s(std::chrono::seconds(10));
+  auto run = s.on_event(Switch("isp1", "isp2"), Hooks({"hung"}), At(0)).start.at(0).id;
+  auto reload = s.set_timeout(std::chrono::seconds(2), At(3000));
+  ASSERT_EQ(reload.kill.size(), 1u);
+  EXPECT_EQ(reload.kill[0], run);
+  auto longer = s.set_timeout(std::chrono::seconds(60), At(3001));
+  EXPECT_TRUE(longer.kill.empty());  // already killed: once is enough
+}
+
 TEST(HookSchedulerTest, TheQueueIsBoundedAndDropsAreLoggedRarely) {
   HookScheduler s(std::chrono::seconds(10), 3);
   s.on_event(Switch("isp1", "isp2"), Hooks({"hung"}), At(0));  // runs

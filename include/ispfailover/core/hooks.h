@@ -97,7 +97,9 @@ class HookScheduler {
 
   explicit HookScheduler(Duration timeout, std::size_t queue_limit = kDefaultQueueLimit)
       : timeout_(timeout), queue_limit_(queue_limit) {}
-  void set_timeout(Duration timeout) { timeout_ = timeout; }
+  // A reload: the new timeout counts for runs already going too (from their start), so a
+  // shorter one takes effect at once.
+  HookSteps set_timeout(Duration timeout, Now now);
 
   // A new event for every hook in `selection` (its refusals are warned about once each, until
   // they are mended).
