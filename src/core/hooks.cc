@@ -65,8 +65,13 @@ HookSelection select_hooks(const HookListing& listing) {
   return out;
 }
 
-HookSteps HookScheduler::on_event(const HookEvent& event, const HookSelection& selection, Now now) {
+HookSteps HookScheduler::on_scan(const HookSelection& selection) {
   HookSteps out;
+  warn_refusals(selection, out);
+  return out;
+}
+
+void HookScheduler::warn_refusals(const HookSelection& selection, HookSteps& out) {
   std::set<std::string> refused_now;
   for (const auto& [path, why] : selection.refused) {
     refused_now.insert(path);
@@ -76,6 +81,11 @@ HookSteps HookScheduler::on_event(const HookEvent& event, const HookSelection& s
   }
   // A mended file is warned about again should it go wrong again.
   std::erase_if(warned_, [&](const std::string& path) { return !refused_now.count(path); });
+}
+
+HookSteps HookScheduler::on_event(const HookEvent& event, const HookSelection& selection, Now now) {
+  HookSteps out;
+  warn_refusals(selection, out);
 
   std::uint64_t seq = next_seq_++;
   if (!selection.names.empty()) events_.emplace(seq, event);

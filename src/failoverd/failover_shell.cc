@@ -201,6 +201,7 @@ void FailoverShell::say_hooks_at_start() {
     return;
   }
   auto selection = select_hooks(*listing);
+  carry_out_hooks(hooks_->on_scan(selection));
   std::string names;
   for (const auto& name : selection.names) names += " " + name;
   env_.log({LogLevel::kInfo,

@@ -101,8 +101,10 @@ class HookScheduler {
   // shorter one takes effect at once.
   HookSteps set_timeout(Duration timeout, Now now);
 
-  // A new event for every hook in `selection` (its refusals are warned about once each, until
-  // they are mended).
+  // A look at the directory without an event (at start): its refusals are warned about once
+  // each, until they are mended.
+  HookSteps on_scan(const HookSelection& selection);
+  // A new event for every hook in `selection` (refusals as with on_scan).
   HookSteps on_event(const HookEvent& event, const HookSelection& selection, Now now);
   // The run could not start (e.g. the file went away): logged, and the hook's next event runs.
   HookSteps on_start_failed(std::uint64_t id, const std::string& why, Now now);
@@ -128,6 +130,7 @@ class HookScheduler {
     std::uint64_t dropped = 0;  // not yet logged
     std::optional<TimePoint> last_drop_log;
   };
+  void warn_refusals(const HookSelection& selection, HookSteps& out);
   void start_next(const std::string& name, Hook& hook, HookSteps& out, Now now);
   void finish(HookSteps& out);
   Hook* hook_of_run(std::uint64_t id, std::string* name);
