@@ -55,6 +55,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/
         DESTINATION ${ISPF_CONF_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/config/failoverd.conf
         DESTINATION ${ISPF_DOC_DIR}/examples)
+# Example hooks, not executable under doc (the admin copies them with install -m 0755), and the
+# empty hook directory failoverd reads by default (root's, 0755: refused if others may write).
+install(FILES ${PROJECT_SOURCE_DIR}/examples/hooks/10-logger ${PROJECT_SOURCE_DIR}/examples/hooks/50-webhook
+        DESTINATION ${ISPF_DOC_DIR}/examples/hooks)
+install(DIRECTORY DESTINATION ${ISPF_CONF_DIR}/hooks.d
+        DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                              WORLD_READ WORLD_EXECUTE)
 install(FILES ${PROJECT_SOURCE_DIR}/config/rt_protos.d/ispfailover.conf
         DESTINATION ${ISPF_IPROUTE2_CONF_DIR}/rt_protos.d)
 

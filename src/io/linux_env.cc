@@ -11,6 +11,7 @@
 #include <chrono>
 #include <random>
 
+#include "hook_runner.h"
 #include "icmp_prober.h"
 #include "interfaces.h"
 #include "link_watch.h"
@@ -173,6 +174,13 @@ IoResult<std::string> LinuxEnv::read_file(const std::string& path) {
 
 std::error_code LinuxEnv::write_file_atomically(const std::string& path, std::string_view content) {
   return ispf::write_file_atomically(path, content);
+}
+
+IoResult<HookListing> LinuxEnv::list_hooks(const std::string& dir) { return list_hook_dir(dir); }
+
+IoResult<std::unique_ptr<HookProcess>> LinuxEnv::run_hook(
+    const std::string& path, const std::vector<std::string>& environment, HookCallbacks callbacks) {
+  return start_hook(io_, path, environment, std::move(callbacks));
 }
 
 bool LinuxEnv::has_capability(int capability) { return ispf::has_capability(capability); }

@@ -31,6 +31,7 @@ enum class EventKind {
   kLineState,          // ispprobed's verdict changed (or got a better reason)
   kSendFailed,         // rate-limited: a status datagram could not be sent
   kStatusWriteFailed,  // rate-limited: the status, state or metrics file could not be written
+  kHook,               // a hook's run, output, exit, kill, or a refused hook file
 };
 
 struct LogEvent {

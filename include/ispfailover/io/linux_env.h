@@ -44,6 +44,11 @@ class LinuxEnv final : public Env {
 
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
 
+  IoResult<HookListing> list_hooks(const std::string& dir) override;
+  IoResult<std::unique_ptr<HookProcess>> run_hook(const std::string& path,
+                                                  const std::vector<std::string>& environment,
+                                                  HookCallbacks callbacks) override;
+
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
 
