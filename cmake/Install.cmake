@@ -11,7 +11,6 @@ find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND)
   pkg_get_variable(_ispf_pc_unitdir systemd systemdsystemunitdir)
   pkg_get_variable(_ispf_pc_sysusersdir systemd sysusersdir)
-  pkg_get_variable(_ispf_pc_tmpfilesdir systemd tmpfilesdir)
   pkg_get_variable(_ispf_pc_catalogdir systemd catalogdir)
 endif()
 if(NOT _ispf_pc_unitdir)
@@ -21,11 +20,7 @@ if(NOT _ispf_pc_sysusersdir)
   set(_ispf_pc_sysusersdir /usr/lib/sysusers.d)
 endif()
 set(ISPF_SYSTEMD_UNIT_DIR ${_ispf_pc_unitdir} CACHE PATH "Directory of systemd system units")
-if(NOT _ispf_pc_tmpfilesdir)
-  set(_ispf_pc_tmpfilesdir /usr/lib/tmpfiles.d)
-endif()
 set(ISPF_SYSUSERS_DIR ${_ispf_pc_sysusersdir} CACHE PATH "Directory of sysusers.d files")
-set(ISPF_TMPFILES_DIR ${_ispf_pc_tmpfilesdir} CACHE PATH "Directory of tmpfiles.d files")
 if(NOT _ispf_pc_catalogdir)
   set(_ispf_pc_catalogdir /usr/lib/systemd/catalog)
 endif()
@@ -46,9 +41,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispprobed.service
         DESTINATION ${ISPF_SYSTEMD_UNIT_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.sysusers
         DESTINATION ${ISPF_SYSUSERS_DIR} RENAME ispfailover.conf)
-# The links from node_exporter's textfile directory to the metrics files under /run.
-install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.tmpfiles
-        DESTINATION ${ISPF_TMPFILES_DIR} RENAME ispfailover.conf)
+# The links from node_exporter's textfile directory to the metrics files under /run: not in
+# tmpfiles.d (that would link both daemons' files on every host); each unit applies its own.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/metrics-link-failoverd.conf
+              ${PROJECT_SOURCE_DIR}/systemd/metrics-link-ispprobed.conf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/ispfailover)
 # The journal's message catalog: `journalctl -x` explains each switch and state change with it.
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover.catalog
         DESTINATION ${ISPF_CATALOG_DIR})
@@ -58,6 +55,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/
         DESTINATION ${ISPF_CONF_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/ispprobed.conf ${PROJECT_SOURCE_DIR}/config/failoverd.conf
         DESTINATION ${ISPF_DOC_DIR}/examples)
+# Example hooks, not executable under doc (the admin copies them with install -m 0755), and the
+# empty hook directory failoverd reads by default (root's, 0755: refused if others may write).
+install(FILES ${PROJECT_SOURCE_DIR}/examples/hooks/10-logger ${PROJECT_SOURCE_DIR}/examples/hooks/50-webhook
+        DESTINATION ${ISPF_DOC_DIR}/examples/hooks)
+install(DIRECTORY DESTINATION ${ISPF_CONF_DIR}/hooks.d
+        DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                              WORLD_READ WORLD_EXECUTE)
 install(FILES ${PROJECT_SOURCE_DIR}/config/rt_protos.d/ispfailover.conf
         DESTINATION ${ISPF_IPROUTE2_CONF_DIR}/rt_protos.d)
 

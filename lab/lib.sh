@@ -643,6 +643,16 @@ lab_rcvbuf_errors() {
 # The total a udp_flood run reported in FILE (0 if none).
 lab_flood_sent() { sed -n 's/.*total=\([0-9]*\).*/\1/p' "$1" | grep . || echo 0; }
 
+# Whether failoverd's counter (read by the function COUNTER) and the kernel's receive-buffer
+# overflows have grown by SENT since BEFORE and OVERFLOW_BEFORE: every flooded datagram was
+# either counted or dropped by the kernel. failoverd publishes its counters once a second, so
+# callers poll this. lab_flood_accounted COUNTER BEFORE OVERFLOW_BEFORE SENT
+lab_flood_accounted() {
+  local counter=$1 before=$2 overflow_before=$3 sent=$4 d o
+  d=$("$counter") o=$(lab_rcvbuf_errors)
+  [[ $d =~ ^[0-9]+$ && $o =~ ^[0-9]+$ ]] && (((d - before) + (o - overflow_before) >= sent))
+}
+
 # Common start of an e2e test (after lab_enter_sandbox): checks, cleanup trap, the lab with
 # both ispprobed and failoverd, route via isp1. lab_e2e_begin NAME "what it checks"
 lab_e2e_begin() {

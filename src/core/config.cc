@@ -215,6 +215,14 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   if (auto problem = check_metrics_file(o.metrics_file, "/run/ispfailover/failoverd.prom")) {
     return fail(*problem);
   }
+  if (!o.hook_dir.empty() && o.hook_dir.front() != '/') {
+    return fail(error("--hook-dir",
+                      "must be an absolute path (or empty for no hooks), e.g. "
+                      "/etc/ispfailover/hooks.d"));
+  }
+  if (o.hook_timeout <= Duration::zero()) {
+    return fail(error("--hook-timeout", "must be more than 0, e.g. 10s"));
+  }
   if (o.status_file.empty() || o.status_file.front() != '/') {
     return fail(
         error("--status-file", "must be an absolute path, e.g. /run/failoverd/status.json"));

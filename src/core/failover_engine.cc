@@ -41,6 +41,7 @@ void FailoverActions::append(FailoverActions&& later) {
   for (auto& edit : later.route_edits) route_edits.push_back(edit);
   read_table = read_table || later.read_table;
   for (auto& e : later.log) log.push_back(std::move(e));
+  for (auto& h : later.hooks) hooks.push_back(std::move(h));
   if (later.publish) {
     publish = std::move(later.publish);
     service_status = std::move(later.service_status);
@@ -401,13 +402,16 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
     if (i < last_health_.size() && previous == views[i].health) continue;
     health_changed = true;
     if (i < last_health_.size() || views[i].health != IspHealth::kStale) {
+      std::vector<std::pair<std::string, std::string>> fields{
+          {"ISPF_ISP", views[i].config.name},
+          {"ISPF_STATE", std::string(to_string(views[i].health))},
+          {"ISPF_REASON", views[i].reason}};
+      out.hooks.push_back(HookEvent{"isp-state", fields});
       out.log.push_back(event(LogLevel::kInfo, EventKind::kIspHealth,
                               views[i].config.name + " is " +
                                   std::string(to_string(views[i].health)) + " (" + views[i].reason +
                                   ")",
-                              {{"ISPF_ISP", views[i].config.name},
-                               {"ISPF_STATE", std::string(to_string(views[i].health))},
-                               {"ISPF_REASON", views[i].reason}}));
+                              std::move(fields)));
     }
   }
   last_health_.clear();
@@ -418,10 +422,11 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
       return i ? views[*i].config.name : std::string();
     };
     if (!d.why.empty()) {
-      out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why,
-                              {{"ISPF_FROM", name_of(d.previous)},
-                               {"ISPF_TO", name_of(d.active)},
-                               {"ISPF_REASON", d.reason}}));
+      std::vector<std::pair<std::string, std::string>> fields{{"ISPF_FROM", name_of(d.previous)},
+                                                              {"ISPF_TO", name_of(d.active)},
+                                                              {"ISPF_REASON", d.reason}};
+      out.hooks.push_back(HookEvent{"switch", fields});
+      out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why, std::move(fields)));
     }
     last_switch_ = d.why;
     recent_switches_.push_back(

@@ -36,6 +36,9 @@ std::optional<std::string> FailoverShell::start() {
   table_ = std::move(*table);
   watch_ = std::move(*watch);
   timer_ = env_.make_timer();
+  hook_timer_ = env_.make_timer();
+  hooks_.emplace(options_.hook_timeout);
+  say_hooks_at_start();
 
   Now now = env_.now();
   engine_.emplace(settings_, now);
@@ -81,6 +84,7 @@ std::optional<std::string> FailoverShell::reload(const std::vector<std::string>&
   options_ = command_line.options;
   settings_ = command_line.settings;
   env_.set_log_level(options_.log_level);
+  if (hooks_) carry_out_hooks(hooks_->set_timeout(options_.hook_timeout, env_.now()));
   carry_out(engine_->reconfigure(settings_, env_.now()));
   return std::nullopt;
 }
@@ -94,6 +98,12 @@ void FailoverShell::stop() {
   timer_.reset();
   listener_.reset();
   watch_.reset();
+  // No hook starts from here on, and running ones are killed with their process groups: a
+  // stop must not wait up to --hook-timeout (systemd's stop timeout would kill us anyway).
+  hooks_.reset();
+  pending_hooks_.clear();
+  hook_timer_.reset();
+  hook_processes_.clear();
   carry_out(engine_->stop(options_.cleanup_on_exit, env_.now()));
   table_.reset();
 }
@@ -138,6 +148,7 @@ void FailoverShell::carry_out(FailoverActions actions) {
   bool outermost = !busy_;
   busy_ = true;
   for (const auto& event : actions.log) env_.log(event);
+  for (auto& hook : actions.hooks) pending_hooks_.push_back(std::move(hook));
   if (actions.publish) {
     env_.notifier().status(actions.service_status.value_or(summary_line(*actions.publish)));
     if (auto ec = env_.write_file_atomically(options_.status_file, to_json(*actions.publish));
@@ -185,11 +196,100 @@ void FailoverShell::carry_out(FailoverActions actions) {
   }
   if (actions.read_table) read_table();
   if (outermost) {
+    dispatch_hooks();
     busy_ = false;
     // A change seen while we were editing (our own edits included) is looked at now.
     if (table_changed_) {
       table_changed_ = false;
       read_table();
+    }
+  }
+}
+
+void FailoverShell::say_hooks_at_start() {
+  if (options_.hook_dir.empty()) {
+    env_.log({LogLevel::kInfo, EventKind::kHook, "no hooks (--hook-dir is empty)", {}});
+    return;
+  }
+  auto listing = env_.list_hooks(options_.hook_dir);
+  if (!listing) {
+    bool missing = listing.error() == std::errc::no_such_file_or_directory;
+    env_.log({missing ? LogLevel::kInfo : LogLevel::kWarning,
+              EventKind::kHook,
+              missing ? "no hooks: " + options_.hook_dir + " does not exist"
+                      : "cannot read the hook directory " + options_.hook_dir + ": " +
+                            listing.error().message() + "; read again at each event",
+              {}});
+    return;
+  }
+  auto selection = select_hooks(*listing);
+  carry_out_hooks(hooks_->on_scan(selection));
+  std::string names;
+  for (const auto& name : selection.names) names += " " + name;
+  env_.log({LogLevel::kInfo,
+            EventKind::kHook,
+            "hooks in " + options_.hook_dir + ":" + (names.empty() ? " none" : names) +
+                " (read again at each event)",
+            {}});
+}
+
+HookSelection FailoverShell::current_hooks() {
+  // Read at each event: adding or removing a hook needs no reload.
+  if (options_.hook_dir.empty()) return {};
+  auto listing = env_.list_hooks(options_.hook_dir);
+  if (listing) return select_hooks(*listing);
+  if (listing.error() != std::errc::no_such_file_or_directory &&
+      file_error_log_.allow(3, env_.now().steady)) {
+    env_.log({LogLevel::kWarning,
+              EventKind::kHook,
+              "cannot read the hook directory " + options_.hook_dir + ": " +
+                  listing.error().message() + "; no hooks run (logged once per 10 s)",
+              {}});
+  }
+  return {};
+}
+
+void FailoverShell::dispatch_hooks() {
+  if (pending_hooks_.empty() || !hooks_) {
+    pending_hooks_.clear();
+    return;
+  }
+  auto events = std::move(pending_hooks_);
+  pending_hooks_.clear();
+  for (const auto& event : events) {
+    if (!hooks_) return;
+    carry_out_hooks(hooks_->on_event(event, current_hooks(), env_.now()));
+  }
+}
+
+void FailoverShell::carry_out_hooks(HookSteps steps) {
+  for (const auto& event : steps.log) env_.log(event);
+  for (auto id : steps.kill) {
+    if (auto found = hook_processes_.find(id); found != hook_processes_.end()) {
+      found->second->kill();
+    }
+  }
+  if (steps.wake_at && hook_timer_) {
+    hook_timer_->wake_at(*steps.wake_at, [this] {
+      if (hooks_) carry_out_hooks(hooks_->on_wake(env_.now()));
+    });
+  }
+  for (auto& run : steps.start) {
+    if (!hooks_) return;
+    std::uint64_t id = run.id;
+    HookCallbacks callbacks{[this, id](std::string_view line) {
+                              if (hooks_) carry_out_hooks(hooks_->on_output(id, line, env_.now()));
+                            },
+                            [this, id](const HookExit& exit) {
+                              hook_processes_.erase(id);
+                              if (hooks_) carry_out_hooks(hooks_->on_exit(id, exit, env_.now()));
+                            }};
+    auto process =
+        env_.run_hook(options_.hook_dir + "/" + run.name, run.environment, std::move(callbacks));
+    if (process) {
+      hook_processes_[id] = std::move(*process);
+    } else {
+      carry_out_hooks(hooks_->on_start_failed(id, process.error().message(), env_.now()));
     }
   }
 }

@@ -1,6 +1,7 @@
 // failoverd's shell: feeds the FailoverEngine from the seam and carries out what it decides.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/failover_engine.h"
+#include "ispfailover/core/hooks.h"
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/io/env.h"
 #include "ispfailover/io/run_daemon.h"
@@ -38,6 +40,12 @@ class FailoverShell final : public DaemonShell {
   std::string state_file() const;
   // Points the client's resolver at the engine's choice (--dns-manager).
   void apply_dns(const DnsUpdate& update);
+  // Hooks: the events of one outermost carry_out go to the scheduler once its route edits are
+  // done, so no fork comes before a route change; the scheduler's steps are carried out here.
+  void say_hooks_at_start();
+  HookSelection current_hooks();
+  void dispatch_hooks();
+  void carry_out_hooks(HookSteps steps);
 
   Env& env_;
   FailoverOptions options_;
@@ -50,7 +58,11 @@ class FailoverShell final : public DaemonShell {
   std::optional<std::uint32_t> resolved_gateway_;  // where resolved mode last set per-link DNS
   bool busy_ = false;          // inside carry_out: a table change waits for it to finish
   bool table_changed_ = false;
-  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 3};
+  PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 4};
+  std::optional<HookScheduler> hooks_;  // none before start and after stop
+  std::vector<HookEvent> pending_hooks_;
+  std::unique_ptr<Timer> hook_timer_;
+  std::map<std::uint64_t, std::unique_ptr<HookProcess>> hook_processes_;  // by run id
 };
 
 }  // namespace ispf

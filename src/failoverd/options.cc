@@ -55,6 +55,12 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
   app.add_option("--metrics-file", o.metrics_file,
                  "Prometheus text file for node_exporter's textfile collector, replaced at "
                  "least once a second and on every change; empty: none");
+  app.add_option("--hook-dir", o.hook_dir,
+                 "Directory of hooks: executables run on each switch and ISP state change "
+                 "(run-parts names, not writable by others); empty: none")
+      ->capture_default_str();
+  add_duration_option(app, "--hook-timeout", o.hook_timeout,
+                      "A hook still running after this is killed with its process group");
   app.add_option("--key-file", o.key_file,
                  "Shared keys, one per line (not readable by others): only datagrams with a "
                  "valid HMAC-SHA256 tag by one of them count");

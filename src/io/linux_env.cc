@@ -11,6 +11,7 @@
 #include <chrono>
 #include <random>
 
+#include "hook_runner.h"
 #include "icmp_prober.h"
 #include "interfaces.h"
 #include "link_watch.h"
@@ -187,6 +188,13 @@ std::error_code LinuxEnv::revert_link_dns(std::uint32_t gateway) {
   auto link = link_reaching(gateway);
   if (!link) return link.error();
   return resolved_revert_link(*link);
+}
+
+IoResult<HookListing> LinuxEnv::list_hooks(const std::string& dir) { return list_hook_dir(dir); }
+
+IoResult<std::unique_ptr<HookProcess>> LinuxEnv::run_hook(
+    const std::string& path, const std::vector<std::string>& environment, HookCallbacks callbacks) {
+  return start_hook(io_, path, environment, std::move(callbacks));
 }
 
 bool LinuxEnv::has_capability(int capability) { return ispf::has_capability(capability); }

@@ -12,12 +12,16 @@
 //   int ifindex(name);
 //   bool add_foreign_default_route(gateway, protocol, metric, table);  // `ip route append`
 //   void send_from_peer(port, bytes);    // a datagram from kPeerAddress to the host's kHostAddress
+//   std::string add_hook_dir({{name, mode}, ...});  // a hook dir of ours, each hook hanging
+//                                                     // (sleep 1000) until killed; its path
 //   bool await(condition);               // runs the loop until condition(), with a deadline
 //   void settle();                       // runs the loop until pending events must have come
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -392,6 +396,40 @@ TYPED_TEST_P(EnvContract, LinkDnsNeedsALinkThatReachesTheGateway) {
   EXPECT_EQ(env.revert_link_dns(kFarGateway), std::errc::no_such_device_or_address);
 }
 
+TYPED_TEST_P(EnvContract, HooksAreListedAndAKilledHookEndsOnceBySigkill) {
+  Env& env = this->world_.env();
+  auto missing = env.list_hooks("/nonexistent/ispf-hooks.d");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error(), std::errc::no_such_file_or_directory);
+  std::string dir =
+      this->world_.add_hook_dir({{"10-hang", 0755}, {"20-open", 0777}, {"30-plain", 0644}});
+  auto listing = env.list_hooks(dir);
+  ASSERT_TRUE(listing.has_value()) << listing.error().message();
+  auto selection = select_hooks(*listing);
+  EXPECT_EQ(selection.names, std::vector<std::string>{"10-hang"});
+  ASSERT_EQ(selection.refused.size(), 1u);
+  EXPECT_EQ(selection.refused[0].first, dir + "/20-open");
+
+  std::optional<HookExit> exit;
+  int exits = 0;
+  auto process = env.run_hook(dir + "/10-hang", {std::string(kHookPath)},
+                              HookCallbacks{[](std::string_view) {},
+                                            [&](const HookExit& e) {
+                                              exit = e;
+                                              ++exits;
+                                            }});
+  ASSERT_TRUE(process.has_value()) << process.error().message();
+  this->world_.settle();
+  EXPECT_FALSE(exit.has_value()) << "a hanging hook ends only when killed";
+  (*process)->kill();
+  ASSERT_TRUE(this->world_.await([&] { return exit.has_value(); }));
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->status, SIGKILL);
+  (*process)->kill();  // after the exit: nothing, and no second exit
+  this->world_.settle();
+  EXPECT_EQ(exits, 1);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
     ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
@@ -402,6 +440,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
     LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
     ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix,
-    RoutesViaSeesOnlyRoutesOutOfThatLink, LinkDnsNeedsALinkThatReachesTheGateway);
+    RoutesViaSeesOnlyRoutesOutOfThatLink, LinkDnsNeedsALinkThatReachesTheGateway,
+    HooksAreListedAndAKilledHookEndsOnceBySigkill);
 
 }  // namespace ispf::contract

@@ -39,12 +39,8 @@ sent=$(lab_flood_sent "$LAB_DIR/flood.out")
 lab_check "the flood sent all $COUNT datagrams" test "${sent:-0}" -eq "$COUNT"
 
 # failoverd drains its socket and publishes its counters once a second: wait for the count.
-all_accounted() {
-  local d o
-  d=$(drops_total) o=$(lab_rcvbuf_errors)
-  [[ $d =~ ^[0-9]+$ && $o =~ ^[0-9]+$ ]] && (((d - drops_before) + (o - overflow_before) >= ${sent:-0}))
-}
-lab_check_within "failoverd's counters cover the flood" 10 all_accounted
+lab_check_within "failoverd's counters cover the flood" 10 \
+  lab_flood_accounted drops_total "$drops_before" "$overflow_before" "${sent:-0}"
 drops_after=$(drops_total)
 overflow_after=$(lab_rcvbuf_errors)
 counted=$((drops_after - drops_before))

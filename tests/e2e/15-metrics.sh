@@ -52,7 +52,7 @@ echo "   failoverd.prom now:"
 grep -v '^#' "$LAB_DIR/failoverd.prom" | sed 's/^/     /'
 
 # node_exporter as Debian packages it, in the client's namespace only, reading a textfile
-# directory that links to the files as the package's tmpfiles.d entry does on a host.
+# directory that links to the files as the packaged units do on a host when they start.
 textfile_dir="$LAB_DIR/node-exporter-textfile"
 mkdir -p "$textfile_dir"
 ln -sf "$LAB_DIR/failoverd.prom" "$textfile_dir/ispfailover-failoverd.prom"

@@ -51,12 +51,8 @@ echo "   flood: $(cat "$LAB_DIR/flood.out")"
 sent=$(lab_flood_sent "$LAB_DIR/flood.out")
 lab_check "the flood sent all $COUNT datagrams" test "${sent:-0}" -eq "$COUNT"
 
-all_accounted() {
-  local d o
-  d=$(unauthenticated) o=$(lab_rcvbuf_errors)
-  [[ $d =~ ^[0-9]+$ && $o =~ ^[0-9]+$ ]] && (((d - before) + (o - overflow_before) >= ${sent:-0}))
-}
-lab_check_within "failoverd's counters cover the flood" 10 all_accounted
+lab_check_within "failoverd's counters cover the flood" 10 \
+  lab_flood_accounted unauthenticated "$before" "$overflow_before" "${sent:-0}"
 counted=$(($(unauthenticated) - before))
 overflow=$(($(lab_rcvbuf_errors) - overflow_before))
 echo "   failoverd counted $counted unauthenticated; the kernel dropped $overflow for a full buffer"

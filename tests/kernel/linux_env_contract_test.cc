@@ -3,8 +3,11 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 
@@ -24,6 +27,9 @@ using std::chrono::milliseconds;
 class RealWorld {
  public:
   RealWorld() : entered_(std::make_unique<test::EnterNetns>(host_)) {}
+  ~RealWorld() {
+    if (!hook_dir_.empty()) std::filesystem::remove_all(hook_dir_);
+  }
 
   Env& env() { return env_; }
 
@@ -74,6 +80,17 @@ class RealWorld {
   }
   // Netlink events come within milliseconds; a quarter second is ample to see none came.
   void settle() { test::RunFor(io_, milliseconds(250)); }
+  std::string add_hook_dir(const std::vector<std::pair<std::string, std::uint32_t>>& hooks) {
+    char pattern[] = "/tmp/ispf-contract-hooks-XXXXXX";
+    if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+    hook_dir_ = pattern;
+    for (const auto& [name, mode] : hooks) {
+      std::string path = hook_dir_ + "/" + name;
+      std::ofstream(path) << "#!/bin/sh\nexec sleep 1000\n";
+      ::chmod(path.c_str(), mode);
+    }
+    return hook_dir_;
+  }
 
  private:
   test::Netns host_{"host"};
@@ -81,6 +98,7 @@ class RealWorld {
   std::unique_ptr<test::EnterNetns> entered_;
   asio::io_context io_;
   LinuxEnv env_{io_, "contract"};
+  std::string hook_dir_;
 };
 
 }  // namespace

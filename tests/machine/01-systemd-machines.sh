@@ -181,6 +181,9 @@ manager_log_has() { in_m "$1" journalctl --no-pager -q -u "$2" | grep -qi -- "$3
 
 not() { ! "$@"; }
 
+# Journal lines of the client with SYSLOG_IDENTIFIER TAG that match PATTERN.
+journal_tag_has() { in_m client journalctl --no-pager -q -o cat -t "$1" | grep -qF -- "$2"; }
+
 # The journal's MESSAGE_ID of a switch (src/core/message_ids.cc, systemd/ispfailover.catalog).
 SWITCH_ID=$(awk '/^-- / { id = $2 } /^Subject: Default route moved/ { print id; exit }' \
   "$ISPF_SOURCE_DIR/systemd/ispfailover.catalog")
@@ -249,6 +252,16 @@ for m in "${MACHINES[@]}"; do
     mapfile -t words <"$RUN/client.conf.words"
     lab_write_conf "$root/etc/ispfailover/failoverd.conf" "${words[@]}"
     unit=failoverd.service
+    # Hooks inside the unit's sandbox: the shipped logger example, and one that records each
+    # event with its own capabilities where the unit can write.
+    install -m 0755 "$ISPF_SOURCE_DIR/examples/hooks/10-logger" "$root/etc/ispfailover/hooks.d/"
+    cat >"$root/etc/ispfailover/hooks.d/20-record" <<'HOOK'
+#!/bin/sh
+caps=$(awk '/^CapEff:/ { e = $2 } /^CapAmb:/ { a = $2 } END { print e "/" a }' /proc/self/status)
+echo "$ISPF_SEQ $ISPF_EVENT ${ISPF_FROM:-} ${ISPF_TO:-} ${ISPF_REASON:-} uid=$(id -u) caps=$caps" \
+  >>/run/failoverd/hooks.log
+HOOK
+    chmod 0755 "$root/etc/ispfailover/hooks.d/20-record"
   else
     mapfile -t words < <(lab_probed_conf "$m")
     lab_write_conf "$root/etc/ispfailover/ispprobed.conf" "${words[@]}"
@@ -314,13 +327,20 @@ for m in isp1 isp2; do
   echo "   $m: $(in_m "$m" systemctl status --no-pager -n 0 ispprobed 2>/dev/null | grep -E '^ *Status:' | sed 's/^ *//')"
 done
 lab_check "failoverd status (status file in /run/failoverd) says active isp1" status_cmd_active isp1
-# The packaged units' metrics (--metrics-file under /run) and the tmpfiles.d links to them.
+# The packaged units' metrics (--metrics-file under /run) and the links each unit makes to its own.
 lab_check_within "client: /run/failoverd/failoverd.prom names isp1 active" 5 \
   in_m client grep -q '^ispfailover_isp_active{isp="isp1",family="ipv4"} 1' /run/failoverd/failoverd.prom
 lab_check_within "isp1: /run/ispprobed/ispprobed.prom says the probe is up" 5 \
   in_m isp1 grep -qx 'ispfailover_probe_up 1' /run/ispprobed/ispprobed.prom
-lab_check "client: node_exporter's textfile directory links to failoverd.prom" \
-  in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
+lab_check "client: node_exporter's textfile directory links to failoverd.prom, which exists" \
+  in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom -a \
+  -e /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
+lab_check "isp1: node_exporter's textfile directory links to ispprobed.prom, which exists" \
+  in_m isp1 test -L /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom -a \
+  -e /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom
+# A link to a daemon a host does not run would point nowhere: node_textfile_scrape_error 1.
+lab_check "client: no link to an ispprobed.prom it does not have" \
+  not in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-ispprobed.prom
 
 check_creds() {
   local m=$1 unit=$2 user=$3 cap_mask=$4 pid uid creds
@@ -388,6 +408,12 @@ lab_check_within "journalctl MESSAGE_ID=$SWITCH_ID: the switch isp1 -> isp2 with
   switch_by_message_id isp1 isp2
 lab_check_within "journalctl -x -u failoverd: the catalog explains the switch isp1 -> isp2" 5 \
   switch_explained isp1 isp2
+lab_check_within "hook 20-record saw the switch isp1 -> isp2, as user failoverd with no capabilities" 5 \
+  in_m client grep -qE "^[0-9]+ switch isp1 isp2 [a-z-]+ uid=$(in_m client id -u failoverd) caps=0+/0+$" \
+  /run/failoverd/hooks.log
+lab_check_within "hook 10-logger (the shipped example): its line is in the journal" 5 \
+  journal_tag_has ispfailover 'default route moved from isp1 to isp2'
+in_m client sed 's/^/     hooks.log: /' /run/failoverd/hooks.log
 in_m client journalctl --no-pager -q -x -u failoverd "MESSAGE_ID=$SWITCH_ID" | tail -n 20 | sed 's/^/     /'
 sleep 1
 read -r gap_switch _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "${T[fault]}" "$(lab_now)")

@@ -402,6 +402,57 @@ std::error_code FakeEnv::revert_link_dns(std::uint32_t gateway) {
   return {};
 }
 
+class FakeEnv::FakeHookProcess final : public HookProcess {
+ public:
+  FakeHookProcess(FakeLoop& loop, std::shared_ptr<HookRunRecord> run)
+      : loop_(loop), run_(std::move(run)) {}
+  // Like the real one: the exit of a killed run comes later, on the loop.
+  ~FakeHookProcess() override {
+    run_->callbacks = {};
+    kill();
+  }
+  void kill() override {
+    if (run_->done || run_->killed) return;
+    run_->killed = true;
+    loop_.post([run = run_] {
+      if (run->done) return;
+      run->done = true;
+      auto on_exit = std::move(run->callbacks.on_exit);
+      run->callbacks = {};
+      if (on_exit) on_exit(HookExit{true, 9});
+    });
+  }
+
+ private:
+  FakeLoop& loop_;
+  std::shared_ptr<HookRunRecord> run_;
+};
+
+IoResult<HookListing> FakeEnv::list_hooks(const std::string& dir) {
+  auto found = hook_dirs_.find(dir);
+  if (found == hook_dirs_.end()) return fail(errc(std::errc::no_such_file_or_directory));
+  return found->second;
+}
+
+IoResult<std::unique_ptr<HookProcess>> FakeEnv::run_hook(
+    const std::string& path, const std::vector<std::string>& environment, HookCallbacks callbacks) {
+  auto run = std::make_shared<HookRunRecord>();
+  run->path = path;
+  run->environment = environment;
+  run->callbacks = std::move(callbacks);
+  hook_runs_.push_back(run);
+  return std::unique_ptr<HookProcess>(std::make_unique<FakeHookProcess>(*loop_, run));
+}
+
+void FakeEnv::finish_hook(std::size_t index, const HookExit& exit) {
+  auto& run = *hook_runs_.at(index);
+  if (run.done) return;
+  run.done = true;
+  auto on_exit = std::move(run.callbacks.on_exit);
+  run.callbacks = {};
+  if (on_exit) on_exit(exit);
+}
+
 bool FakeEnv::has_capability(int capability) {
   if (kept_capability_ && *kept_capability_ != capability) return false;
   return !missing_capabilities_.count(capability);

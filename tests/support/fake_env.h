@@ -162,6 +162,10 @@ class FakeEnv final : public Env {
   std::error_code set_link_dns(std::uint32_t gateway,
                                const std::vector<std::uint32_t>& servers) override;
   std::error_code revert_link_dns(std::uint32_t gateway) override;
+  IoResult<HookListing> list_hooks(const std::string& dir) override;
+  IoResult<std::unique_ptr<HookProcess>> run_hook(const std::string& path,
+                                                  const std::vector<std::string>& environment,
+                                                  HookCallbacks callbacks) override;
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
   ServiceNotifier& notifier() override { return notifier_; }
@@ -195,6 +199,18 @@ class FakeEnv final : public Env {
   }
   // systemd-resolved's per-link DNS as set_link_dns left it, by the gateway the link reaches.
   const std::map<std::uint32_t, std::vector<std::uint32_t>>& link_dns() const { return link_dns_; }
+  // Hook directories that exist (list_hooks says ENOENT for any other), and every hook run:
+  // a run ends when the test calls finish_hook (or, once killed, on the loop with SIGKILL).
+  void set_hook_dir(const HookListing& listing) { hook_dirs_[listing.dir] = listing; }
+  struct HookRunRecord {
+    std::string path;
+    std::vector<std::string> environment;
+    HookCallbacks callbacks;
+    bool killed = false;
+    bool done = false;
+  };
+  const std::vector<std::shared_ptr<HookRunRecord>>& hook_runs() const { return hook_runs_; }
+  void finish_hook(std::size_t index, const HookExit& exit);
   FakeNotifier& fake_notifier() { return notifier_; }
   const std::vector<LogEvent>& logged() const { return logged_; }
   const std::string& log_level() const { return log_level_; }
@@ -207,6 +223,7 @@ class FakeEnv final : public Env {
   class FakeRouteTable;
   class FakeTableWatch;
   class FakeTimer;
+  class FakeHookProcess;
   std::optional<std::error_code> take_open_failure();
 
   std::unique_ptr<FakeLoop> own_loop_;
@@ -231,6 +248,8 @@ class FakeEnv final : public Env {
   std::map<std::uint32_t, std::vector<std::uint32_t>> link_dns_;
   std::errc write_failure_{};
   int write_failures_ = 0;
+  std::map<std::string, HookListing> hook_dirs_;
+  std::vector<std::shared_ptr<HookRunRecord>> hook_runs_;
   FakeNotifier notifier_;
   std::vector<LogEvent> logged_;
   std::string log_level_ = "info";

@@ -445,5 +445,18 @@ TEST(MetricsFileTest, EmptyOrAbsoluteOnBothDaemons) {
   EXPECT_TRUE(FailoverFailsOn(failover, "--metrics-file"));
 }
 
+TEST(HookOptionsTest, DirEmptyOrAbsoluteAndTimeoutPositive) {
+  FailoverOptions failover = ValidFailover();
+  EXPECT_EQ(failover.hook_dir, "/etc/ispfailover/hooks.d");
+  EXPECT_EQ(failover.hook_timeout, std::chrono::seconds(10));
+  failover.hook_dir = "";
+  EXPECT_TRUE(validate(failover).has_value());
+  failover.hook_dir = "hooks.d";
+  EXPECT_TRUE(FailoverFailsOn(failover, "--hook-dir"));
+  failover = ValidFailover();
+  failover.hook_timeout = Duration::zero();
+  EXPECT_TRUE(FailoverFailsOn(failover, "--hook-timeout"));
+}
+
 }  // namespace
 }  // namespace ispf

@@ -42,6 +42,14 @@ class FailoverEngineTest : public testing::Test {
     std::string d = Datagram(name, state);
     return engine.on_datagram(d, source, At(at_ms));
   }
+  // Both up, the route via isp1, then isp1 reports down: the actions of that report.
+  FailoverActions Isp1GoesDown(FailoverEngine& engine) {
+    engine.start({}, At(0));
+    auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+    engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
+    Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
+    return Send(engine, "isp1", LinkState::kDown, kIsp1, 100);
+  }
   static bool Logged(const FailoverActions& a, EventKind kind) {
     return std::any_of(a.log.begin(), a.log.end(),
                        [&](const LogEvent& e) { return e.kind == kind; });
@@ -79,11 +87,7 @@ TEST_F(FailoverEngineTest, FirstUpReportInstallsTheRoute) {
 
 TEST_F(FailoverEngineTest, DownReportMovesTheRouteAtOnce) {
   FailoverEngine engine(Settings(), At(0));
-  engine.start({}, At(0));
-  auto a = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
-  engine.on_edits_done(a.route_edits, {std::error_code{}}, At(10));
-  Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
-  auto down = Send(engine, "isp1", LinkState::kDown, kIsp1, 100);
+  auto down = Isp1GoesDown(engine);
   ASSERT_EQ(down.route_edits.size(), 1u);
   EXPECT_EQ(down.route_edits[0], ReplaceVia(kIsp2));
   auto switch_line = std::find_if(down.log.begin(), down.log.end(),
@@ -101,6 +105,20 @@ TEST_F(FailoverEngineTest, DownReportMovesTheRouteAtOnce) {
   EXPECT_EQ(field("ISPF_FROM"), "isp1");
   EXPECT_EQ(field("ISPF_TO"), "isp2");
   EXPECT_EQ(field("ISPF_REASON"), "link-down");  // the failed ISP's own reason
+}
+
+TEST_F(FailoverEngineTest, SwitchAndHealthChangeAreHookEvents) {
+  FailoverEngine engine(Settings(), At(0));
+  auto down = Isp1GoesDown(engine);
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  auto has = [&](const std::string& kind, const Fields& fields) {
+    return std::any_of(down.hooks.begin(), down.hooks.end(),
+                       [&](const HookEvent& h) { return h.event == kind && h.fields == fields; });
+  };
+  EXPECT_TRUE(
+      has("switch", {{"ISPF_FROM", "isp1"}, {"ISPF_TO", "isp2"}, {"ISPF_REASON", "link-down"}}));
+  EXPECT_TRUE(has("isp-state",
+                  {{"ISPF_ISP", "isp1"}, {"ISPF_STATE", "down"}, {"ISPF_REASON", "link-down"}}));
 }
 
 TEST_F(FailoverEngineTest, RouteRemovedBySomeoneElseIsRestored) {

@@ -61,6 +61,15 @@ class FakeWorld {
     return condition();
   }
   void settle() { env_.advance(std::chrono::seconds(1)); }
+  std::string add_hook_dir(const std::vector<std::pair<std::string, std::uint32_t>>& hooks) {
+    HookListing listing{
+        "/etc/ispfailover/hooks.d", HookFileStat{"", false, true, 0, 040755}, {}, 0};
+    for (const auto& [name, mode] : hooks) {
+      listing.entries.push_back(HookFileStat{name, true, false, 0, 0100000 | mode});
+    }
+    env_.set_hook_dir(listing);
+    return listing.dir;
+  }
 
  private:
   void sync(const std::string& name) {

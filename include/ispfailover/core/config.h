@@ -70,6 +70,9 @@ struct FailoverOptions {
   std::string state_dir = "/var/lib/failoverd";
   // Prometheus text for node_exporter's textfile collector (docs/operations.md); empty: none.
   std::string metrics_file;
+  // Executables run on each switch and ISP state change (failoverd(8), HOOKS); empty: none.
+  std::string hook_dir = "/etc/ispfailover/hooks.d";
+  Duration hook_timeout = std::chrono::seconds(10);  // then the hook's process group is killed
   bool cleanup_on_exit = false;
   // resolved, file or none; empty: resolved if systemd-resolved runs, else none.
   std::string dns_manager;

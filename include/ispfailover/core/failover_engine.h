@@ -16,6 +16,7 @@
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/dns_follow.h"
 #include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/hooks.h"
 #include "ispfailover/core/log_event.h"
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/core/route.h"
@@ -30,6 +31,8 @@ struct FailoverActions {
   std::vector<RouteEdit> route_edits;
   bool read_table = false;
   std::vector<LogEvent> log;
+  // Events for the hooks (--hook-dir), in order: handed to the HookScheduler, never waited for.
+  std::vector<HookEvent> hooks;
   std::optional<StatusReport> publish;  // STATUS= (summary_line) and the status file (to_json)
   std::optional<std::string> service_status;  // the STATUS= line, when publish is set
   // The replay floors to keep on disk (encode_replay_floors), replacing the file atomically.

@@ -32,6 +32,7 @@ enum class EventKind {
   kSendFailed,         // rate-limited: a status datagram could not be sent
   kStatusWriteFailed,  // rate-limited: the status, state or metrics file could not be written
   kDns,                // the client's resolvers now follow another ISP (or could not be set)
+  kHook,               // a hook's run, output, exit, kill, or a refused hook file
 };
 
 struct LogEvent {

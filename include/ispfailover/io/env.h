@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/hooks.h"
 #include "ispfailover/core/log_event.h"
 #include "ispfailover/core/probe_types.h"
 #include "ispfailover/core/result.h"
@@ -112,6 +113,20 @@ class ServiceNotifier {
   virtual std::optional<Duration> watchdog_period() const = 0;
 };
 
+// One running hook, in its own process group. Destroying it SIGKILLs the group and stops the
+// callbacks (the exit is still reaped, by the loop or, after the daemon exits, by init).
+class HookProcess {
+ public:
+  virtual ~HookProcess() = default;
+  // SIGKILL to the whole process group: the hook and whatever it started.
+  virtual void kill() = 0;
+};
+
+struct HookCallbacks {
+  std::function<void(std::string_view line)> on_line;  // stdout and stderr, one line at a time
+  std::function<void(const HookExit& exit)> on_exit;   // once, after the output written so far
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -162,6 +177,14 @@ class Env {
   // Gives the DNS of the link that reaches `gateway` back to resolved (RevertLink); errors as
   // set_link_dns.
   virtual std::error_code revert_link_dns(std::uint32_t gateway) = 0;
+
+  // A hook directory as it is now (stat of the directory and of each entry, not following
+  // symbolic links, and our euid); ENOENT when it does not exist.
+  virtual IoResult<HookListing> list_hooks(const std::string& dir) = 0;
+  // Runs `path` with exactly `environment`, stdin /dev/null, no capabilities, its own session.
+  virtual IoResult<std::unique_ptr<HookProcess>> run_hook(
+      const std::string& path, const std::vector<std::string>& environment,
+      HookCallbacks callbacks) = 0;
 
   virtual bool has_capability(int capability) = 0;
   // Keeps only `capability` (effective, permitted, ambient, bounding where allowed).

@@ -47,6 +47,11 @@ class LinuxEnv final : public Env {
   std::error_code set_link_dns(std::uint32_t gateway,
                                const std::vector<std::uint32_t>& servers) override;
   std::error_code revert_link_dns(std::uint32_t gateway) override;
+  IoResult<HookListing> list_hooks(const std::string& dir) override;
+  IoResult<std::unique_ptr<HookProcess>> run_hook(const std::string& path,
+                                                  const std::vector<std::string>& environment,
+                                                  HookCallbacks callbacks) override;
+
   bool has_capability(int capability) override;
   std::error_code keep_only_capability(int capability) override;
 
