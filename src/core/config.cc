@@ -136,9 +136,9 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
   if (o.up_after == 0 || o.up_after > 1000) return error("--up-after", "must be 1-1000 rounds");
   if (o.heartbeat < milliseconds(10) || o.heartbeat > milliseconds(kMaxHeartbeatMs)) {
     // Clients do not believe a longer promise (kMaxHeartbeatMs), so none is made.
-    return error("--heartbeat", "must be from 10ms to " +
-                                    format_duration(milliseconds(kMaxHeartbeatMs)) +
-                                    ", e.g. 300ms");
+    return error(
+        "--heartbeat",
+        "must be from 10ms to " + format_duration(milliseconds(kMaxHeartbeatMs)) + ", e.g. 300ms");
   }
   if (o.loss_window < o.interval) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");
@@ -148,8 +148,9 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return problem;
   }
   if (!o.state_dir.empty() && o.state_dir.front() != '/') {
-    return error("--state-dir", "must be an absolute path (or empty for none), e.g. "
-                                "/var/lib/ispprobed");
+    return error("--state-dir",
+                 "must be an absolute path (or empty for none), e.g. "
+                 "/var/lib/ispprobed");
   }
   if (!is_valid_log_level(o.log_level)) {
     return error("--log-level", "'" + o.log_level +
@@ -261,8 +262,8 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
 
 std::optional<ConfigError> check_metrics_file(std::string_view path, std::string_view example) {
   if (path.empty() || path.front() == '/') return std::nullopt;
-  return ConfigError{"--metrics-file", "must be an absolute path (or empty for none), e.g. " +
-                                           std::string(example)};
+  return ConfigError{"--metrics-file",
+                     "must be an absolute path (or empty for none), e.g. " + std::string(example)};
 }
 
 }  // namespace ispf

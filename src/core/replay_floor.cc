@@ -56,7 +56,8 @@ std::optional<ReplayFloors> decode_replay_floors(std::string_view text) {
 }
 
 std::uint64_t next_epoch(std::string_view stored, std::uint64_t wall_ms) {
-  while (!stored.empty() && (stored.back() == '\n' || stored.back() == ' ')) stored.remove_suffix(1);
+  while (!stored.empty() && (stored.back() == '\n' || stored.back() == ' '))
+    stored.remove_suffix(1);
   std::uint64_t previous = parse_u64(stored).value_or(0);
   std::uint64_t after = previous == UINT64_MAX ? previous : previous + 1;
   return std::max(after, std::max<std::uint64_t>(wall_ms / 1000, 1));

@@ -9,7 +9,8 @@ ParseOutcome FailoverShell::configure(const std::vector<std::string>& args) {
   auto command_line = parse_failover_command_line(args);
   if (command_line.status_command) {
     return {false,
-            run_status_command(env_, command_line.options.status_file, command_line.status_json), ""};
+            run_status_command(env_, command_line.options.status_file, command_line.status_json),
+            ""};
   }
   options_ = command_line.options;
   settings_ = command_line.settings;
@@ -49,7 +50,8 @@ std::optional<std::string> FailoverShell::start() {
         env_.log({LogLevel::kWarning, EventKind::kStarted, state_file() + ": " + *problem, {}});
       }
     } else if (state.error() != std::errc::no_such_file_or_directory) {
-      env_.log({LogLevel::kWarning, EventKind::kStarted,
+      env_.log({LogLevel::kWarning,
+                EventKind::kStarted,
                 "cannot read " + state_file() + ": " + state.error().message() +
                     "; replays of reports seen before this start are refused only once each "
                     "ISP reports again",
@@ -58,8 +60,10 @@ std::optional<std::string> FailoverShell::start() {
   }
   auto routes = table_->default_routes(engine_->slot().table);
   if (!routes) return "cannot read the routing table: " + routes.error().message();
-  env_.log({LogLevel::kInfo, EventKind::kStarted,
-            "listening on UDP " + std::to_string(options_.port), {}});
+  env_.log({LogLevel::kInfo,
+            EventKind::kStarted,
+            "listening on UDP " + std::to_string(options_.port),
+            {}});
   carry_out(engine_->start(*routes, now));
   if (auto prefixes = env_.usable_prefixes()) {
     carry_out(engine_->on_local_network(*prefixes, env_.now()));
@@ -153,18 +157,20 @@ void FailoverShell::carry_out(FailoverActions actions) {
     env_.notifier().status(actions.service_status.value_or(summary_line(*actions.publish)));
     if (auto ec = env_.write_file_atomically(options_.status_file, to_json(*actions.publish));
         ec && file_error_log_.allow(0, env_.now().steady)) {
-      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+      env_.log({LogLevel::kError,
+                EventKind::kStatusWriteFailed,
                 "cannot write the status file " + options_.status_file + ": " + ec.message(),
                 {}});
     }
     // Same moments as the status: at least once a second and on every change.
     if (!options_.metrics_file.empty()) {
-      if (auto ec = env_.write_file_atomically(options_.metrics_file,
-                                               failover_metrics(*actions.publish));
+      if (auto ec =
+              env_.write_file_atomically(options_.metrics_file, failover_metrics(*actions.publish));
           ec && file_error_log_.allow(2, env_.now().steady)) {
-        env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
-                  "cannot write the metrics file " + options_.metrics_file + ": " +
-                      ec.message() + " (logged once per 10 s)",
+        env_.log({LogLevel::kError,
+                  EventKind::kStatusWriteFailed,
+                  "cannot write the metrics file " + options_.metrics_file + ": " + ec.message() +
+                      " (logged once per 10 s)",
                   {}});
       }
     }
@@ -172,8 +178,10 @@ void FailoverShell::carry_out(FailoverActions actions) {
   if (actions.persist && !options_.state_dir.empty()) {
     if (auto ec = env_.write_file_atomically(state_file(), *actions.persist);
         ec && file_error_log_.allow(1, env_.now().steady)) {
-      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
-                "cannot keep the replay floors in " + state_file() + ": " + ec.message(), {}});
+      env_.log({LogLevel::kError,
+                EventKind::kStatusWriteFailed,
+                "cannot keep the replay floors in " + state_file() + ": " + ec.message(),
+                {}});
     }
   }
   if (actions.wake_at && timer_) {
@@ -190,8 +198,10 @@ void FailoverShell::carry_out(FailoverActions actions) {
   if (actions.dns) apply_dns(*actions.dns);
   if (actions.dns_revert && resolved_gateway_) {
     if (auto ec = env_.revert_link_dns(*resolved_gateway_)) {
-      env_.log({LogLevel::kWarning, EventKind::kDns,
-                "cannot give the link's DNS back to systemd-resolved: " + ec.message(), {}});
+      env_.log({LogLevel::kWarning,
+                EventKind::kDns,
+                "cannot give the link's DNS back to systemd-resolved: " + ec.message(),
+                {}});
     }
   }
   if (actions.read_table) read_table();

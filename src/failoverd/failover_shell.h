@@ -56,7 +56,7 @@ class FailoverShell final : public DaemonShell {
   std::unique_ptr<TableWatch> watch_;
   std::unique_ptr<Timer> timer_;
   std::optional<std::uint32_t> resolved_gateway_;  // where resolved mode last set per-link DNS
-  bool busy_ = false;          // inside carry_out: a table change waits for it to finish
+  bool busy_ = false;  // inside carry_out: a table change waits for it to finish
   bool table_changed_ = false;
   PerKeyRateLimiter file_error_log_{std::chrono::seconds(10), 4};
   std::optional<HookScheduler> hooks_;  // none before start and after stop

@@ -5,6 +5,7 @@
 #include "ispfailover/io/run_daemon.h"
 
 int main(int argc, char** argv) {
-  return ispf::run_daemon("failoverd", CAP_NET_ADMIN, std::vector<std::string>(argv, argv + argc),
-                          [](ispf::Env& env) { return std::make_unique<ispf::FailoverShell>(env); });
+  return ispf::run_daemon(
+      "failoverd", CAP_NET_ADMIN, std::vector<std::string>(argv, argv + argc),
+      [](ispf::Env& env) { return std::make_unique<ispf::FailoverShell>(env); });
 }

@@ -46,7 +46,8 @@ class SignalLoop {
       if (signal == SIGHUP) {
         env_.notifier().reloading();
         if (auto refused = shell_.reload(args_)) {
-          env_.log({LogLevel::kError, EventKind::kReloadRefused,
+          env_.log({LogLevel::kError,
+                    EventKind::kReloadRefused,
                     "reload refused, keeping the running configuration: " + *refused,
                     {}});
           shell_.refuse_reload(*refused);
@@ -55,8 +56,10 @@ class SignalLoop {
         wait_for_signal();
         return;
       }
-      env_.log({LogLevel::kInfo, EventKind::kStopping,
-                "stopping on signal " + std::to_string(signal), {}});
+      env_.log({LogLevel::kInfo,
+                EventKind::kStopping,
+                "stopping on signal " + std::to_string(signal),
+                {}});
       env_.notifier().stopping();
       shell_.stop();
       signals_.cancel();
@@ -95,7 +98,8 @@ int run_daemon(const std::string& program, int capability, const std::vector<std
   }
   env.set_log_level(shell->log_level());
   if (!env.has_capability(capability)) {
-    env.log({LogLevel::kCritical, EventKind::kStarted,
+    env.log({LogLevel::kCritical,
+             EventKind::kStarted,
              std::string("missing capability ") + capability_name(capability) +
                  ": run as root, or with AmbientCapabilities=" + capability_name(capability) +
                  " (the unit file does this)",
@@ -108,8 +112,10 @@ int run_daemon(const std::string& program, int capability, const std::vector<std
   }
   // Everything privileged is open; from here on only the one capability is kept.
   if (auto ec = env.keep_only_capability(capability)) {
-    env.log({LogLevel::kWarning, EventKind::kStarted,
-             "could not drop capabilities: " + ec.message(), {}});
+    env.log({LogLevel::kWarning,
+             EventKind::kStarted,
+             "could not drop capabilities: " + ec.message(),
+             {}});
   }
   SignalLoop loop(io, env, *shell, args);
   loop.start();

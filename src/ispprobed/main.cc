@@ -1,4 +1,5 @@
-// ispprobed: probes the internet through this router's uplink and tells the LAN (see probe_shell.h).
+// ispprobed: probes the internet through this router's uplink and tells the LAN (see
+// probe_shell.h).
 #include <linux/capability.h>
 
 #include "ispfailover/io/run_daemon.h"

@@ -251,7 +251,8 @@ void ProbeShell::carry_out(ProbeActions actions) {
     if (auto ec =
             env_.write_file_atomically(options_.metrics_file, probe_metrics(*actions.metrics));
         ec && metrics_error_log_.allow(0, env_.now().steady)) {
-      env_.log({LogLevel::kError, EventKind::kStatusWriteFailed,
+      env_.log({LogLevel::kError,
+                EventKind::kStatusWriteFailed,
                 options_.name + ": cannot write the metrics file " + options_.metrics_file + ": " +
                     ec.message() + " (logged once per 10 s)",
                 {}});

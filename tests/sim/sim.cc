@@ -75,10 +75,10 @@ struct World::Client {
   std::int64_t wall_offset_ms = 0;
   std::optional<TimePoint> lan_ok_since;
   std::optional<TimePoint> engine_since;
-  std::string state_file;  // what failoverd keeps in its --state-dir: survives restarts
+  std::string state_file;   // what failoverd keeps in its --state-dir: survives restarts
   std::string resolv_conf;  // what failoverd --dns-manager file wrote: survives restarts
   int resolv_conf_writes = 0;
-  bool routed = false;     // this engine instance installed or adopted our route
+  bool routed = false;  // this engine instance installed or adopted our route
   std::optional<std::uint32_t> last_own_gateway;
   bool table_dirty = true;
   int traffic = -1;

@@ -93,9 +93,8 @@ TEST(FakeEnvTest, ScriptedSilenceTimesOutAndADestroyedProberSaysNothing) {
   EXPECT_EQ(report->probes[1].error, ProbeError::kTimeout);
 
   int late = 0;
-  (*prober)->start_round(RoundRequest{2, {1}, milliseconds(400)}, [&](const RoundReport&) {
-    ++late;
-  });
+  (*prober)->start_round(RoundRequest{2, {1}, milliseconds(400)},
+                         [&](const RoundReport&) { ++late; });
   prober->reset();
   env.advance(seconds(1));
   EXPECT_EQ(late, 0);

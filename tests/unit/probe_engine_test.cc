@@ -276,8 +276,7 @@ TEST(ProbeEngineTest, CountsProbesSentAndAnsweredPerTarget) {
   ProbeMetrics m = engine.metrics(At(600));
   EXPECT_EQ(m.probes_sent, 3u);
   using Entry = std::pair<std::string, std::uint64_t>;
-  EXPECT_EQ(m.probes_answered,
-            (std::vector<Entry>{{"198.51.100.8", 1}, {"198.51.100.9", 0}}));
+  EXPECT_EQ(m.probes_answered, (std::vector<Entry>{{"198.51.100.8", 1}, {"198.51.100.9", 0}}));
   EXPECT_FALSE(m.up);  // no verdict yet
 }
 

@@ -18,7 +18,8 @@ const std::string kKey = "0123456789abcdef0123";
 TEST(ReplayFloorFileTest, RoundTripsAndSkipsWhatDoesNotParse) {
   ReplayFloors floors{{"isp1", {1795000000, 42}}, {"isp2", {7, 0}}};
   EXPECT_EQ(decode_replay_floors(encode_replay_floors(floors)), floors);
-  auto torn = decode_replay_floors("ispf-replay-floors 1\nisp1 5 9\nisp2 x 1\nbad name! 1 2\nisp3 4");
+  auto torn =
+      decode_replay_floors("ispf-replay-floors 1\nisp1 5 9\nisp2 x 1\nbad name! 1 2\nisp3 4");
   ASSERT_TRUE(torn);
   EXPECT_EQ(*torn, (ReplayFloors{{"isp1", {5, 9}}}));
   EXPECT_FALSE(decode_replay_floors("something else\nisp1 5 9\n"));

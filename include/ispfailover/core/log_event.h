@@ -15,12 +15,12 @@ enum class EventKind {
   kReloaded,
   kReloadRefused,
   kStopping,
-  kSwitch,             // the default route moved from one ISP to another (or was withdrawn)
-  kIspHealth,          // an ISP's health changed (up, degraded, down, stale)
-  kAllDown,            // no ISP is up any more
-  kIspBack,            // an ISP is up again after all were down
-  kRouteAdopted,       // after a restart, our route from before is kept
-  kRouteRestored,      // someone removed or rewrote our route; put back
+  kSwitch,         // the default route moved from one ISP to another (or was withdrawn)
+  kIspHealth,      // an ISP's health changed (up, degraded, down, stale)
+  kAllDown,        // no ISP is up any more
+  kIspBack,        // an ISP is up again after all were down
+  kRouteAdopted,   // after a restart, our route from before is kept
+  kRouteRestored,  // someone removed or rewrote our route; put back
   kForeignRouteDeleted,
   kRouteEditFailed,    // the kernel refused a route edit; retried with backoff
   kDatagramRefused,    // rate-limited: a refused status datagram
@@ -38,7 +38,7 @@ enum class EventKind {
 struct LogEvent {
   LogLevel level = LogLevel::kInfo;
   EventKind kind = EventKind::kStarted;
-  std::string text;  // one line, complete in itself
+  std::string text;                                         // one line, complete in itself
   std::vector<std::pair<std::string, std::string>> fields;  // e.g. {"ISPF_ISP", "isp1"}
 };
 
