@@ -128,7 +128,18 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     return error("--interval", "must be more than 0 and at most 1h, e.g. 150ms");
   }
   if (o.timeout <= Duration::zero() || o.timeout > hours(1)) {
-    return error("--timeout", "must be more than 0 and at most 1h, e.g. 300ms");
+    return error("--timeout", "must be more than 0 and at most 1h, e.g. 1s");
+  }
+  if (o.min_timeout <= Duration::zero() || o.min_timeout > o.timeout) {
+    return error("--min-timeout", "must be more than 0 and at most --timeout (" +
+                                      format_duration(o.timeout) + "), e.g. 50ms");
+  }
+  if (o.confirm_interval < milliseconds(1) || o.confirm_interval > o.interval) {
+    return error("--confirm-interval",
+                 "must be from 1ms to --interval (" + format_duration(o.interval) + "), e.g. 25ms");
+  }
+  if (o.down_window < Duration::zero() || o.down_window > hours(1)) {
+    return error("--down-window", "must be from 0 to 1h, e.g. 200ms");
   }
   if (o.down_after == 0 || o.down_after > 1000) {
     return error("--down-after", "must be 1-1000 failed rounds");
@@ -138,7 +149,7 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     // Clients do not believe a longer promise (kMaxHeartbeatMs), so none is made.
     return error(
         "--heartbeat",
-        "must be from 10ms to " + format_duration(milliseconds(kMaxHeartbeatMs)) + ", e.g. 300ms");
+        "must be from 10ms to " + format_duration(milliseconds(kMaxHeartbeatMs)) + ", e.g. 100ms");
   }
   if (o.loss_window < o.interval) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");

@@ -26,9 +26,13 @@ ReachabilityConfig ProbeEngine::reachability_config(const ProbeEngineConfig& con
   // 20 % loss each way (36 % of probes) still crosses 20 % within about 9 s of coming up.
   auto targets = static_cast<std::uint32_t>(config.targets.size());
   auto full_window = static_cast<std::uint32_t>(targets * (config.loss_window / config.interval));
-  return ReachabilityConfig{
-      targets,         config.quorum,      config.down_after,
-      config.up_after, config.loss_window, std::max<std::uint32_t>(20, full_window / 2)};
+  return ReachabilityConfig{targets,
+                            config.quorum,
+                            config.down_after,
+                            config.down_window,
+                            config.up_after,
+                            config.loss_window,
+                            std::max<std::uint32_t>(20, full_window / 2)};
 }
 
 ProbeEngine::ProbeEngine(ProbeEngineConfig config, std::uint64_t instance, Now now,
@@ -44,9 +48,12 @@ ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
   out.log.push_back(event(
       LogLevel::kInfo, EventKind::kStarted,
       config_.name + ": probing " + std::to_string(config_.targets.size()) + " target(s) out of " +
-          config_.uplink + " every " + format_duration(config_.interval) + " (timeout " +
-          format_duration(config_.timeout) + ", down after " + std::to_string(config_.down_after) +
-          ", up after " + std::to_string(config_.up_after) + "), heartbeat " +
+          config_.uplink + " every " + format_duration(config_.interval) +
+          " (timeout from the RTT, " + format_duration(config_.min_timeout) + " to " +
+          format_duration(config_.timeout) + "; down after " +
+          format_duration(config_.down_window) + " and " + std::to_string(config_.down_after) +
+          " rounds unanswered, confirmed every " + format_duration(config_.confirm_interval) +
+          "; up after " + std::to_string(config_.up_after) + "), heartbeat " +
           format_duration(config_.heartbeat) + ", " +
           (config_.keys.empty() ? "unsigned (no --key-file)" : "signed")));
   uplink_ = uplink;
@@ -70,11 +77,23 @@ ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
 ProbeActions ProbeEngine::on_wake(Now now) {
   ProbeActions out;
   if (!started_) return out;
-  if (now.steady >= next_round_) {
-    // Fixed cadence from the first round: a late wake-up does not stretch the interval.
-    out.start_round = RoundRequest{++round_seq_, config_.targets, config_.timeout};
-    next_round_ += config_.interval;
-    if (next_round_ < now.steady) next_round_ = now.steady + config_.interval;
+  if (now.steady >= next_round_due()) {
+    out.start_round = RoundRequest{++round_seq_, config_.targets, round_timeout()};
+    last_round_start_ = now.steady;
+    sent_rounds_.insert_or_assign(round_seq_, SentRound{now.steady, reachability_.suspect()});
+    while (sent_rounds_.size() > kRoundsKept) {
+      // The oldest by start (sequences wrap): rounds start in order, so the smallest start.
+      auto oldest = std::min_element(
+          sent_rounds_.begin(), sent_rounds_.end(),
+          [](const auto& a, const auto& b) { return a.second.started < b.second.started; });
+      sent_rounds_.erase(oldest);
+    }
+    // Fixed cadence from the first round: a late wake-up does not stretch the interval, and a
+    // confirmation round does not move it.
+    if (now.steady >= next_round_) {
+      next_round_ += config_.interval;
+      if (next_round_ < now.steady) next_round_ = now.steady + config_.interval;
+    }
   }
   bool burst_due = false;
   std::erase_if(burst_due_, [&](TimePoint t) {
@@ -94,10 +113,65 @@ ProbeActions ProbeEngine::on_wake(Now now) {
   return out;
 }
 
+TimePoint ProbeEngine::next_round_due() const {
+  // A miss is cheap to double-check: while up rounds have failed since the last answered one,
+  // rounds come every confirm_interval, so the down verdict needs down_window, not down_after
+  // intervals, and a lost probe is forgiven as fast.
+  if (reachability_.suspect()) {
+    return std::min(next_round_, last_round_start_ + config_.confirm_interval);
+  }
+  return next_round_;
+}
+
+RttEstimator& ProbeEngine::estimator(std::uint32_t target) {
+  auto it = rtt_.find(target);
+  if (it == rtt_.end()) {
+    it = rtt_.emplace(target, RttEstimator(config_.min_timeout, config_.timeout)).first;
+  }
+  return it->second;
+}
+
+Duration ProbeEngine::round_timeout() {
+  // One timeout per round: the slowest target's.
+  Duration timeout = config_.min_timeout;
+  for (std::uint32_t target : config_.targets) {
+    timeout = std::max(timeout, estimator(target).timeout());
+  }
+  return timeout;
+}
+
+ProbeActions ProbeEngine::on_late_reply(const LateReply& reply, Now /*now*/) {
+  ProbeActions out;
+  // Later than the longest timeout is no answer: a path that slow is broken for traffic too.
+  if (reply.rtt > config_.timeout) return out;
+  ++late_replies_;
+  estimator(reply.target).sample(reply.rtt);
+  auto it = sent_rounds_.find(reply.sequence);
+  out.log.push_back(event(LogLevel::kDebug, EventKind::kProbe,
+                          "probe " + format_ipv4(reply.target) + " seq " +
+                              std::to_string(reply.sequence) + ": late reply after " +
+                              format_duration(reply.rtt)));
+  if (it != sent_rounds_.end() && it->second.concluded) {
+    SentRound& round = it->second;
+    ++round.answered;
+    if (round.answered == std::max<std::uint32_t>(config_.quorum, 1)) {
+      reachability_.on_late_answer(round.started);
+    }
+  }
+  finish(out);
+  return out;
+}
+
 ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
   ProbeActions out;
+  auto sent = sent_rounds_.find(report.sequence);
+  bool confirming = sent != sent_rounds_.end() && sent->second.confirming;
+  TimePoint started = sent != sent_rounds_.end() ? sent->second.started : report.started;
   for (const auto& probe : report.probes) {
-    reachability_.record_probe(report.concluded, probe.rtt);
+    // Confirmation rounds are sent because of a miss: counted in the loss figure they would
+    // make a line look lossier than it is (a 120 ms glitch every 1.5 s would look like 35 %).
+    if (!confirming) reachability_.record_probe(report.concluded, probe.rtt);
+    if (probe.rtt) estimator(probe.target).sample(*probe.rtt);
     if (!probe.send_error) ++probes_sent_;
     if (probe.rtt) ++probes_answered_[probe.target];
     std::string what;
@@ -115,7 +189,11 @@ ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
                             "probe " + format_ipv4(probe.target) + " seq " +
                                 std::to_string(report.sequence) + ": " + what));
   }
-  RoundOutcome outcome{report.answered(), report.failure_reason()};
+  if (sent != sent_rounds_.end()) {
+    sent->second.concluded = true;
+    sent->second.answered = report.answered();
+  }
+  RoundOutcome outcome{report.answered(), report.failure_reason(), started};
   if (auto transition = reachability_.on_round(outcome, report.concluded)) {
     on_transition(out, *transition, now);
   }
@@ -256,6 +334,7 @@ ProbeActions ProbeEngine::reconfigure(ProbeEngineConfig config, Now now) {
   bool heartbeat_changed = config.heartbeat != config_.heartbeat;
   config_ = std::move(config);
   config_problem_.clear();
+  for (auto& [target, rtt] : rtt_) rtt.set_bounds(config_.min_timeout, config_.timeout);
   reachability_.reconfigure(reachability_config(config_));
   if (heartbeat_changed) next_heartbeat_ = now.steady + config_.heartbeat;
   out.log.push_back(
@@ -317,7 +396,7 @@ void ProbeEngine::publish_metrics(ProbeActions& out, Now now) {
 
 void ProbeEngine::finish(ProbeActions& out) {
   if (!started_) return;
-  TimePoint next = std::min({next_round_, next_heartbeat_, next_metrics_});
+  TimePoint next = std::min({next_round_due(), next_heartbeat_, next_metrics_});
   for (auto t : burst_due_) next = std::min(next, t);
   out.wake_at = next;
 }

@@ -33,26 +33,51 @@ std::optional<Transition> Reachability::move_to(LinkState to, std::string reason
   return transition;
 }
 
+void Reachability::answered_at(TimePoint round_started) {
+  if (!last_answered_start_ || round_started > *last_answered_start_) {
+    last_answered_start_ = round_started;
+  }
+  while (!failed_starts_.empty() && failed_starts_.front() <= *last_answered_start_) {
+    failed_starts_.pop_front();
+  }
+}
+
+bool Reachability::run_is_down() const {
+  return failed_starts_.size() >= std::max<std::uint32_t>(config_.down_after, 1) &&
+         failed_starts_.back() - failed_starts_.front() >= config_.down_window;
+}
+
 std::optional<Transition> Reachability::on_round(const RoundOutcome& round, TimePoint now) {
   targets_up_last_round_ = round.answered;
   bool good = round.answered >= config_.quorum;
+  // A caller that does not know when the round started (older tests) gets its conclusion.
+  TimePoint started = round.started == TimePoint{} ? now : round.started;
   if (good) {
-    bad_in_row_ = 0;
+    answered_at(started);
     ++good_in_row_;
   } else {
     good_in_row_ = 0;
-    ++bad_in_row_;
+    if (!last_answered_start_ || started > *last_answered_start_) {
+      // Rounds conclude nearly in start order; keep the run sorted all the same.
+      auto at = std::upper_bound(failed_starts_.begin(), failed_starts_.end(), started);
+      failed_starts_.insert(at, started);
+      // A line down for hours needs only the run's ends and its length to be known; keep it small.
+      constexpr std::size_t kKept = 1024;
+      if (failed_starts_.size() > kKept) failed_starts_.erase(failed_starts_.begin() + 1);
+    }
   }
   if (!link_usable_) return std::nullopt;  // link-down holds until the link returns
   if (state_ == LinkState::kDown && good && good_in_row_ >= config_.up_after) {
     return move_to(LinkState::kUp, kReasonProbeOk, now);
   }
   bool down_is_news = state_ == LinkState::kUp || reason_ == kReasonStarting;
-  if (down_is_news && !good && bad_in_row_ >= config_.down_after) {
+  if (down_is_news && !good && run_is_down()) {
     return move_to(LinkState::kDown, round.failure_reason, now);
   }
   return std::nullopt;
 }
+
+void Reachability::on_late_answer(TimePoint round_started) { answered_at(round_started); }
 
 std::optional<Transition> Reachability::on_link(bool usable, TimePoint now, std::string reason) {
   if (usable == link_usable_) {
@@ -61,7 +86,7 @@ std::optional<Transition> Reachability::on_link(bool usable, TimePoint now, std:
   }
   link_usable_ = usable;
   good_in_row_ = 0;
-  bad_in_row_ = 0;
+  failed_starts_.clear();
   if (!usable) return move_to(LinkState::kDown, std::move(reason), now);
   return std::nullopt;  // the link is back; the line is up once up_after rounds prove it
 }
@@ -73,7 +98,7 @@ void Reachability::reconfigure(ReachabilityConfig config) {
   }
   config_ = config;
   good_in_row_ = 0;
-  bad_in_row_ = 0;
+  failed_starts_.clear();
 }
 
 LineQuality Reachability::quality(TimePoint now) {

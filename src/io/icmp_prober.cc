@@ -120,6 +120,18 @@ void IcmpProber::finish_if_complete(std::uint16_t sequence, bool timed_out) {
   rounds_.erase(it);
   round->timer.cancel();
   round->report.concluded = Clock::now();
+  Concluded kept{round->report.started, {}};
+  for (const ProbeOutcome& probe : round->report.probes) {
+    if (!probe.rtt && !probe.send_error) kept.unanswered.push_back(probe.target);
+  }
+  if (!kept.unanswered.empty()) {
+    concluded_.insert_or_assign(sequence, std::move(kept));
+    concluded_order_.push_back(sequence);
+    while (concluded_order_.size() > kConcludedKept) {
+      concluded_.erase(concluded_order_.front());
+      concluded_order_.pop_front();
+    }
+  }
   round->handler(round->report);
 }
 
@@ -143,7 +155,9 @@ void IcmpProber::handle_packet(std::size_t length) {
   }
   auto it = rounds_.find(parsed->sequence);
   if (it == rounds_.end()) {
-    ++ignored_;  // late: its round already timed out
+    bool reported =
+        parsed->kind == IcmpKind::kEchoReply && handle_late_reply(parsed->sequence, parsed->about);
+    if (!reported) ++ignored_;
     return;
   }
   Round& round = *it->second;
@@ -162,6 +176,19 @@ void IcmpProber::handle_packet(std::size_t length) {
     return;
   }
   ++ignored_;
+}
+
+bool IcmpProber::handle_late_reply(std::uint16_t sequence, std::uint32_t target) {
+  auto it = concluded_.find(sequence);
+  if (it == concluded_.end()) return false;
+  auto& unanswered = it->second.unanswered;
+  auto found = std::find(unanswered.begin(), unanswered.end(), target);
+  if (found == unanswered.end()) return false;
+  unanswered.erase(found);
+  LateReply reply{sequence, target, Clock::now() - it->second.started};
+  if (unanswered.empty()) concluded_.erase(it);  // its place in the order ages out by itself
+  if (late_handler_) late_handler_(reply);
+  return true;
 }
 
 }  // namespace ispf

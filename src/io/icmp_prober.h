@@ -6,9 +6,11 @@
 #include <asio/ip/icmp.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ispfailover/io/env.h"
 
@@ -30,6 +32,7 @@ class IcmpProber final : public Prober {
   // A round with a sequence still running concludes the old one first (as timed out).
   void start_round(const RoundRequest& request, RoundHandler done) override;
   std::uint64_t ignored_packets() const override { return ignored_; }
+  void on_late_reply(LateReplyHandler handler) override { late_handler_ = std::move(handler); }
 
  private:
   struct Round;
@@ -37,11 +40,26 @@ class IcmpProber final : public Prober {
   void receive();
   void handle_packet(std::size_t length);
   void finish_if_complete(std::uint16_t sequence, bool timed_out);
+  // A reply to a concluded round: reported once per target while the round is recent.
+  bool handle_late_reply(std::uint16_t sequence, std::uint32_t target);
+
+  // What a late reply needs of a concluded round: when it started, and the targets not yet
+  // answered (each reported once; a duplicate reply is ignored).
+  struct Concluded {
+    TimePoint started;
+    std::vector<std::uint32_t> unanswered;
+  };
+  // Rounds kept for late replies: about 4 s of rounds at the shortest cadence, and
+  // sequences wrap only after 65536.
+  static constexpr std::size_t kConcludedKept = 128;
 
   asio::io_context& io_;
   asio::ip::icmp::socket socket_;
   std::uint16_t identifier_;
   std::map<std::uint16_t, std::unique_ptr<Round>> rounds_;
+  std::map<std::uint16_t, Concluded> concluded_;
+  std::deque<std::uint16_t> concluded_order_;
+  LateReplyHandler late_handler_;
   std::array<std::uint8_t, 1500> buffer_{};
   std::uint64_t ignored_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -29,8 +29,19 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   app.add_option("--quorum", o.quorum, "Targets that must answer for a round to count as good")
       ->capture_default_str();
   add_duration_option(app, "--interval", o.interval, "Time between probe rounds");
-  add_duration_option(app, "--timeout", o.timeout, "How long a round waits for answers");
-  app.add_option("--down-after", o.down_after, "Failed rounds in a row that make the line down")
+  add_duration_option(app, "--timeout", o.timeout,
+                      "Longest wait for an answer; below it the wait follows each target's "
+                      "measured RTT (smoothed RTT + 4 x its deviation), as TCP's timer does");
+  add_duration_option(app, "--min-timeout", o.min_timeout,
+                      "Shortest wait for an answer, however short the RTT");
+  add_duration_option(app, "--confirm-interval", o.confirm_interval,
+                      "Time between rounds after a failed one, until one is answered or the "
+                      "line is down");
+  add_duration_option(app, "--down-window", o.down_window,
+                      "How long every round must go unanswered before the line is down (a "
+                      "shorter glitch never is)");
+  app.add_option("--down-after", o.down_after,
+                 "Failed rounds that the down window must also hold, at least")
       ->capture_default_str();
   app.add_option("--up-after", o.up_after, "Good rounds in a row that make the line up")
       ->capture_default_str();

@@ -22,7 +22,10 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   config.quorum = options.quorum;
   config.interval = options.interval;
   config.timeout = options.timeout;
+  config.min_timeout = options.min_timeout;
+  config.confirm_interval = options.confirm_interval;
   config.down_after = options.down_after;
+  config.down_window = options.down_window;
   config.up_after = options.up_after;
   config.heartbeat = options.heartbeat;
   config.loss_window = options.loss_window;
@@ -33,7 +36,12 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
 
 Result<std::unique_ptr<Prober>, std::string> ProbeShell::open_prober(const std::string& uplink) {
   auto prober = env_.open_prober(uplink, icmp_identifier_);
-  if (prober) return std::move(*prober);
+  if (prober) {
+    (*prober)->on_late_reply([this](const LateReply& reply) {
+      if (engine_) carry_out(engine_->on_late_reply(reply, env_.now()));
+    });
+    return std::move(*prober);
+  }
   if (prober.error() == std::errc::operation_not_permitted) {
     return fail(std::string(
         "cannot open a raw ICMP socket: ispprobed needs CAP_NET_RAW (run as root or grant "

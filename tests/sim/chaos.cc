@@ -121,7 +121,7 @@ class Chaos {
       case 8:  // latency: a long path, or one slower than the timeout (a blackhole by another name)
         if (isp >= 0) {
           auto choice = rng().below(3);
-          Duration base = choice == 0 ? 80ms : choice == 1 ? 240ms : 450ms;
+          Duration base = choice == 0 ? 80ms : choice == 1 ? 240ms : 1200ms;
           episode(
               isp, between(5, 90), [=, this] { w_.set_latency(isp, base, 40ms); },
               [=, this] { w_.set_latency(isp, 10ms, 2ms); });

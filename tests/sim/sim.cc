@@ -314,6 +314,7 @@ void World::isp_round(int i, std::uint64_t gen, const RoundRequest& request) {
       } else {
         o.error = ProbeError::kTimeout;
         all_concluded_early = false;
+        if (!lost) late_reply(i, gen, LateReply{request.sequence, target, rtt});
       }
     }
     report->probes.push_back(o);
@@ -345,6 +346,17 @@ void World::isp_round(int i, std::uint64_t gen, const RoundRequest& request) {
     report->concluded = now_;
     note("round", i, report->sequence, report->answered());
     isp_apply(i, s.engine->on_round(*report, now_for(i)));
+  });
+}
+
+void World::late_reply(int i, std::uint64_t gen, LateReply reply) {
+  TimePoint sent = now_;
+  schedule(now_ + reply.rtt, [this, i, gen, reply, sent] {
+    Isp& s = *isps_[i];
+    if (!s.engine || s.gen != gen) return;
+    if (s.last_break > sent) return;  // the link broke while the reply was on its way
+    note("late", i, reply.sequence, 1);
+    isp_apply(i, s.engine->on_late_reply(reply, now_for(i)));
   });
 }
 
@@ -404,7 +416,7 @@ void World::isp_truth_changed(int i) {
   track(isp.blackhole_since, isp.truth.blackhole || isp.truth.rtt_base >= kRttMax);
   track(isp.dead_since, !isp.alive);
   bool impaired = isp.truth.loss_each_way > 0 || isp.truth.bursty.enabled ||
-                  isp.truth.rtt_base + isp.truth.rtt_jitter >= kRttMax;
+                  isp.truth.rtt_base + isp.truth.rtt_jitter >= kRttStepTolerated;
   track(isp.clean_since, !broken(i) && !impaired);
   if (broken(i) && !was_broken) isp.last_break = now_;
 }

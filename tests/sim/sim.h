@@ -25,7 +25,10 @@ using namespace std::chrono_literals;
 
 // ---- The default profile (docs/timing.md) the sim runs with ----
 inline constexpr Duration kInterval = 150ms;
-inline constexpr Duration kTimeout = 300ms;
+inline constexpr Duration kTimeout = 1s;  // the ceiling of the RTT-derived timeout
+inline constexpr Duration kMinTimeout = 50ms;
+inline constexpr Duration kConfirmInterval = 25ms;
+inline constexpr Duration kDownWindow = 200ms;
 inline constexpr Duration kHeartbeat = 300ms;
 inline constexpr std::uint32_t kDownAfter = 6;
 inline constexpr std::uint32_t kUpAfter = 3;
@@ -36,17 +39,27 @@ inline constexpr Duration kStartupGrace = 1500ms;
 // ---- The sim's plumbing delays and the worst the chaos run injects ----
 inline constexpr Duration kKernelDelay = 200us;  // netlink event to a daemon, route edit to ack
 inline constexpr Duration kLanDelayMax = 100ms;  // largest LAN delay (base + jitter) injected
-inline constexpr Duration kRttMax = 300ms;       // an RTT at or above the timeout is a lost probe
+inline constexpr Duration kRttMax = kTimeout;    // an RTT at or above the ceiling is a lost probe
+// A path whose RTT jumps by more than the down window and the shortest timeout at once looks
+// like an outage until its first late reply: the chaos run counts such a path as impaired.
+inline constexpr Duration kRttStepTolerated = kDownWindow + kMinTimeout;
 
 // ---- Detection bounds: how long traffic may stay on a broken path (invariant a) ----
 // Link down: netlink tells ispprobed at once, which sends `down` at once; one LAN crossing and a
 // route edit later the client is off the ISP. The 100 ms margin covers event ordering only.
 inline constexpr Duration kLinkDownBound = 2 * kKernelDelay + kLanDelayMax + 100ms;
-// Silent blackhole: the next round starts within one interval, the down_after-th failed round
-// starts (down_after - 1) intervals later and fails one timeout after that (timing.md: 1.2 s),
-// then one LAN crossing; 150 ms margin.
-inline constexpr Duration kBlackholeBound =
-    kInterval * kDownAfter + kTimeout + kLanDelayMax + 150ms;  // 1.55 s
+// Silent blackhole: the next round starts within one interval and fails one timeout later;
+// confirmation rounds then come every kConfirmInterval until the failed ones span kDownWindow
+// (and number kDownAfter); the last fails one timeout after it started; then one LAN
+// crossing; 100 ms margin. The worst case has timeouts at the ceiling (a slow path); on a
+// short path (timeouts at the floor, docs/timing.md) it is kBlackholeBoundShortPath.
+constexpr Duration BlackholeBound(Duration timeout) {
+  Duration confirm = timeout + (kDownAfter - 2) * kConfirmInterval;
+  return kInterval + (confirm > kDownWindow ? confirm : kDownWindow) + timeout + kLanDelayMax +
+         100ms;
+}
+inline constexpr Duration kBlackholeBound = BlackholeBound(kTimeout);              // 2.45 s
+inline constexpr Duration kBlackholeBoundShortPath = BlackholeBound(kMinTimeout);  // 0.6 s
 // No route out of the uplink: the route check before each round sees it, the second check in a
 // row (one interval later) takes the line down, then one LAN crossing; 100 ms margin.
 inline constexpr Duration kNoRouteBound = 2 * kInterval + kKernelDelay + kLanDelayMax + 100ms;
@@ -275,6 +288,7 @@ class World {
   // ISP side
   void isp_apply(int i, ProbeActions&& actions);
   void isp_round(int i, std::uint64_t gen, const RoundRequest& request);
+  void late_reply(int i, std::uint64_t gen, LateReply reply);
   void isp_link_changed(int i);
   void isp_truth_changed(int i);
   bool probe_lost_one_way(Isp& isp);

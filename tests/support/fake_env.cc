@@ -167,6 +167,7 @@ class FakeEnv::FakeProber final : public Prober {
     report.started = env_.loop().now();
     Duration last{};
     bool waits_for_timeout = false;
+    std::vector<LateReply> late;
     for (std::uint32_t target : request.targets) {
       ScriptedProbe scripted = script(target, request.sequence);
       ProbeOutcome outcome;
@@ -181,8 +182,18 @@ class FakeEnv::FakeProber final : public Prober {
       } else {
         outcome.error = ProbeError::kTimeout;
         waits_for_timeout = true;
+        if (scripted.rtt) late.push_back(LateReply{request.sequence, target, *scripted.rtt});
       }
       report.probes.push_back(outcome);
+    }
+    // An answer slower than the timeout arrives after the round, as a late reply.
+    for (const LateReply& reply : late) {
+      auto late_cell = std::make_shared<FakeLoop::TaskId>(0);
+      *late_cell = env_.loop().schedule(report.started + reply.rtt, [this, late_cell, reply] {
+        tasks_.erase(*late_cell);
+        if (late_handler_) late_handler_(reply);
+      });
+      tasks_.insert(*late_cell);
     }
     TimePoint at = report.started + (waits_for_timeout ? request.timeout : last);
     report.concluded = at;
@@ -195,6 +206,7 @@ class FakeEnv::FakeProber final : public Prober {
     tasks_.insert(*id_cell);
   }
   std::uint64_t ignored_packets() const override { return 0; }
+  void on_late_reply(LateReplyHandler handler) override { late_handler_ = std::move(handler); }
 
  private:
   ScriptedProbe script(std::uint32_t target, std::uint16_t seq) {
@@ -212,6 +224,7 @@ class FakeEnv::FakeProber final : public Prober {
   FakeEnv& env_;
   std::string uplink_;
   std::set<FakeLoop::TaskId> tasks_;
+  LateReplyHandler late_handler_;
 };
 
 class FakeEnv::FakeLinkWatch final : public LinkWatch {

@@ -24,11 +24,13 @@ ProbeEngineConfig Config() {
 
 constexpr LinkStatus kUsable{true, true, true};
 
+long long TimeoutMs(const RoundRequest& request) { return to_ms(request.timeout); }
+
 RoundReport Answered(const RoundRequest& request, long long at_ms, bool answered) {
   RoundReport r;
   r.sequence = request.sequence;
   r.started = At(at_ms).steady;
-  r.concluded = At(at_ms + (answered ? 1 : 300)).steady;
+  r.concluded = At(at_ms + (answered ? 1 : TimeoutMs(request))).steady;
   for (auto target : request.targets) {
     ProbeOutcome p;
     p.target = target;
@@ -44,32 +46,41 @@ RoundReport Answered(const RoundRequest& request, long long at_ms, bool answered
 // Drives the engine like the shell does, with every round answered (or not) by `answer`.
 struct Driver {
   explicit Driver(ProbeEngineConfig config) : engine(std::move(config), 0x1234, At(0)) {}
-  void Take(const ProbeActions& a, long long now) {
-    for (const auto& d : a.send) sent.push_back({now, d});
-    if (a.start_round) rounds.push_back({*a.start_round, now});
+  void Take(const ProbeActions& a, long long at) {
+    for (const auto& d : a.send) sent.push_back({at, d});
+    if (a.start_round) {
+      rounds.push_back({*a.start_round, at});
+      all_rounds.push_back({*a.start_round, at});
+    }
     if (a.wake_at) wake = Ms(*a.wake_at);
   }
+  // Rounds conclude in start order (answered after 1 ms, or at their timeout); a wake-up asked
+  // for a time already past comes at once, as the shell's timer does.
   void RunUntil(long long end, bool answer) {
     while (true) {
-      long long next = wake;
+      long long next = std::max(wake, now);
       if (!rounds.empty()) {
-        long long concluded = rounds.front().second + (answer ? 1 : 300);
+        const auto& [request, started] = rounds.front();
+        long long concluded = started + (answer ? 1 : TimeoutMs(request));
         if (concluded <= next) {
           if (concluded > end) return;
-          auto request = rounds.front().first;
-          long long started = rounds.front().second;
+          auto report = Answered(request, started, answer);
           rounds.erase(rounds.begin());
-          Take(engine.on_round(Answered(request, started, answer), At(concluded)), concluded);
+          now = std::max(now, concluded);
+          Take(engine.on_round(report, At(now)), now);
           continue;
         }
       }
       if (next > end) return;
-      Take(engine.on_wake(At(next)), next);
+      now = next;
+      Take(engine.on_wake(At(now)), now);
     }
   }
+  long long now = 0;
   ProbeEngine engine;
   std::vector<std::pair<long long, std::string>> sent;
   std::vector<std::pair<RoundRequest, long long>> rounds;
+  std::vector<std::pair<RoundRequest, long long>> all_rounds;  // every round ever started
   long long wake = 0;
 };
 
@@ -79,7 +90,8 @@ TEST(ProbeEngineTest, FirstRoundStartsAtOnceAndRoundsKeepTheirCadence) {
   ASSERT_TRUE(a.start_round);
   EXPECT_EQ(a.start_round->sequence, 1);
   EXPECT_EQ(a.start_round->targets.size(), 2u);
-  EXPECT_EQ(a.start_round->timeout, milliseconds(300));
+  // Nothing measured yet: the ceiling.
+  EXPECT_EQ(a.start_round->timeout, std::chrono::seconds(1));
   d.Take(a, 0);
   d.RunUntil(1500, true);
   ASSERT_GE(d.rounds.size() + 10, 10u);
@@ -100,13 +112,14 @@ TEST(ProbeEngineTest, SilentUntilTheFirstVerdictThenUpWithBurstAndHeartbeat) {
   ASSERT_TRUE(first);
   EXPECT_EQ(first->state, LinkState::kUp);
   EXPECT_EQ(first->reason, "probe-ok");
-  // The change is repeated at +20, +40 and +80 ms, then a heartbeat every 300 ms.
+  // The change is repeated at +20, +40 and +80 ms, then a heartbeat every 100 ms (the first
+  // one 100 ms after the change).
   ASSERT_GE(d.sent.size(), 6u);
   EXPECT_EQ(d.sent[1].first - up_at, 20);
   EXPECT_EQ(d.sent[2].first - up_at, 40);
   EXPECT_EQ(d.sent[3].first - up_at, 80);
-  EXPECT_EQ(d.sent[4].first - up_at, 300);
-  EXPECT_EQ(d.sent[5].first - d.sent[4].first, 300);
+  EXPECT_EQ(d.sent[4].first - up_at, 100);
+  EXPECT_EQ(d.sent[5].first - d.sent[4].first, 100);
   // Sequence numbers grow by one per datagram.
   for (std::size_t i = 1; i < d.sent.size(); ++i) {
     EXPECT_EQ(decode(d.sent[i].second)->seq, decode(d.sent[i - 1].second)->seq + 1);
@@ -126,8 +139,15 @@ TEST(ProbeEngineTest, SilentUpstreamGoesDownAfterDownAfterRounds) {
     return decode(s.second)->state == LinkState::kDown;
   });
   ASSERT_NE(down, d.sent.end());
-  // Six failed rounds from 1050 ms, each concluded by its 300 ms timeout: 1050 + 5*150 + 300.
-  EXPECT_EQ(down->first, 2100);
+  // The round of 1050 ms fails at its 50 ms timeout (the floor: the RTT is 1 ms); rounds then
+  // come every 25 ms from 1100. The round started 200 ms after 1050 fails at 1300 ms.
+  EXPECT_EQ(down->first, 1300);
+  // Confirmation rounds came every 25 ms from the first miss to the verdict.
+  std::vector<long long> starts;
+  for (const auto& [request, at] : d.all_rounds) {
+    if (at >= 1050 && at <= 1250) starts.push_back(at);
+  }
+  EXPECT_EQ(starts, (std::vector<long long>{1050, 1100, 1125, 1150, 1175, 1200, 1225, 1250}));
 }
 
 TEST(ProbeEngineTest, LinkDownIsDownAtOnce) {

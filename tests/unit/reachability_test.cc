@@ -128,7 +128,7 @@ TEST_F(ReachabilityTest, BadRoundResetsGoodCount) {
 }
 
 TEST_F(ReachabilityTest, DownToUpAgainNeedsUpAfterGoodRounds) {
-  Reachability r({.down_after = 2, .up_after = 4}, clock_.now());
+  Reachability r({.down_after = 2, .down_window = Duration::zero(), .up_after = 4}, clock_.now());
   BringUp(r);
   EXPECT_EQ(Rounds(r, Bad(), 2), 1);
   ASSERT_EQ(r.state(), LinkState::kDown);
@@ -141,7 +141,7 @@ TEST_F(ReachabilityTest, DownToUpAgainNeedsUpAfterGoodRounds) {
 }
 
 TEST_F(ReachabilityTest, GoodRoundsBeforeGoingDownDoNotCountTowardsUp) {
-  Reachability r({.down_after = 1, .up_after = 3}, clock_.now());
+  Reachability r({.down_after = 1, .down_window = Duration::zero(), .up_after = 3}, clock_.now());
   BringUp(r);
   EXPECT_EQ(Rounds(r, Good(), 10), 0);
   EXPECT_EQ(Rounds(r, Bad(), 1), 1);
@@ -151,7 +151,9 @@ TEST_F(ReachabilityTest, GoodRoundsBeforeGoingDownDoNotCountTowardsUp) {
 }
 
 TEST_F(ReachabilityTest, QuorumWithSeveralTargets) {
-  Reachability r({.targets = 3, .quorum = 2, .down_after = 2, .up_after = 2}, clock_.now());
+  Reachability r(
+      {.targets = 3, .quorum = 2, .down_after = 2, .down_window = Duration::zero(), .up_after = 2},
+      clock_.now());
   // One answer of three is below quorum: not a good round.
   EXPECT_EQ(Rounds(r, Bad(1), 5), 0);
   EXPECT_EQ(r.state(), LinkState::kDown);
@@ -326,7 +328,7 @@ TEST_F(ReachabilityTest, AllLostIsThousandPermille) {
 }
 
 TEST_F(ReachabilityTest, ProbesWhileDownDoNotCountInTheWindow) {
-  Reachability r({.down_after = 2, .up_after = 3}, clock_.now());
+  Reachability r({.down_after = 2, .down_window = Duration::zero(), .up_after = 3}, clock_.now());
   // Starting: lost probes are not counted.
   for (int i = 0; i < 5; ++i) r.record_probe(clock_.tick(10), std::nullopt);
   EXPECT_EQ(r.quality(clock_.now()).probes_in_window, 0u);
@@ -438,7 +440,7 @@ TEST_F(ReachabilityTest, ReconfigureKeepsVerdictAndRestartsRunCounters) {
 TEST_F(ReachabilityTest, ReconfigureAppliesNewThresholds) {
   Reachability r({.down_after = 6, .up_after = 3}, clock_.now());
   BringUp(r);
-  r.reconfigure({.down_after = 2, .up_after = 3});
+  r.reconfigure({.down_after = 2, .down_window = Duration::zero(), .up_after = 3});
   EXPECT_EQ(Rounds(r, Bad(), 1), 0);
   EXPECT_EQ(Rounds(r, Bad(), 1), 1);
 }
@@ -507,8 +509,9 @@ TEST(ReachabilityLossTest, FivePercentLossEachWayNeverTakesTwoTargetsDown) {
 TEST(ReachabilityLossTest, QuorumOfBothTargetsIsNotTolerantOfLoss) {
   // The same loss with quorum 2 and down_after 1 must produce downs: the harness can fail.
   int ups = 0;
-  const int downs =
-      FalseDowns({.targets = 2, .quorum = 2, .down_after = 1, .up_after = 1}, 10000, 7, &ups);
+  const int downs = FalseDowns(
+      {.targets = 2, .quorum = 2, .down_after = 1, .down_window = Duration::zero(), .up_after = 1},
+      10000, 7, &ups);
   EXPECT_GT(downs, 100);
 }
 
@@ -531,6 +534,75 @@ TEST(ReachabilityMinProbesTest, YoungWindowDoesNotInflateLoss) {
   EXPECT_EQ(line.quality(t0 + milliseconds(20)).loss_permille, 60u);  // 3 of 50, not 3 of 10
   for (int i = 0; i < 90; ++i) line.record_probe(t0 + milliseconds(20 + i), milliseconds(1));
   EXPECT_EQ(line.quality(t0 + milliseconds(200)).loss_permille, 30u);  // 3 of 100
+}
+
+}  // namespace
+}  // namespace ispf
+
+namespace ispf {
+namespace {
+
+// Rounds every 25 ms (confirmation cadence), each outcome given with its start time.
+class DownWindowTest : public testing::Test {
+ protected:
+  DownWindowTest() : line_({.down_after = 6, .down_window = milliseconds(200)}, At(0)) {
+    for (int i = 0; i < 3; ++i) Round(true);
+    EXPECT_EQ(line_.state(), LinkState::kUp);
+  }
+  // A round started now and concluded 50 ms later; returns whether the line changed state.
+  bool Round(bool answered) {
+    TimePoint started = now_;
+    now_ += milliseconds(25);
+    auto t = line_.on_round(RoundOutcome{answered ? 1u : 0u, kReasonProbeLoss, started},
+                            started + milliseconds(50));
+    return t && t->from != t->to;
+  }
+  Reachability line_;
+  TimePoint now_ = At(0);
+};
+
+TEST_F(DownWindowTest, DownOnlyOnceEveryRoundOfTheWholeWindowFailed) {
+  // Failed rounds start at 75, 100, ... ms; the one starting 200 ms after the first is the
+  // ninth, although down_after (6) was reached at the sixth.
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_FALSE(Round(false)) << "round " << i;
+    EXPECT_TRUE(line_.suspect());
+  }
+  EXPECT_TRUE(Round(false));
+  EXPECT_EQ(line_.state(), LinkState::kDown);
+  EXPECT_FALSE(line_.suspect());
+}
+
+TEST_F(DownWindowTest, AGlitchShorterThanTheWindowIsForgiven) {
+  for (int i = 0; i < 8; ++i) Round(false);  // 175 ms of silence
+  EXPECT_FALSE(Round(true));
+  EXPECT_FALSE(line_.suspect());
+  // The next silence is measured from scratch.
+  for (int i = 0; i < 8; ++i) EXPECT_FALSE(Round(false));
+  EXPECT_EQ(line_.state(), LinkState::kUp);
+}
+
+TEST_F(DownWindowTest, ALateAnswerEndsTheRunUpToItsRound) {
+  TimePoint third_failed{};
+  for (int i = 0; i < 8; ++i) {
+    if (i == 2) third_failed = now_;
+    Round(false);
+  }
+  // The third failed round was answered after all: the run now starts at the fourth, so five
+  // more rounds fail (the run then spans 200 ms) before the line is down.
+  line_.on_late_answer(third_failed);
+  EXPECT_TRUE(line_.suspect());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Round(false)) << "round " << i;
+  EXPECT_TRUE(Round(false));
+}
+
+TEST_F(DownWindowTest, AnAnswerToAnEarlierRoundDoesNotEndALaterRun) {
+  TimePoint early = now_;
+  now_ += milliseconds(25);
+  Round(false);  // started after `early`, failed
+  // `early` is answered only now (a slow reply within its timeout): the failure after it stays.
+  line_.on_round(RoundOutcome{1, kReasonProbeOk, early}, now_);
+  EXPECT_TRUE(line_.suspect());
 }
 
 }  // namespace

@@ -37,10 +37,13 @@ struct ProbedOptions {
   std::vector<std::string> dns;
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
-  Duration timeout = std::chrono::milliseconds(300);
+  Duration timeout = std::chrono::seconds(1);  // the ceiling of the RTT-derived timeout
+  Duration min_timeout = std::chrono::milliseconds(50);
+  Duration confirm_interval = std::chrono::milliseconds(25);
   std::uint32_t down_after = 6;
+  Duration down_window = std::chrono::milliseconds(200);
   std::uint32_t up_after = 3;
-  Duration heartbeat = std::chrono::milliseconds(300);
+  Duration heartbeat = std::chrono::milliseconds(100);
   Duration loss_window = std::chrono::seconds(30);
   std::uint16_t port = kDefaultPort;
   std::string key_file;  // with a key, every datagram carries an HMAC tag

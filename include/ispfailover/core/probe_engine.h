@@ -14,6 +14,7 @@
 #include "ispfailover/core/probe_types.h"
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/core/reachability.h"
+#include "ispfailover/core/rtt_estimator.h"
 
 namespace ispf {
 
@@ -24,10 +25,16 @@ struct ProbeEngineConfig {
   std::vector<std::uint32_t> dns;      // resolvers announced in every datagram (dns=)
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
-  Duration timeout = std::chrono::milliseconds(300);
+  // A probe's timeout follows its target's measured RTT (RttEstimator) within these bounds;
+  // before the first reply it is the ceiling.
+  Duration timeout = std::chrono::seconds(1);
+  Duration min_timeout = std::chrono::milliseconds(50);
+  // After a failed round, rounds come this often until one is answered or the line is down.
+  Duration confirm_interval = std::chrono::milliseconds(25);
   std::uint32_t down_after = 6;
+  Duration down_window = std::chrono::milliseconds(200);
   std::uint32_t up_after = 3;
-  Duration heartbeat = std::chrono::milliseconds(300);
+  Duration heartbeat = std::chrono::milliseconds(100);
   Duration loss_window = std::chrono::seconds(30);
   std::vector<std::string> keys;  // with keys, every datagram is signed with the first
   std::string uplink;             // for people only (log lines)
@@ -65,6 +72,7 @@ class ProbeEngine {
   // The first input: the uplink's state now. The first round starts at once.
   ProbeActions start(const LinkStatus& uplink, Now now);
   ProbeActions on_round(const RoundReport& report, Now now);
+  ProbeActions on_late_reply(const LateReply& reply, Now now);
   ProbeActions on_link(const LinkStatus& uplink, Now now);
   // Before each round the shell asks the kernel which targets have a route out of the uplink
   // (an ISP's DHCP lease or PPP session can end while the link stays up, and a socket bound to
@@ -86,6 +94,7 @@ class ProbeEngine {
   // Echo requests handed to the kernel, and the replies per target (host order), since start.
   std::uint64_t probes_sent() const { return probes_sent_; }
   std::uint64_t probes_answered(std::uint32_t target) const;
+  std::uint64_t late_replies() const { return late_replies_; }
   ProbeMetrics metrics(Now now);
   const ProbeEngineConfig& config() const { return config_; }
   // The datagram a heartbeat would send now (for tests and the sim).
@@ -100,6 +109,9 @@ class ProbeEngine {
   void publish_metrics(ProbeActions& out, Now now);
   void apply_usability(ProbeActions& out, Now now);
   std::string figures(Now now);
+  Duration round_timeout();
+  RttEstimator& estimator(std::uint32_t target);
+  TimePoint next_round_due() const;
 
   ProbeEngineConfig config_;
   std::uint64_t instance_;
@@ -110,6 +122,19 @@ class ProbeEngine {
   LinkStatus uplink_{true, true, true};  // until start() says otherwise
   std::uint32_t unrouted_checks_ = 0;    // route checks in a row below the quorum
   TimePoint next_round_{};
+  TimePoint last_round_start_{};
+  // The rounds that late replies may still complete: when each started, whether it was a
+  // confirmation round, and how many targets answered; the last kRoundsKept rounds.
+  struct SentRound {
+    TimePoint started;
+    bool confirming = false;
+    std::uint32_t answered = 0;
+    bool concluded = false;
+  };
+  static constexpr std::size_t kRoundsKept = 128;
+  std::map<std::uint16_t, SentRound> sent_rounds_;
+  std::map<std::uint32_t, RttEstimator> rtt_;  // per target (host order)
+  std::uint64_t late_replies_ = 0;
   TimePoint next_heartbeat_{};
   std::vector<TimePoint> burst_due_;
   bool announced_ = false;  // nothing is broadcast until the first verdict

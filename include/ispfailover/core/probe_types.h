@@ -42,6 +42,16 @@ struct ProbeOutcome {
   std::error_code send_error;  // what sendto() said, in std::system_category
 };
 
+// An echo reply that came after its round was concluded (timed out): the line still works, and
+// the RTT is a sample for the timeout (a congested line's RTT can jump past it).
+struct LateReply {
+  std::uint16_t sequence = 0;
+  std::uint32_t target = 0;  // host byte order
+  Duration rtt{};
+
+  bool operator==(const LateReply&) const = default;
+};
+
 struct RoundReport {
   std::uint16_t sequence = 0;
   TimePoint started;

@@ -12,10 +12,14 @@
 namespace ispf {
 
 struct ReachabilityConfig {
-  std::uint32_t targets = 1;     // probes per round
-  std::uint32_t quorum = 1;      // answers a round needs to succeed
-  std::uint32_t down_after = 6;  // failed rounds in a row that make an up line down
-  std::uint32_t up_after = 3;    // good rounds in a row that make a down line up
+  std::uint32_t targets = 1;  // probes per round
+  std::uint32_t quorum = 1;   // answers a round needs to succeed
+  // An up line is down when every round for down_window has failed, and at least down_after
+  // of them: from the start of the first failed round after the last answered one to the start
+  // of the latest. A glitch shorter than the window is never a down, however fast the rounds.
+  std::uint32_t down_after = 6;
+  Duration down_window = std::chrono::milliseconds(200);
+  std::uint32_t up_after = 3;  // good rounds in a row that make a down line up
   Duration loss_window = std::chrono::seconds(30);
   // Loss is reported over at least this many probes (missing ones count as answered), so a
   // window that has barely started does not make a few lost probes look like 30 % loss.
@@ -39,6 +43,8 @@ struct RoundOutcome {
   // The reason to report if this round is what takes the line down: probe-loss by default,
   // no-route when the kernel refused to send, unreachable when an ICMP error came back.
   std::string failure_reason = kReasonProbeLoss;
+  // When the round was sent: the down window is measured between round starts.
+  TimePoint started{};
 };
 
 struct Transition {
@@ -68,6 +74,14 @@ class Reachability {
   void record_probe(TimePoint concluded_at, std::optional<Duration> rtt);
 
   std::optional<Transition> on_round(const RoundOutcome& round, TimePoint now);
+  // A round that failed has its quorum after all, from late replies: the line answered then, so
+  // the failed rounds before it are no longer a run. It makes no edge (up needs up_after
+  // rounds answered in time).
+  void on_late_answer(TimePoint round_started);
+  // Up, with failed rounds since the last answered one: the shell confirms with a burst.
+  bool suspect() const {
+    return state_ == LinkState::kUp && link_usable_ && !failed_starts_.empty();
+  }
   // Whether the uplink can carry probes: it exists, is up with carrier, and routes to the
   // targets. Unusable takes the line down at once with `reason` (link-down, no-uplink,
   // no-route); a better reason for an unusable link is reported without an edge. Usable again,
@@ -93,6 +107,8 @@ class Reachability {
   };
   std::optional<Transition> move_to(LinkState to, std::string reason, TimePoint now);
   void prune(TimePoint now);
+  void answered_at(TimePoint round_started);
+  bool run_is_down() const;
 
   ReachabilityConfig config_;
   LinkState state_ = LinkState::kDown;
@@ -100,7 +116,9 @@ class Reachability {
   TimePoint since_;
   bool link_usable_ = true;
   std::uint32_t good_in_row_ = 0;
-  std::uint32_t bad_in_row_ = 0;
+  // Starts of the failed rounds that started after the last answered one, oldest first.
+  std::deque<TimePoint> failed_starts_;
+  std::optional<TimePoint> last_answered_start_;
   std::uint32_t targets_up_last_round_ = 0;
   std::optional<Duration> rtt_last_;
   std::deque<ProbeRecord> window_;

@@ -57,8 +57,11 @@ class DatagramSender {
 class Prober {
  public:
   using RoundHandler = std::function<void(const RoundReport&)>;
+  using LateReplyHandler = std::function<void(const LateReply&)>;
   virtual ~Prober() = default;
   virtual void start_round(const RoundRequest& request, RoundHandler done) = 0;
+  // Replies to rounds already concluded (recent ones), each reported once, on the loop.
+  virtual void on_late_reply(LateReplyHandler handler) = 0;
   // Received ICMP packets that were not answers to our requests (other hosts' pings).
   virtual std::uint64_t ignored_packets() const = 0;
 };
