@@ -138,7 +138,7 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
     // Clients do not believe a longer promise (kMaxHeartbeatMs), so none is made.
     return error(
         "--heartbeat",
-        "must be from 10ms to " + format_duration(milliseconds(kMaxHeartbeatMs)) + ", e.g. 300ms");
+        "must be from 10ms to " + format_duration(milliseconds(kMaxHeartbeatMs)) + ", e.g. 100ms");
   }
   if (o.loss_window < o.interval) {
     return error("--loss-window", "must be at least one --interval long, e.g. 30s");
@@ -206,6 +206,11 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   if (o.startup_grace < Duration::zero()) {
     return fail(error("--startup-grace", "must not be negative"));
   }
+  if (o.stale_floor < Duration::zero() || o.stale_floor > kMaxStaleFloor) {
+    return fail(error("--stale-floor", "must be from 0 (none) to " +
+                                           format_duration(kMaxStaleFloor) +
+                                           ", e.g. 800ms for a Wi-Fi client"));
+  }
   if (o.max_clock_skew <= Duration::zero()) {
     return fail(error("--max-clock-skew", "must be more than 0, e.g. 30s"));
   }
@@ -255,6 +260,7 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   settings.policy.when_all_down =
       o.when_all_down == "remove" ? AllDownPolicy::kRemove : AllDownPolicy::kKeep;
   settings.policy.startup_grace = o.startup_grace;
+  settings.policy.stale_floor = o.stale_floor;
   settings.policy.require_fresh_instances = !o.key_file.empty();
   settings.policy.max_clock_skew = o.max_clock_skew;
   return settings;
