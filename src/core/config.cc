@@ -217,6 +217,11 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   if (o.startup_grace < Duration::zero()) {
     return fail(error("--startup-grace", "must not be negative"));
   }
+  if (o.stale_floor < Duration::zero() || o.stale_floor > kMaxStaleFloor) {
+    return fail(error("--stale-floor", "must be from 0 (none) to " +
+                                           format_duration(kMaxStaleFloor) +
+                                           ", e.g. 800ms for a Wi-Fi client"));
+  }
   if (o.max_clock_skew <= Duration::zero()) {
     return fail(error("--max-clock-skew", "must be more than 0, e.g. 30s"));
   }
@@ -266,6 +271,7 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   settings.policy.when_all_down =
       o.when_all_down == "remove" ? AllDownPolicy::kRemove : AllDownPolicy::kKeep;
   settings.policy.startup_grace = o.startup_grace;
+  settings.policy.stale_floor = o.stale_floor;
   settings.policy.require_fresh_instances = !o.key_file.empty();
   settings.policy.max_clock_skew = o.max_clock_skew;
   return settings;

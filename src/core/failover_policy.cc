@@ -217,8 +217,10 @@ Duration FailoverPolicy::failback_hold(const Tracked& isp, TimePoint now) const 
 }
 
 Duration FailoverPolicy::silence_limit(const Status& last) const {
-  // A promise longer than the cap is not believed.
-  return milliseconds(std::min(last.heartbeat_ms, kMaxHeartbeatMs)) * config_.stale_heartbeats;
+  // A promise longer than the cap is not believed. Half a heartbeat more than the missed ones,
+  // so that a report a little late (LAN, a busy client) does not count as one missed.
+  Duration heartbeat = milliseconds(std::min(last.heartbeat_ms, kMaxHeartbeatMs));
+  return std::max(config_.stale_floor, heartbeat * config_.stale_heartbeats + heartbeat / 2);
 }
 
 IspHealth FailoverPolicy::health_of(const Tracked& isp, TimePoint now) const {

@@ -186,6 +186,9 @@ void FailoverShell::carry_out(FailoverActions actions) {
   }
   if (actions.wake_at && timer_) {
     timer_->wake_at(*actions.wake_at, [this] {
+      // A wake-up judges silence: datagrams already in the socket (behind a flood, or a loop
+      // that was busy) are news from before it, and go to the engine first.
+      if (listener_) listener_->read_pending();
       if (engine_) carry_out(engine_->on_wake(env_.now()));
     });
   }

@@ -50,6 +50,10 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
       ->capture_default_str();
   add_duration_option(app, "--startup-grace", o.startup_grace,
                       "After start, how long an ISP not heard yet is given before it is stale");
+  add_duration_option(app, "--stale-floor", o.stale_floor,
+                      "An ISP is stale after (4 + 1/2) of its heartbeats without a datagram, "
+                      "or after this if longer; raise it on Wi-Fi (power save holds broadcasts), "
+                      "e.g. 800ms; 0: none");
   app.add_option("--status-file", o.status_file, "Status JSON, replaced on every change")
       ->capture_default_str();
   app.add_option("--metrics-file", o.metrics_file,

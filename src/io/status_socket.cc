@@ -86,16 +86,22 @@ void UdpListener::wait() {
                      [this, alive = std::weak_ptr<bool>(alive_)](std::error_code ec) {
                        auto token = alive.lock();
                        if (!token || !*token || ec == asio::error::operation_aborted) return;
-                       if (!ec) drain();
+                       // Bounded, so a flood cannot keep the loop from its timers.
+                       if (!ec) drain(256);
                        if (*token) wait();  // the handler may have closed the listener
                      });
 }
 
-void UdpListener::drain() {
+void UdpListener::read_pending() {
+  // As many as the receive buffer can hold (4 MiB asked, which the kernel doubles; even an
+  // empty datagram costs more than 512 bytes of it): everything queued when we were called.
+  drain(16384);
+}
+
+void UdpListener::drain(int most) {
   auto token = alive_;
   const int fd = socket_.native_handle();
-  // Bounded, so a flood cannot keep the loop from its timers.
-  for (int i = 0; i < 256; ++i) {
+  for (int i = 0; i < most; ++i) {
     sockaddr_in from{};
     iovec iov{buffer_.data(), buffer_.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint32_t))];

@@ -37,11 +37,13 @@ class UdpListener final : public DatagramListener {
                                                      Handler handler);
   ~UdpListener() override;
   std::uint64_t overflows() const override { return overflows_; }
+  void read_pending() override;
 
  private:
   UdpListener(asio::ip::udp::socket socket, Handler handler);
   void wait();
-  void drain();
+  // Reads until EAGAIN, `most` datagrams or the handler closing the listener.
+  void drain(int most);
 
   asio::ip::udp::socket socket_;
   Handler handler_;

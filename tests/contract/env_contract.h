@@ -355,6 +355,27 @@ TYPED_TEST_P(EnvContract, ListenerGetsDatagramsWithTheirSourceAndSeesOversize) {
   EXPECT_EQ((*listener)->overflows(), 0u);
 }
 
+// read_pending() alongside the loop: each datagram is handed over once, in order, whichever of
+// the two took it, and with nothing queued it returns at once.
+TYPED_TEST_P(EnvContract, ReadPendingHandsOverEachDatagramOnceInOrder) {
+  this->SetUpLan();
+  std::vector<std::string> received;
+  auto listener = this->world_.env().listen(kPort, [&](std::span<const char> bytes, std::uint32_t) {
+    received.emplace_back(bytes.begin(), bytes.end());
+  });
+  ASSERT_TRUE(listener.has_value()) << listener.error().message();
+  (*listener)->read_pending();
+  EXPECT_TRUE(received.empty());
+  for (const char* text : {"one", "two", "three"}) this->world_.send_from_peer(kPort, text);
+  ASSERT_TRUE(this->world_.await([&] {
+    (*listener)->read_pending();
+    return received.size() >= 3;
+  })) << "not all arrived";
+  this->world_.settle();
+  (*listener)->read_pending();
+  EXPECT_EQ(received, (std::vector<std::string>{"one", "two", "three"}));
+}
+
 TYPED_TEST_P(EnvContract, BroadcastAddressComesFromThePrefix) {
   this->SetUpLan();
   EXPECT_EQ(this->world_.env().ipv4_broadcast_of("lan0"), 0xc0a838ffu);
@@ -439,7 +460,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReplaceTakesOverAForeignRouteOfTheSameMetric, ApplyCarriesOutEachKindOfEdit,
     LinkWatchFollowsALinkThatAppearsLater, LinkWatchFollowsALinkDeletedAndMadeAnew,
     LinkWatchTakesARenameAwayAsGoneAndBackAsThere, LinkWatchReportsCarrierAndIgnoresOtherLinks,
-    ListenerGetsDatagramsWithTheirSourceAndSeesOversize, BroadcastAddressComesFromThePrefix,
+    ListenerGetsDatagramsWithTheirSourceAndSeesOversize,
+    ReadPendingHandsOverEachDatagramOnceInOrder, BroadcastAddressComesFromThePrefix,
     RoutesViaSeesOnlyRoutesOutOfThatLink, LinkDnsNeedsALinkThatReachesTheGateway,
     HooksAreListedAndAKilledHookEndsOnceBySigkill);
 

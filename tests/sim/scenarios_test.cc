@@ -123,7 +123,7 @@ TEST(Sim, BlackholeFailsOverWithinTimingBound) {
   EXPECT_EQ(w.failure(), "");
 }
 
-// 03: a dead router (no datagrams, no forwarding) goes stale after 3 heartbeats.
+// 03: a dead router (no datagrams, no forwarding) goes stale after 4.5 heartbeats.
 TEST(Sim, RouterDeathIsNoticedBySilence) {
   World w(Lab());
   ASSERT_NO_FATAL_FAILURE(Settle(w));

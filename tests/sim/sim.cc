@@ -116,6 +116,9 @@ World::World(WorldConfig config) : config_(std::move(config)), rng_(config_.seed
       isp->config.targets.push_back(0xC6336408 + static_cast<std::uint32_t>(t));  // 198.51.100.8
     }
     isp->config.uplink = "up0";
+    // The profile's heartbeat, not whatever ProbeEngineConfig defaults to: the bounds above
+    // are computed from kHeartbeat.
+    isp->config.heartbeat = kHeartbeat;
     if (config_.dns) isp->config.dns = {isp->lan_addr};
     isp->signs = config_.keyed || config_.routers_keyed;
     isp->clean_since = kEpoch;

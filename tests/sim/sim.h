@@ -29,10 +29,10 @@ inline constexpr Duration kTimeout = 1s;  // the ceiling of the RTT-derived time
 inline constexpr Duration kMinTimeout = 50ms;
 inline constexpr Duration kConfirmInterval = 25ms;
 inline constexpr Duration kDownWindow = 200ms;
-inline constexpr Duration kHeartbeat = 300ms;
+inline constexpr Duration kHeartbeat = 100ms;
 inline constexpr std::uint32_t kDownAfter = 6;
 inline constexpr std::uint32_t kUpAfter = 3;
-inline constexpr std::uint32_t kStaleHeartbeats = 3;
+inline constexpr std::uint32_t kStaleHeartbeats = 4;
 inline constexpr Duration kLossWindow = 30s;
 inline constexpr Duration kStartupGrace = 1500ms;
 
@@ -63,9 +63,11 @@ inline constexpr Duration kBlackholeBoundShortPath = BlackholeBound(kMinTimeout)
 // No route out of the uplink: the route check before each round sees it, the second check in a
 // row (one interval later) takes the line down, then one LAN crossing; 100 ms margin.
 inline constexpr Duration kNoRouteBound = 2 * kInterval + kKernelDelay + kLanDelayMax + 100ms;
+// An ISP is stale (stale_heartbeats + 1/2) heartbeats after its last report (no --stale-floor).
+inline constexpr Duration kStaleLimit = kHeartbeat * kStaleHeartbeats + kHeartbeat / 2;  // 450 ms
 // Router death: its last datagram left at the latest when it died and reached the client within
-// kLanDelayMax; the client calls it stale stale_heartbeats heartbeats after that; 150 ms margin.
-inline constexpr Duration kDeathBound = kHeartbeat * kStaleHeartbeats + kLanDelayMax + 150ms;
+// kLanDelayMax; the client calls it stale kStaleLimit after that; 150 ms margin.
+inline constexpr Duration kDeathBound = kStaleLimit + kLanDelayMax + 150ms;
 // A datagram the LAN dropped is made good by the next heartbeat (or repeat), one LAN crossing on.
 inline constexpr Duration kDropBound = kHeartbeat + kLanDelayMax + 100ms;
 // A path that became clean is reported up once up_after rounds in a row succeed: a round that
@@ -76,7 +78,6 @@ inline constexpr Duration kUpBound =
 // Our route deleted or lost with the client's link: the table watch fires at once and the
 // engine replaces it on the next read; a refused edit is retried after 100 ms, 200 ms, ...
 inline constexpr Duration kRestoreBound = 1s;
-inline constexpr Duration kStaleLimit = kHeartbeat * kStaleHeartbeats;
 
 inline constexpr std::uint64_t kWallBase = 1795000000000ULL;  // Unix ms at virtual time zero
 inline constexpr std::uint32_t kLanPrefix = 0xC0A83800;       // 192.168.56.0/24

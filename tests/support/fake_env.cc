@@ -114,21 +114,55 @@ class FakeEnv::FakeTimer final : public Timer {
   std::optional<FakeLoop::TaskId> task_;
 };
 
+// Arrivals queue as in a socket; the loop hands them over at once unless the test holds them.
 class FakeEnv::Listener final : public DatagramListener {
  public:
-  Listener(FakeEnv& env, std::uint16_t port, Handler handler) : env_(env) {
-    id_ = env.lan().add_listener(
-        port, [this, handler = std::move(handler)](const FakeLan::Datagram& d) {
-          handler(std::span<const char>(d.bytes.data(), d.bytes.size()), d.source);
-        });
+  Listener(FakeEnv& env, std::uint16_t port, Handler handler)
+      : env_(env), handler_(std::move(handler)) {
+    id_ = env.lan().add_listener(port, [this](const FakeLan::Datagram& d) {
+      queue_.push_back(d);
+      if (!env_.datagrams_held_) deliver();
+    });
+    env_.listeners_.insert(this);
   }
-  ~Listener() override { env_.lan().remove_listener(id_); }
+  ~Listener() override {
+    *alive_ = false;
+    env_.lan().remove_listener(id_);
+    env_.listeners_.erase(this);
+  }
   std::uint64_t overflows() const override { return env_.overflows_; }
+  void read_pending() override { deliver(); }
+
+  void deliver() {
+    auto alive = alive_;
+    while (!queue_.empty()) {
+      FakeLan::Datagram d = std::move(queue_.front());
+      queue_.pop_front();
+      // A copy: the handler may close this listener (a reload to another port).
+      Handler handler = handler_;
+      handler(std::span<const char>(d.bytes.data(), d.bytes.size()), d.source);
+      if (!*alive) return;
+    }
+  }
 
  private:
   FakeEnv& env_;
+  Handler handler_;
   int id_ = 0;
+  std::deque<FakeLan::Datagram> queue_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+void FakeEnv::hold_datagrams(bool held) {
+  datagrams_held_ = held;
+  if (held) return;
+  loop_->post([this] {
+    std::vector<Listener*> listeners(listeners_.begin(), listeners_.end());
+    for (Listener* listener : listeners) {
+      if (listeners_.count(listener) && !datagrams_held_) listener->deliver();
+    }
+  });
+}
 
 class FakeEnv::Sender final : public DatagramSender {
  public:

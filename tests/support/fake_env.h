@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -186,6 +187,10 @@ class FakeEnv final : public Env {
   }
   // Every listener of this host counts `n` more datagrams dropped for lack of buffer.
   void add_overflows(std::uint64_t n) { overflows_ += n; }
+  // While held, datagrams that arrive wait in their listener's socket and the loop does not
+  // hand them over (a daemon busy elsewhere); read_pending() still takes them. Released, the
+  // loop hands over what waits on its next turn.
+  void hold_datagrams(bool held);
   void set_probe_script(ProbeScript script) { probe_script_ = std::move(script); }
   // Rounds started by any prober of this host, in order (uplink, request).
   const std::vector<std::pair<std::string, RoundRequest>>& rounds() const { return rounds_; }
@@ -240,6 +245,8 @@ class FakeEnv final : public Env {
   std::errc send_failure_{};
   int send_failures_ = 0;
   std::uint64_t overflows_ = 0;
+  bool datagrams_held_ = false;
+  std::set<Listener*> listeners_;
   ProbeScript probe_script_;
   std::vector<std::pair<std::string, RoundRequest>> rounds_;
   std::set<int> missing_capabilities_;

@@ -326,6 +326,22 @@ TEST(ValidateFailoverTest, Defaults) {
   EXPECT_EQ(settings->policy.when_all_down, AllDownPolicy::kKeep);
   EXPECT_EQ(settings->policy.failback_after, seconds(3));
   EXPECT_EQ(settings->policy.startup_grace, milliseconds(1500));
+  EXPECT_EQ(settings->policy.stale_heartbeats, 4u);
+  EXPECT_EQ(settings->policy.stale_floor, Duration::zero());
+}
+
+TEST(ValidateFailoverTest, StaleFloorChecked) {
+  FailoverOptions options = ValidFailover();
+  options.stale_floor = milliseconds(800);
+  const auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value()) << settings.error().to_string();
+  EXPECT_EQ(settings->policy.stale_floor, milliseconds(800));
+  options.stale_floor = kMaxStaleFloor;
+  EXPECT_TRUE(validate(options).has_value());
+  options.stale_floor = kMaxStaleFloor + milliseconds(1);
+  EXPECT_TRUE(FailoverFailsOn(options, "--stale-floor"));
+  options.stale_floor = -milliseconds(1);
+  EXPECT_TRUE(FailoverFailsOn(options, "--stale-floor"));
 }
 
 TEST(ValidateFailoverTest, IspsSortedByPreference) {

@@ -137,6 +137,29 @@ TEST(FakeEnvTest, HostsOnOneLanHearEachOtherUnlessFiltered) {
   EXPECT_EQ(lan.sent().size(), 3u);
 }
 
+TEST(FakeEnvTest, HeldDatagramsWaitForReadPendingOrTheRelease) {
+  FakeEnv env;
+  std::vector<std::string> heard;
+  auto listener = env.listen(1500, [&](std::span<const char> bytes, std::uint32_t) {
+    heard.emplace_back(bytes.begin(), bytes.end());
+  });
+  ASSERT_TRUE(listener);
+  env.hold_datagrams(true);
+  env.lan().inject(1500, 0xc0a83865, "one");
+  env.lan().inject(1500, 0xc0a83865, "two");
+  env.advance(seconds(1));
+  EXPECT_TRUE(heard.empty()) << "handed over while held";
+  (*listener)->read_pending();
+  EXPECT_EQ(heard, (std::vector<std::string>{"one", "two"}));
+  env.lan().inject(1500, 0xc0a83865, "three");
+  env.loop().run_ready();
+  EXPECT_EQ(heard.size(), 2u);
+  env.hold_datagrams(false);
+  EXPECT_EQ(heard.size(), 2u) << "handed over inside hold_datagrams()";
+  env.loop().run_ready();
+  EXPECT_EQ(heard, (std::vector<std::string>{"one", "two", "three"}));
+}
+
 TEST(FakeEnvTest, TableWatchCoalescesABurstAndStopsWhenDestroyed) {
   FakeEnv env;
   int calls = 0;

@@ -19,6 +19,8 @@ inline constexpr std::uint16_t kDefaultPort = 1500;
 // Routes failoverd installs carry this rtm_protocol, so a restarted daemon knows its own route.
 // Named "ispfailover" in /etc/iproute2/rt_protos.d/ispfailover.conf (where Debian 12's ip reads).
 inline constexpr std::uint8_t kRouteProtocol = 150;
+// failoverd --stale-floor at most: beyond it a dead router would hold traffic for too long.
+inline constexpr Duration kMaxStaleFloor = std::chrono::minutes(1);
 
 // A configuration error: the option at fault and a sentence that says what to do.
 struct ConfigError {
@@ -65,6 +67,8 @@ struct FailoverOptions {
   double max_loss_pct = 20.0;
   std::string when_all_down = "keep";
   Duration startup_grace = std::chrono::milliseconds(1500);
+  // The least silence that makes an ISP stale, whatever its heartbeat; zero: none.
+  Duration stale_floor{};
   std::string status_file = "/run/failoverd/status.json";
   std::string key_file;  // with keys, only datagrams with a valid tag count
   // Obsolete with senders that send epoch=: used only for older ones (docs/security.md).

@@ -38,7 +38,12 @@ struct PolicyConfig {
   Duration failback_after = std::chrono::seconds(3);
   std::uint32_t max_loss_permille = 200;  // above: degraded; back below half: healthy again
   AllDownPolicy when_all_down = AllDownPolicy::kKeep;
-  std::uint32_t stale_heartbeats = 3;  // promised heartbeats missed before an ISP is stale
+  // An ISP is stale after (stale_heartbeats + 1/2) promised heartbeats without a report: a false
+  // stale needs this many lost in a row, and the half absorbs LAN latency and a busy client.
+  std::uint32_t stale_heartbeats = 4;
+  // The silence limit is never below this (failoverd --stale-floor): a client whose own link
+  // holds broadcasts back (Wi-Fi power save) raises it. Zero: no floor.
+  Duration stale_floor{};
   // After start, an ISP not heard from yet is given this long before it counts as stale, so a
   // restart does not move traffic off a route that is already carrying it.
   Duration startup_grace = std::chrono::milliseconds(1500);

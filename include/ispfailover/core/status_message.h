@@ -53,7 +53,8 @@ inline constexpr std::size_t kMaxDatagramBytes = 512;
 inline constexpr std::size_t kMaxNameLength = 32;
 inline constexpr std::uint32_t kMaxTargets = 16;
 // The longest heartbeat a datagram may promise and be believed (both sides keep to it): one
-// datagram, forged or not, keeps an ISP fresh for at most stale_heartbeats times this.
+// datagram, forged or not, keeps an ISP fresh for at most stale_heartbeats + 1/2 times this
+// (or a client's --stale-floor, if longer).
 inline constexpr std::uint32_t kMaxHeartbeatMs = 10'000;
 // Without a key, a sequence number this far (or farther) behind the newest is a restart of the
 // numbering, not a replay: a forged datagram with a huge seq cannot lock the real sender out.

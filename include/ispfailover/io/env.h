@@ -43,6 +43,11 @@ class DatagramListener {
   virtual ~DatagramListener() = default;
   // Datagrams the socket dropped for lack of buffer (SO_RXQ_OVFL), where the kernel says.
   virtual std::uint64_t overflows() const = 0;
+  // Hands every datagram already queued to the handler now, in order, instead of when the loop
+  // next looks: before a deadline is judged, so a busy loop or a flood ahead of them never makes
+  // a sender that did speak look silent. Returns once nothing is queued (or after more than a
+  // full receive buffer, so a flood faster than we read cannot hold the caller forever).
+  virtual void read_pending() = 0;
 };
 
 // Status datagrams out, to fixed IPv4 destinations; best effort, errors returned, never thrown.

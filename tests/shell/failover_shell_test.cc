@@ -1,0 +1,141 @@
+// failoverd's shell on FakeEnv: what it does between the seam and the engine, in virtual time.
+#include "failover_shell.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ispfailover/core/status_message.h"
+#include "support/fake_env.h"
+#include "support/sample_status.h"
+
+namespace ispf {
+namespace {
+
+constexpr std::uint32_t kIsp1 = 0xc0a83865;  // 192.168.56.101
+constexpr std::uint32_t kIsp2 = 0xc0a83866;  // 192.168.56.102
+
+class FailoverShellTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    env_.kernel().add_link("lan0");
+    env_.kernel().add_address("lan0", env_.address(), 24);
+    ASSERT_TRUE(shell_
+                    .configure({"failoverd", "--isp", "isp1=192.168.56.101", "--isp",
+                                "isp2=192.168.56.102", "--hook-dir", "", "--state-dir", "",
+                                "--status-file", "/run/failoverd/status.json"})
+                    .run);
+    ASSERT_EQ(shell_.start(), std::nullopt);
+  }
+
+  // One report of `name` from `gateway`, by default with ispprobed's default heartbeat.
+  void Report(const std::string& name, std::uint32_t gateway, std::uint32_t heartbeat_ms = 100) {
+    Status status = test::SampleStatus();
+    status.name = name;
+    status.instance += gateway;
+    status.seq = ++seq_[name];
+    status.time_ms = env_.now().wall_ms;
+    status.heartbeat_ms = heartbeat_ms;
+    status.loss_permille = 0;
+    env_.lan().inject(kDefaultPort, gateway, encode(status));
+  }
+
+  // Both routers report every 100 ms for `d`; returns when the last report reached the shell.
+  TimePoint Heartbeats(Duration d) {
+    TimePoint end = env_.now().steady + d;
+    TimePoint last = env_.now().steady;
+    while (env_.now().steady + std::chrono::milliseconds(100) <= end) {
+      env_.advance(std::chrono::milliseconds(100));
+      Report("isp1", kIsp1);
+      Report("isp2", kIsp2);
+      env_.loop().run_ready();
+      last = env_.now().steady;
+    }
+    return last;
+  }
+
+  std::optional<std::uint32_t> RouteGateway() {
+    auto routes = env_.kernel().default_routes(254);
+    if (!routes) return std::nullopt;
+    for (const auto& route : *routes) {
+      if (route.protocol == kRouteProtocol) return route.gateway;
+    }
+    return std::nullopt;
+  }
+
+  // isp2 promises the longest heartbeat: it stays fresh while isp1 is silent.
+  void Isp2StaysFresh() {
+    Report("isp2", kIsp2, kMaxHeartbeatMs);
+    env_.loop().run_ready();
+  }
+
+  std::optional<IspHealth> HealthOf(const std::string& name) {
+    for (const auto& isp : shell_.engine()->policy().view(env_.now().steady)) {
+      if (isp.config.name == name) return isp.health;
+    }
+    return std::nullopt;
+  }
+
+  FakeEnv env_;
+  FailoverShell shell_{env_};
+  std::map<std::string, std::uint64_t> seq_;
+};
+
+TEST_F(FailoverShellTest, RouteFollowsTheReports) {
+  Heartbeats(std::chrono::seconds(2));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  EXPECT_EQ(HealthOf("isp1"), std::optional<IspHealth>(IspHealth::kUp));
+}
+
+// The control for the next test: a report that never comes makes isp1 stale at 450 ms.
+TEST_F(FailoverShellTest, SilenceMakesAnIspStaleAtTheLimit) {
+  TimePoint last = Heartbeats(std::chrono::seconds(2));
+  ASSERT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  Isp2StaysFresh();
+  env_.run_until(last + std::chrono::milliseconds(449));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  env_.run_until(last + std::chrono::milliseconds(451));
+  EXPECT_EQ(HealthOf("isp1"), std::optional<IspHealth>(IspHealth::kStale));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp2));
+}
+
+// The loop is busy (or behind a flood) when isp1's report arrives: it waits in the socket, not
+// yet handed over, when the stale deadline fires. The shell reads it before judging, so isp1
+// stays fresh and the route stays.
+TEST_F(FailoverShellTest, ADatagramQueuedWhenTheDeadlineFiresKeepsTheIspFresh) {
+  TimePoint last = Heartbeats(std::chrono::seconds(2));
+  ASSERT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  Isp2StaysFresh();
+  env_.hold_datagrams(true);
+  env_.run_until(last + std::chrono::milliseconds(440));
+  Report("isp1", kIsp1);
+  env_.run_until(last + std::chrono::milliseconds(451));
+  EXPECT_EQ(HealthOf("isp1"), std::optional<IspHealth>(IspHealth::kUp));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  EXPECT_EQ(shell_.engine()->policy().switches(), 0u);
+  env_.hold_datagrams(false);
+  Heartbeats(std::chrono::seconds(1));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+}
+
+// --stale-floor, and a reload (SIGHUP) that changes it.
+TEST_F(FailoverShellTest, StaleFloorComesFromTheOptionsAndAReload) {
+  ASSERT_EQ(
+      shell_.reload({"failoverd", "--isp", "isp1=192.168.56.101", "--isp", "isp2=192.168.56.102",
+                     "--hook-dir", "", "--state-dir", "", "--stale-floor", "800ms"}),
+      std::nullopt);
+  TimePoint last = Heartbeats(std::chrono::seconds(2));
+  ASSERT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  Isp2StaysFresh();
+  env_.run_until(last + std::chrono::milliseconds(799));
+  EXPECT_EQ(HealthOf("isp1"), std::optional<IspHealth>(IspHealth::kUp));
+  env_.run_until(last + std::chrono::milliseconds(801));
+  EXPECT_EQ(HealthOf("isp1"), std::optional<IspHealth>(IspHealth::kStale));
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp2));
+}
+
+}  // namespace
+}  // namespace ispf
