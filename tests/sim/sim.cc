@@ -258,11 +258,12 @@ void World::isp_apply(int i, ProbeActions&& actions) {
     for (auto& e : actions.log) note("probed-log", i, 0, 0, std::move(e.text));
   }
   for (auto& bytes : actions.send) broadcast(i, std::move(bytes));
-  if (actions.wake_at && actions.wake_at != isp.wake_at) {
+  // A wake-up asked for a time already past comes at once (Timer's contract too).
+  if (actions.wake_at && std::max(*actions.wake_at, now_) != isp.wake_at) {
     // One timer per daemon: a new wake_at replaces the old one (Timer's contract).
-    isp.wake_at = actions.wake_at;
     std::uint64_t gen = isp.gen;
     TimePoint when = std::max(*actions.wake_at, now_);
+    isp.wake_at = when;
     schedule(when, [this, i, gen, when] {
       Isp& s = *isps_[i];
       if (!s.engine || s.gen != gen || s.wake_at != when) return;
