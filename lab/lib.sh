@@ -301,6 +301,59 @@ lab_loss() {
   lab_in inet nft add rule inet lab "$1_out" numgen random mod 100 "<" "$2" drop
 }
 
+# A delay line (tests/tools/lab_delayline, a tun device) on everything that comes in from ISP's
+# uplink, in the internet: lab_delayline_start ISP [lab_delayline OPTIONS...], e.g.
+# --delay-ms 1 --step-delay-ms 150, or --glitch-ms 120 --glitch-every-ms 1500. The replies are
+# not delayed, so the path's RTT grows by the delay. inet routes what arrives on veth ISP into tun
+# "dl-ISP" (policy rule, table LAB_DELAY_TABLE[ISP]; the local table moves behind that rule so
+# packets to inet's own addresses are steered too), the tool writes each packet back there and
+# the kernel delivers it as arriving on the tun. lab_delayline_stop ISP removes all of it.
+declare -A LAB_DELAY_TABLE=([isp1]=101 [isp2]=102)
+LAB_DELAY_PREF=90         # the steering rules' preference; the local table moves to 100
+lab_delayline_start() {
+  local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
+  shift
+  [[ -x $LAB_BIN_DIR/lab_delayline ]] || lab_die "$LAB_BIN_DIR/lab_delayline not built"
+  lab_in inet ip tuntap add dev "$dev" mode tun
+  lab_in inet ip link set "$dev" up
+  # Re-injected packets come from the ISP's address on a link that does not route back to it.
+  lab_in inet sysctl -n net.ipv4.conf.all.rp_filter >"$LAB_DIR/delayline-$isp.rp_filter"
+  lab_in inet sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$dev.rp_filter=0"
+  # inet forwards nothing, but what comes in on veth ISP is now routed out of the tun.
+  lab_in inet sysctl -qw "net.ipv4.conf.$isp.forwarding=1"
+  lab_in inet ip route add default dev "$dev" table "$table"
+  : >"$LAB_DIR/delayline-$isp.log"
+  lab_spawn "delayline-$isp" inet "$LAB_BIN_DIR/lab_delayline" --dev "$dev" "$@"
+  lab_wait_until 5 grep -q "ready" "$LAB_DIR/delayline-$isp.log" ||
+    lab_die "lab_delayline did not start: $(cat "$LAB_DIR/delayline-$isp.log")"
+  if ! lab_in inet ip rule show pref 100 | grep -q "lookup local"; then
+    lab_in inet ip rule add pref 100 lookup local
+    lab_in inet ip rule del pref 0 lookup local
+  fi
+  lab_in inet ip rule add pref "$LAB_DELAY_PREF" iif "$isp" lookup "$table"
+}
+
+# Signals ISP's delay line: USR1 to its --step-delay-ms, USR2 back to --delay-ms.
+lab_delayline_signal() { kill -s "$2" "$(lab_pid "delayline-$1")"; }
+
+# Ends ISP's delay line and its steering; prints the tool's last line (its counters).
+lab_delayline_stop() {
+  local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
+  lab_in inet ip rule del pref "$LAB_DELAY_PREF" iif "$isp" lookup "$table" 2>/dev/null || true
+  if ! lab_in inet ip rule show | grep -q "^$LAB_DELAY_PREF:"; then
+    lab_in inet ip rule add pref 0 lookup local 2>/dev/null || true
+    lab_in inet ip rule del pref 100 lookup local 2>/dev/null || true
+  fi
+  lab_stop "delayline-$isp" TERM
+  tail -n 1 "$LAB_DIR/delayline-$isp.log"
+  lab_in inet ip route flush table "$table" 2>/dev/null || true
+  lab_in inet ip tuntap del dev "$dev" mode tun 2>/dev/null || true
+  lab_in inet sysctl -qw "net.ipv4.conf.$isp.forwarding=0"
+  if [[ -s $LAB_DIR/delayline-$isp.rp_filter ]]; then
+    lab_in inet sysctl -qw "net.ipv4.conf.all.rp_filter=$(cat "$LAB_DIR/delayline-$isp.rp_filter")"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Daemons
 
