@@ -582,6 +582,39 @@ lab_first_datagram() {
       END { if (!found) print "-" }'
 }
 
+# RTTs ISP's datagrams reported at or after FROM, one a line: TIME RTT_LAST_US RTT_AVG_US ("-"
+# where absent): lab_datagram_rtts ISP FROM [NAME]
+lab_datagram_rtts() {
+  awk -v isp="$1" -v from="$2" '
+    function emit() {
+      if (ts != "" && name == isp && ts >= from) print ts, last, avg
+      ts = ""; name = ""; last = "-"; avg = "-"
+    }
+    /^[0-9]+\.[0-9]+ IP / { emit(); ts = $1; next }
+    /^name=/ { name = substr($0, 6) }
+    /^rtt_last_us=/ { last = substr($0, 13) }
+    /^rtt_avg_us=/ { avg = substr($0, 12) }
+    END { emit() }' "$LAB_DIR/${3:-datagrams}.raw"
+}
+
+# True when a datagram from ISP at or after FROM reported rtt_last_us of at least US.
+lab_datagram_rtt_reached() {
+  lab_datagram_rtts "$1" "$2" | awk -v us="$3" '$2 != "-" && $2 + 0 >= us { f = 1 } END { exit !f }'
+}
+
+# Samples the client's route and failoverd's view of isp1 every INTERVAL s (default 0.5) for
+# SECONDS, one line a sample appended to LOG: lab_observe SECONDS LOG [INTERVAL]
+lab_observe() {
+  local end=$((SECONDS + $1))
+  while ((SECONDS < end)); do
+    echo "$(date +%T.%1N) route=$(lab_client_gw) $(lab_status_get '"switches=\(.switches) active=\(.active) " + (.isps[] | select(.name == "isp1") | "isp1=\(.state) isp1_loss=\(.loss_pct) isp1_rtt_ms=\(.rtt_ms)")')" >>"$2"
+    sleep "${3:-0.5}"
+  done
+}
+
+# True when every sample of a lab_observe LOG shows the route via GW: lab_samples_on GW LOG
+lab_samples_on() { [[ -s $2 ]] && ! grep -v "route=$1 " "$2" >/dev/null; }
+
 # Records the client's route changes (ip -ts monitor route).
 lab_watch_routes_start() {
   local name=${1:-routes}
