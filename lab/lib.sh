@@ -304,10 +304,14 @@ lab_loss() {
 # A delay line (tests/tools/lab_delayline, a tun device) on everything that comes in from ISP's
 # uplink, in the internet: lab_delayline_start ISP [lab_delayline OPTIONS...], e.g.
 # --delay-ms 1 --step-delay-ms 150, or --glitch-ms 120 --glitch-every-ms 1500. The replies are
-# not delayed, so the path's RTT grows by the delay. inet routes what arrives on veth ISP into tun
+# not delayed, so the path's RTT grows by the delay. inet marks the IP packets that arrive on veth
+# ISP (nft table "ip delay_ISP", after the fault chains) and routes the marked ones into tun
 # "dl-ISP" (policy rule, table LAB_DELAY_TABLE[ISP]; the local table moves behind that rule so
-# packets to inet's own addresses are steered too), the tool writes each packet back there and
-# the kernel delivers it as arriving on the tun. lab_delayline_stop ISP removes all of it.
+# packets to inet's own addresses are steered too); the tool writes each packet back there and
+# the kernel delivers it as arriving on the tun. A mark, not "iif ISP": the kernel answers ARP
+# only for addresses the input route lookup (iif, no mark) finds local, so with "iif" the ISP
+# router's neighbour entry for inet fails once it needs confirming (about 20 s in) and its
+# uplink dies. lab_delayline_stop ISP removes all of it.
 declare -A LAB_DELAY_TABLE=([isp1]=101 [isp2]=102)
 LAB_DELAY_PREF=90         # the steering rules' preference; the local table moves to 100
 lab_delayline_start() {
@@ -330,7 +334,15 @@ lab_delayline_start() {
     lab_in inet ip rule add pref 100 lookup local
     lab_in inet ip rule del pref 0 lookup local
   fi
-  lab_in inet ip rule add pref "$LAB_DELAY_PREF" iif "$isp" lookup "$table"
+  lab_in inet nft -f - <<EOF
+table ip delay_$isp {
+  chain pre {
+    type filter hook prerouting priority -200; policy accept;
+    iifname "$isp" meta mark set $table
+  }
+}
+EOF
+  lab_in inet ip rule add pref "$LAB_DELAY_PREF" fwmark "$table" lookup "$table"
 }
 
 # Signals ISP's delay line: USR1 to its --step-delay-ms, USR2 back to --delay-ms.
@@ -339,7 +351,8 @@ lab_delayline_signal() { kill -s "$2" "$(lab_pid "delayline-$1")"; }
 # Ends ISP's delay line and its steering; prints the tool's last line (its counters).
 lab_delayline_stop() {
   local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
-  lab_in inet ip rule del pref "$LAB_DELAY_PREF" iif "$isp" lookup "$table" 2>/dev/null || true
+  lab_in inet nft delete table ip "delay_$isp" 2>/dev/null || true
+  lab_in inet ip rule del pref "$LAB_DELAY_PREF" fwmark "$table" lookup "$table" 2>/dev/null || true
   if ! lab_in inet ip rule show | grep -q "^$LAB_DELAY_PREF:"; then
     lab_in inet ip rule add pref 0 lookup local 2>/dev/null || true
     lab_in inet ip rule del pref 100 lookup local 2>/dev/null || true
