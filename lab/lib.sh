@@ -301,6 +301,72 @@ lab_loss() {
   lab_in inet nft add rule inet lab "$1_out" numgen random mod 100 "<" "$2" drop
 }
 
+# A delay line (tests/tools/lab_delayline, a tun device) on everything that comes in from ISP's
+# uplink, in the internet: lab_delayline_start ISP [lab_delayline OPTIONS...], e.g.
+# --delay-ms 1 --step-delay-ms 150, or --glitch-ms 120 --glitch-every-ms 1500. The replies are
+# not delayed, so the path's RTT grows by the delay. inet marks the IP packets that arrive on veth
+# ISP (nft table "ip delay_ISP", after the fault chains) and routes the marked ones into tun
+# "dl-ISP" (policy rule, table LAB_DELAY_TABLE[ISP]; the local table moves behind that rule so
+# packets to inet's own addresses are steered too); the tool writes each packet back there and
+# the kernel delivers it as arriving on the tun. A mark, not "iif ISP": the kernel answers ARP
+# only for addresses the input route lookup (iif, no mark) finds local, so with "iif" the ISP
+# router's neighbour entry for inet fails once it needs confirming (about 20 s in) and its
+# uplink dies. lab_delayline_stop ISP removes all of it.
+declare -A LAB_DELAY_TABLE=([isp1]=101 [isp2]=102)
+LAB_DELAY_PREF=90         # the steering rules' preference; the local table moves to 100
+lab_delayline_start() {
+  local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
+  shift
+  [[ -x $LAB_BIN_DIR/lab_delayline ]] || lab_die "$LAB_BIN_DIR/lab_delayline not built"
+  lab_in inet ip tuntap add dev "$dev" mode tun
+  lab_in inet ip link set "$dev" up
+  # Re-injected packets come from the ISP's address on a link that does not route back to it.
+  lab_in inet sysctl -n net.ipv4.conf.all.rp_filter >"$LAB_DIR/delayline-$isp.rp_filter"
+  lab_in inet sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$dev.rp_filter=0"
+  # inet forwards nothing, but what comes in on veth ISP is now routed out of the tun.
+  lab_in inet sysctl -qw "net.ipv4.conf.$isp.forwarding=1"
+  lab_in inet ip route add default dev "$dev" table "$table"
+  : >"$LAB_DIR/delayline-$isp.log"
+  lab_spawn "delayline-$isp" inet "$LAB_BIN_DIR/lab_delayline" --dev "$dev" "$@"
+  lab_wait_until 5 grep -q "ready" "$LAB_DIR/delayline-$isp.log" ||
+    lab_die "lab_delayline did not start: $(cat "$LAB_DIR/delayline-$isp.log")"
+  if ! lab_in inet ip rule show pref 100 | grep -q "lookup local"; then
+    lab_in inet ip rule add pref 100 lookup local
+    lab_in inet ip rule del pref 0 lookup local
+  fi
+  lab_in inet nft -f - <<EOF
+table ip delay_$isp {
+  chain pre {
+    type filter hook prerouting priority -200; policy accept;
+    iifname "$isp" meta mark set $table
+  }
+}
+EOF
+  lab_in inet ip rule add pref "$LAB_DELAY_PREF" fwmark "$table" lookup "$table"
+}
+
+# Signals ISP's delay line: USR1 to its --step-delay-ms, USR2 back to --delay-ms.
+lab_delayline_signal() { kill -s "$2" "$(lab_pid "delayline-$1")"; }
+
+# Ends ISP's delay line and its steering; prints the tool's last line (its counters).
+lab_delayline_stop() {
+  local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
+  lab_in inet nft delete table ip "delay_$isp" 2>/dev/null || true
+  lab_in inet ip rule del pref "$LAB_DELAY_PREF" fwmark "$table" lookup "$table" 2>/dev/null || true
+  if ! lab_in inet ip rule show | grep -q "^$LAB_DELAY_PREF:"; then
+    lab_in inet ip rule add pref 0 lookup local 2>/dev/null || true
+    lab_in inet ip rule del pref 100 lookup local 2>/dev/null || true
+  fi
+  lab_stop "delayline-$isp" TERM
+  tail -n 1 "$LAB_DIR/delayline-$isp.log"
+  lab_in inet ip route flush table "$table" 2>/dev/null || true
+  lab_in inet ip tuntap del dev "$dev" mode tun 2>/dev/null || true
+  lab_in inet sysctl -qw "net.ipv4.conf.$isp.forwarding=0"
+  if [[ -s $LAB_DIR/delayline-$isp.rp_filter ]]; then
+    lab_in inet sysctl -qw "net.ipv4.conf.all.rp_filter=$(cat "$LAB_DIR/delayline-$isp.rp_filter")"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Daemons
 
@@ -528,6 +594,39 @@ lab_first_datagram() {
     awk -v isp="$1" -v st="$2" -v from="$3" '!found && $3 == isp && $4 == st && $1 >= from { print $1; found = 1 }
       END { if (!found) print "-" }'
 }
+
+# RTTs ISP's datagrams reported at or after FROM, one a line: TIME RTT_LAST_US RTT_AVG_US ("-"
+# where absent): lab_datagram_rtts ISP FROM [NAME]
+lab_datagram_rtts() {
+  awk -v isp="$1" -v from="$2" '
+    function emit() {
+      if (ts != "" && name == isp && ts >= from) print ts, last, avg
+      ts = ""; name = ""; last = "-"; avg = "-"
+    }
+    /^[0-9]+\.[0-9]+ IP / { emit(); ts = $1; next }
+    /^name=/ { name = substr($0, 6) }
+    /^rtt_last_us=/ { last = substr($0, 13) }
+    /^rtt_avg_us=/ { avg = substr($0, 12) }
+    END { emit() }' "$LAB_DIR/${3:-datagrams}.raw"
+}
+
+# True when a datagram from ISP at or after FROM reported rtt_last_us of at least US.
+lab_datagram_rtt_reached() {
+  lab_datagram_rtts "$1" "$2" | awk -v us="$3" '$2 != "-" && $2 + 0 >= us { f = 1 } END { exit !f }'
+}
+
+# Samples the client's route and failoverd's view of isp1 every INTERVAL s (default 0.5) for
+# SECONDS, one line a sample appended to LOG: lab_observe SECONDS LOG [INTERVAL]
+lab_observe() {
+  local end=$((SECONDS + $1))
+  while ((SECONDS < end)); do
+    echo "$(date +%T.%1N) route=$(lab_client_gw) $(lab_status_get '"switches=\(.switches) active=\(.active) " + (.isps[] | select(.name == "isp1") | "isp1=\(.state) isp1_loss=\(.loss_pct) isp1_rtt_ms=\(.rtt_ms)")')" >>"$2"
+    sleep "${3:-0.5}"
+  done
+}
+
+# True when every sample of a lab_observe LOG shows the route via GW: lab_samples_on GW LOG
+lab_samples_on() { [[ -s $2 ]] && ! grep -v "route=$1 " "$2" >/dev/null; }
 
 # Records the client's route changes (ip -ts monitor route).
 lab_watch_routes_start() {
