@@ -416,7 +416,7 @@ lab_probed_conf() {
   local conf=(name="$isp" uplink=up0 lan=lan0 target="${LAB_TARGETS[0]}" target="${LAB_TARGETS[1]}"
     quorum=1)
   case $profile in
-    fast) conf+=(interval=40ms timeout=80ms down-after=4 up-after=3 heartbeat=50ms) ;;
+    fast) conf+=(interval=50ms down-window=100ms heartbeat=50ms) ;;
     *) conf+=(interval=150ms timeout=300ms down-after=6 up-after=3 heartbeat=300ms) ;;
   esac
   conf+=(loss-window=30s port=1500 state-dir="$LAB_DIR/state-$isp" metrics-file="$LAB_DIR/$isp.prom"
