@@ -417,7 +417,7 @@ lab_probed_conf() {
     quorum=1)
   case $profile in
     fast) conf+=(interval=50ms down-window=100ms heartbeat=50ms) ;;
-    *) conf+=(interval=150ms timeout=300ms down-after=6 up-after=3 heartbeat=300ms) ;;
+    *) ;;  # the daemons' own defaults (docs/timing.md)
   esac
   conf+=(loss-window=30s port=1500 state-dir="$LAB_DIR/state-$isp" metrics-file="$LAB_DIR/$isp.prom"
     log-level="${LAB_LOG_LEVEL:-info}")
