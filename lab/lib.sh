@@ -416,7 +416,7 @@ lab_probed_conf() {
   local conf=(name="$isp" uplink=up0 lan=lan0 target="${LAB_TARGETS[0]}" target="${LAB_TARGETS[1]}"
     quorum=1)
   case $profile in
-    fast) conf+=(interval=50ms down-window=100ms heartbeat=50ms) ;;
+    fast) conf+=(interval=50ms down-window=100ms down-after=4 heartbeat=50ms) ;;
     *) ;;  # the daemons' own defaults (docs/timing.md)
   esac
   conf+=(loss-window=30s port=1500 state-dir="$LAB_DIR/state-$isp" metrics-file="$LAB_DIR/$isp.prom"

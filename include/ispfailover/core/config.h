@@ -42,7 +42,7 @@ struct ProbedOptions {
   Duration timeout = std::chrono::seconds(1);  // the ceiling of the RTT-derived timeout
   Duration min_timeout = std::chrono::milliseconds(50);
   Duration confirm_interval = std::chrono::milliseconds(25);
-  std::uint32_t down_after = 6;
+  std::uint32_t down_after = 8;
   Duration down_window = std::chrono::milliseconds(200);
   std::uint32_t up_after = 3;
   Duration heartbeat = std::chrono::milliseconds(100);

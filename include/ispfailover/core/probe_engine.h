@@ -31,7 +31,7 @@ struct ProbeEngineConfig {
   Duration min_timeout = std::chrono::milliseconds(50);
   // After a failed round, rounds come this often until one is answered or the line is down.
   Duration confirm_interval = std::chrono::milliseconds(25);
-  std::uint32_t down_after = 6;
+  std::uint32_t down_after = 8;
   Duration down_window = std::chrono::milliseconds(200);
   std::uint32_t up_after = 3;
   Duration heartbeat = std::chrono::milliseconds(100);
