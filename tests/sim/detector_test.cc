@@ -60,8 +60,17 @@ struct Outcome {
 // Runs one ProbeEngine (default settings, `targets` targets, quorum 1) against a path with
 // the given RTT and loss for `length` of virtual time. `outage_every`: a silent blackhole of
 // 2 s starts this often (zero: never), and the time to its down verdict is recorded.
+// What else happens to the path: a silence of `outage_length` every `outage_every` (zero:
+// never), and an RTT that moves between the base and `step_to` every `step_every`.
+struct PathEvents {
+  Duration outage_every{};
+  Duration outage_length = std::chrono::seconds(2);
+  Duration step_to{};
+  Duration step_every{};
+};
+
 Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration length,
-                    Duration outage_every = Duration::zero(), std::uint64_t seed = 1) {
+                    PathEvents path = {}, std::uint64_t seed = 1) {
   ProbeEngineConfig config;
   config.name = "isp1";
   for (int i = 0; i < targets; ++i) config.targets.push_back(0xc6336408 + i);
@@ -74,10 +83,15 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
   std::optional<TimePoint> wake;
   Outcome out;
   std::mt19937_64 jitter_rng(seed);
+  const Duration outage_every = path.outage_every;
   auto in_outage = [&](TimePoint at) {
     if (outage_every == Duration::zero()) return false;
     auto phase = (at - t0) % outage_every;
-    return at - t0 >= outage_every && phase < 2s;
+    return at - t0 >= outage_every && phase < path.outage_length;
+  };
+  auto rtt_at = [&](TimePoint at) {
+    if (path.step_every == Duration::zero()) return rtt;
+    return ((at - t0) / path.step_every) % 2 == 1 ? path.step_to : rtt;
   };
   std::function<void(const ProbeActions&)> take = [&](const ProbeActions& a) {
     // One timer: a new wake-up replaces the old one; one already past comes at once.
@@ -108,7 +122,8 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
     for (auto target : request.targets) {
       ProbeOutcome probe;
       probe.target = target;
-      Duration this_rtt = rtt + std::uniform_int_distribution<int>(0, 1000)(jitter_rng) * 1us;
+      Duration this_rtt =
+          rtt_at(now) + std::uniform_int_distribution<int>(0, 1000)(jitter_rng) * 1us;
       bool gone = in_outage(now) || lost(now, 0) || lost(now + this_rtt / 2, 1);
       if (!gone && this_rtt < request.timeout) {
         probe.rtt = this_rtt;
@@ -192,7 +207,8 @@ TEST(Detector, BurstyLossOfTheSameAverageMakesNoDown) {
 
 TEST(Detector, BlackholeVerdictWithinHalfASecondUpTo50msRtt) {
   for (Duration rtt : {1ms, 10ms, 25ms, 50ms}) {
-    Outcome o = RunDetector(2, rtt, IndependentLoss(0, 1), std::chrono::minutes(10), 7s + 3ms);
+    Outcome o = RunDetector(2, rtt, IndependentLoss(0, 1), std::chrono::minutes(10),
+                            PathEvents{.outage_every = 7s + 3ms});
     ASSERT_GE(o.verdicts.size(), 80u);
     std::sort(o.verdicts.begin(), o.verdicts.end());
     Duration median = o.verdicts[o.verdicts.size() / 2];
@@ -204,6 +220,28 @@ TEST(Detector, BlackholeVerdictWithinHalfASecondUpTo50msRtt) {
     EXPECT_LE(median, 400ms) << "rtt " << to_ms(rtt);
     EXPECT_EQ(o.downs, static_cast<int>(o.verdicts.size())) << "a down outside an outage";
   }
+}
+
+TEST(Detector, GlitchesOf120msEvery1500msMakeNoDown) {
+  // The glitch: all traffic dropped for 120 ms every 1.5 s, here for a simulated hour.
+  Outcome o = RunDetector(1, 1ms, IndependentLoss(0, 1), std::chrono::hours(1),
+                          PathEvents{.outage_every = 1500ms, .outage_length = 120ms});
+  EXPECT_EQ(o.downs, 0);
+  // The same glitches, 250 ms long, outlast the window: the harness sees them.
+  Outcome longer = RunDetector(1, 1ms, IndependentLoss(0, 1), std::chrono::minutes(1),
+                               PathEvents{.outage_every = 1500ms, .outage_length = 250ms});
+  EXPECT_GT(longer.downs, 10);
+}
+
+TEST(Detector, RttStepsTo150msAndBackMakeNoDown) {
+  // 1 ms and 150 ms in turn, 10 s each, for a simulated hour: 360 steps each way.
+  Outcome o = RunDetector(1, 1ms, IndependentLoss(0, 1), std::chrono::hours(1),
+                          PathEvents{.step_to = 150ms, .step_every = 10s});
+  EXPECT_EQ(o.downs, 0);
+  // A step to 400 ms is more than the window and the floor: it looks like an outage at first.
+  Outcome big = RunDetector(1, 1ms, IndependentLoss(0, 1), std::chrono::minutes(2),
+                            PathEvents{.step_to = 400ms, .step_every = 10s});
+  EXPECT_GT(big.downs, 0);
 }
 
 }  // namespace
