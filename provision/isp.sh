@@ -124,11 +124,8 @@ uplink = "$uplink"
 lan = "$lan"
 target = $(toml_list "${targets[@]}")
 quorum = 1
-interval = "150ms"
-timeout = "300ms"
-down-after = 6
-up-after = 3
-heartbeat = "300ms"
+# Timing: ispprobed's defaults (docs/timing.md): rounds every 150 ms, timeouts from the RTT,
+# down after 200 ms unanswered, heartbeat 100 ms.
 port = 1500
 log-level = "info"
 EOT

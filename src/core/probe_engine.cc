@@ -116,8 +116,9 @@ ProbeActions ProbeEngine::on_wake(Now now) {
 TimePoint ProbeEngine::next_round_due() const {
   // A miss is cheap to double-check: while up rounds have failed since the last answered one,
   // rounds come every confirm_interval, so the down verdict needs down_window, not down_after
-  // intervals, and a lost probe is forgiven as fast.
-  if (reachability_.suspect()) {
+  // intervals, and a lost probe is forgiven as fast. Until the first verdict too: a restarted
+  // ispprobed must speak again before clients call its silence stale (4.5 heartbeats).
+  if (reachability_.suspect() || !announced_) {
     return std::min(next_round_, last_round_start_ + config_.confirm_interval);
   }
   return next_round_;
@@ -145,6 +146,7 @@ ProbeActions ProbeEngine::on_late_reply(const LateReply& reply, Now /*now*/) {
   // Later than the longest timeout is no answer: a path that slow is broken for traffic too.
   if (reply.rtt > config_.timeout) return out;
   ++late_replies_;
+  ++probes_answered_[reply.target];
   estimator(reply.target).sample(reply.rtt);
   auto it = sent_rounds_.find(reply.sequence);
   out.log.push_back(event(LogLevel::kDebug, EventKind::kProbe,

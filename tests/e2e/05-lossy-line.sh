@@ -17,9 +17,19 @@ observe() {
   done
 }
 
+# isp1's probes sent so far (its metrics file, written at least once a second)
+probes_sent() { awk '/^ispfailover_probes_sent_total/ { print $2 }' "$LAB_DIR/isp1.prom"; }
+
 echo "-- inet: 5 % random loss each way on isp1's uplink for ${seconds} s"
 lab_loss isp1 5
+sent_before=$(probes_sent)
+t_before=$(lab_now)
 observe "$seconds" "$LAB_DIR/observe-5.log"
+# A miss costs a few confirmation rounds; the rate must stay about 7 a second per target.
+rate=$(awk -v a="$sent_before" -v b="$(probes_sent)" -v t="$(lab_diff "$t_before" "$(lab_now)")" \
+  -v n="${#LAB_TARGETS[@]}" 'BEGIN { printf "%.2f", (b - a) / t / n }')
+echo "   probes a second per target during 5 % loss: $rate"
+lab_check "probe rate at most 8 a second per target under 5 % loss ($rate)" lab_le "$rate" 8
 tail -n 1 "$LAB_DIR/observe-5.log" | sed 's/^/   last sample: /'
 lab_check "no switch during 5 % loss (switches=$(lab_status_get .switches))" test "$(lab_status_get .switches)" = 0
 # Every sample in LOG from line FIRST on shows the route via GW: samples_on GW LOG [FIRST]

@@ -10,7 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/probe_engine.h"
+#include "support/sample_status.h"
 
 namespace ispf {
 namespace {
@@ -242,6 +244,63 @@ TEST(Detector, RttStepsTo150msAndBackMakeNoDown) {
   Outcome big = RunDetector(1, 1ms, IndependentLoss(0, 1), std::chrono::minutes(2),
                             PathEvents{.step_to = 400ms, .step_every = 10s});
   EXPECT_GT(big.downs, 0);
+}
+
+// failoverd's stale rule against a router that lives: heartbeats every 100 ms over a LAN that
+// loses `lan_loss` of them and delays each by up to 5 ms. Counts the times the ISP went stale.
+int FalseStales(double lan_loss, Duration length, std::uint64_t seed) {
+  constexpr std::uint32_t kGateway = 0xc0a83865;  // 192.168.56.101
+  TimePoint t0{};
+  FailoverPolicy policy(PolicyConfig{}, {IspConfig{"isp1", kGateway, 0}}, t0);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  Status s = test::SampleStatus();
+  s.heartbeat_ms = 100;
+  s.seq = 0;
+  int stales = 0;
+  bool stale = false;
+  TimePoint last_event = t0;
+  auto judge = [&](TimePoint at) {
+    policy.evaluate(at);
+    bool now_stale = policy.view(at)[0].health == IspHealth::kStale;
+    if (now_stale && !stale) ++stales;
+    stale = now_stale;
+  };
+  for (TimePoint sent = t0 + 100ms; sent < t0 + length; sent += 100ms) {
+    if (uniform(rng) < lan_loss) continue;
+    TimePoint arrival = sent + std::chrono::microseconds(static_cast<int>(uniform(rng) * 5000));
+    // The deadlines that fall before this datagram fire first, as failoverd's timer would.
+    for (auto deadline = policy.next_deadline(last_event); deadline && *deadline <= arrival;
+         deadline = policy.next_deadline(last_event)) {
+      if (*deadline <= last_event) break;  // nothing moves it on
+      last_event = *deadline;
+      judge(last_event);
+    }
+    last_event = arrival;
+    ++s.seq;
+    s.time_ms = static_cast<std::uint64_t>(to_ms(sent - t0));
+    auto dropped = policy.on_status(s, kGateway, arrival);
+    EXPECT_FALSE(dropped) << "datagram " << s.seq << " refused";
+    if (dropped) return -1;
+    judge(arrival);
+  }
+  return stales;
+}
+
+// Four heartbeats in a row lost (the fifth comes 500 ms after the last, past 450 ms) make a
+// false stale: q^4 (1 - q) a heartbeat. Checked where it predicts many, then at 1 % LAN loss.
+TEST(StaleRule, FalseStalesFollowTheArithmetic) {
+  double q = 0.2;
+  Duration length = std::chrono::hours(1);
+  int stales = FalseStales(q, length, 3);
+  double expected = 36000 * std::pow(q, 4) * (1 - q);
+  std::printf("LAN loss %.0f %%: %d stales in 1 h, expected about %.0f\n", q * 100, stales,
+              expected);
+  EXPECT_GE(stales, expected * 0.6);
+  EXPECT_LE(stales, expected * 1.4);
+  int rare = FalseStales(0.01, std::chrono::hours(48), 5);
+  std::printf("LAN loss 1 %%: %d stales in 48 h (expected 0.26 a month)\n", rare);
+  EXPECT_EQ(rare, 0);
 }
 
 }  // namespace

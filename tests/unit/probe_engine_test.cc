@@ -102,12 +102,14 @@ TEST(ProbeEngineTest, FirstRoundStartsAtOnceAndRoundsKeepTheirCadence) {
 TEST(ProbeEngineTest, SilentUntilTheFirstVerdictThenUpWithBurstAndHeartbeat) {
   Driver d(Config());
   d.Take(d.engine.start(kUsable, At(0)), 0);
-  d.RunUntil(299, true);
+  d.RunUntil(49, true);
   EXPECT_TRUE(d.sent.empty()) << "nothing true to say before up-after rounds";
   d.RunUntil(3000, true);
   ASSERT_FALSE(d.sent.empty());
   long long up_at = d.sent.front().first;
-  EXPECT_EQ(up_at, 301);  // the third answered round (started at 300 ms) concludes at 301 ms
+  // Until the first verdict rounds come every 25 ms (a restart must be heard from fast): the
+  // third answered round, started at 50 ms, concludes at 51 ms.
+  EXPECT_EQ(up_at, 51);
   auto first = decode(d.sent.front().second);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->state, LinkState::kUp);
@@ -336,6 +338,44 @@ TEST(ProbeEngineTest, MetricsOnEveryVerdictAndAtLeastOnceASecond) {
   EXPECT_LE(up_at, 1000);
   EXPECT_LE(longest_gap, 1000);
   EXPECT_GE(last, 4000);
+}
+
+}  // namespace
+}  // namespace ispf
+
+namespace ispf {
+namespace {
+
+TEST(ProbeEngineTest, ALateReplyEndsTheRunAndTeachesTheTimeout) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);  // up, answers in 1 ms: the timeout is at its 50 ms floor
+  ASSERT_EQ(d.engine.state(), LinkState::kUp);
+  auto first = d.engine.on_wake(At(1050));
+  ASSERT_TRUE(first.start_round);
+  EXPECT_EQ(first.start_round->timeout, milliseconds(50));
+  // The RTT jumps to 120 ms: the round times out, and a confirmation round follows at once.
+  auto missed = d.engine.on_round(Answered(*first.start_round, 1050, false), At(1100));
+  ASSERT_TRUE(missed.wake_at);
+  EXPECT_LE(Ms(*missed.wake_at), 1100) << "a confirmation round is due at once";
+  auto confirm = d.engine.on_wake(At(1100));
+  ASSERT_TRUE(confirm.start_round);
+  d.engine.on_round(Answered(*confirm.start_round, 1100, false), At(1150));
+  // Both replies come, late; each counts as the answer it is.
+  std::uint32_t target = first.start_round->targets[0];
+  d.engine.on_late_reply(LateReply{first.start_round->sequence, target, milliseconds(120)},
+                         At(1170));
+  d.engine.on_late_reply(LateReply{confirm.start_round->sequence, target, milliseconds(120)},
+                         At(1190));
+  // The run is over: no confirmation round (it would have been due at 1125), the next round
+  // comes at the 150 ms cadence.
+  EXPECT_FALSE(d.engine.on_wake(At(1199)).start_round);
+  auto next = d.engine.on_wake(At(1200));
+  ASSERT_TRUE(next.start_round);
+  EXPECT_GT(next.start_round->timeout, milliseconds(120)) << "the timeout learned the new RTT";
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  EXPECT_EQ(d.engine.late_replies(), 2u);
+  EXPECT_EQ(d.engine.probes_answered(target) > 0, true);
 }
 
 }  // namespace
