@@ -25,6 +25,7 @@ build_packages=(
   cmake ninja-build g++ pkg-config
   libnl-3-dev libnl-route-3-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev
   libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libsodium-dev
+  libnetfilter-conntrack-dev
   dpkg-dev file
 )
 test_packages=(
@@ -32,6 +33,8 @@ test_packages=(
   libgtest-dev
   # tests and the lab: namespaces, routes, nftables, ping, captures
   iproute2 nftables iputils-ping tcpdump procps util-linux psmisc jq
+  # the conntrack table as the kernel tests' witness (tests/kernel/conntrack_test.cc)
+  conntrack
   # a router clock hours off (libfaketime; tests/e2e/14-clock-offset.sh)
   faketime
   # the timeline pictures of lab/lab.sh demo and bench/failover (lab/timeline.gp), and the XML
