@@ -24,7 +24,7 @@ done
 build_packages=(
   cmake ninja-build g++ pkg-config
   libnl-3-dev libnl-route-3-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libsodium-dev
+  libsystemd-dev libcap-ng-dev libexpected-dev nlohmann-json3-dev libsodium-dev libnftables-dev
   libnetfilter-conntrack-dev
   dpkg-dev file
 )

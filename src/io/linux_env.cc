@@ -16,6 +16,7 @@
 #include "interfaces.h"
 #include "link_watch.h"
 #include "logging.h"
+#include "nftables.h"
 #include "privileges.h"
 #include "resolved_link.h"
 #include "route_table.h"
@@ -123,6 +124,11 @@ IoResult<std::unique_ptr<RouteTable>> LinuxEnv::open_route_table() {
 
 IoResult<std::unique_ptr<TableWatch>> LinuxEnv::watch_table(TableWatch::Handler on_change) {
   return upcast<TableWatch>(NetlinkTableWatch::open(io_, std::move(on_change)));
+}
+
+IoResult<std::unique_ptr<NftablesWatch>> LinuxEnv::watch_nftables(
+    NftablesWatch::Handler on_change) {
+  return upcast<NftablesWatch>(LinuxNftablesWatch::open(io_, std::move(on_change)));
 }
 
 std::optional<std::uint32_t> LinuxEnv::ipv4_broadcast_of(const std::string& ifname) {

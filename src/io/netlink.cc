@@ -59,10 +59,10 @@ std::error_code from_nle(int nle) {
   return {EIO, std::system_category()};  // NLE_FAILURE and anything newer
 }
 
-IoResult<NlSocket> open_route_socket(std::initializer_list<int> groups) {
+IoResult<NlSocket> open_netlink_socket(int protocol, std::initializer_list<int> groups) {
   NlSocket socket(nl_socket_alloc());
   if (!socket) return fail(std::error_code(ENOMEM, std::system_category()));
-  if (int err = nl_connect(socket.get(), NETLINK_ROUTE); err < 0) return fail(from_nle(err));
+  if (int err = nl_connect(socket.get(), protocol); err < 0) return fail(from_nle(err));
   if (groups.size() > 0) {
     nl_socket_disable_seq_check(socket.get());
     for (int group : groups) {

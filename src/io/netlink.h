@@ -48,8 +48,14 @@ using NlCb = std::unique_ptr<nl_cb, NlCbPut>;
 // netlink_request() instead, which keeps the kernel's own errno.
 std::error_code from_nle(int nle);
 
+// A netlink socket of `protocol` (NETLINK_ROUTE, NETLINK_NETFILTER), connected; with `groups`,
+// subscribed and non-blocking for event use.
+IoResult<NlSocket> open_netlink_socket(int protocol, std::initializer_list<int> groups = {});
+
 // A NETLINK_ROUTE socket, connected; with `groups`, subscribed and non-blocking for event use.
-IoResult<NlSocket> open_route_socket(std::initializer_list<int> groups = {});
+inline IoResult<NlSocket> open_route_socket(std::initializer_list<int> groups = {}) {
+  return open_netlink_socket(NETLINK_ROUTE, groups);
+}
 
 // Sends `msg` and waits for the kernel's answer: the kernel's errno exactly (ENETUNREACH stays
 // ENETUNREACH, where libnl would say NLE_FAILURE), or success on its ACK.

@@ -10,9 +10,9 @@
 namespace ispf {
 
 IoResult<std::unique_ptr<NetlinkEventSocket>> NetlinkEventSocket::open(
-    asio::io_context& io, std::initializer_list<int> groups, MessageHandler on_message,
-    DrainHandler on_drained) {
-  auto socket = open_route_socket(groups);
+    asio::io_context& io, int protocol, std::initializer_list<int> groups,
+    MessageHandler on_message, DrainHandler on_drained) {
+  auto socket = open_netlink_socket(protocol, groups);
   if (!socket) return fail(socket.error());
   // asio closes what it owns; libnl closes its own: each gets its own descriptor.
   int descriptor = ::fcntl(nl_socket_get_fd(socket->get()), F_DUPFD_CLOEXEC, 0);

@@ -1,5 +1,6 @@
-// A subscribed NETLINK_ROUTE socket on the io_context (no thread): the one reader of kernel events
-// behind both the link watch and the table watch.
+// A subscribed netlink socket on the io_context (no thread): the one reader of kernel events
+// behind the link watch, the table watch (NETLINK_ROUTE) and the nftables watch
+// (NETLINK_NETFILTER).
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -7,6 +8,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <utility>
 
 #include "netlink.h"
 
@@ -22,7 +24,15 @@ class NetlinkEventSocket {
   // The place to call the owner's handlers: it may destroy this socket.
   using DrainHandler = std::function<void(bool lost)>;
 
+  // A NETLINK_ROUTE socket subscribed to `groups` (RTNLGRP_*).
   static IoResult<std::unique_ptr<NetlinkEventSocket>> open(asio::io_context& io,
+                                                            std::initializer_list<int> groups,
+                                                            MessageHandler on_message,
+                                                            DrainHandler on_drained) {
+    return open(io, NETLINK_ROUTE, groups, std::move(on_message), std::move(on_drained));
+  }
+  // A socket of netlink `protocol` subscribed to `groups` of that protocol.
+  static IoResult<std::unique_ptr<NetlinkEventSocket>> open(asio::io_context& io, int protocol,
                                                             std::initializer_list<int> groups,
                                                             MessageHandler on_message,
                                                             DrainHandler on_drained);

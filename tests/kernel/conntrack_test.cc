@@ -1,5 +1,5 @@
 // MarkedConnections against a real conntrack table and TCP sockets; `conntrack -L` the witness.
-#include "conntrack.h"
+#include "io/conntrack.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

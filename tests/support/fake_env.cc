@@ -332,6 +332,30 @@ class FakeEnv::FakeTableWatch final : public TableWatch {
   Token token_ = make_token();
 };
 
+class FakeEnv::FakeNftablesWatch final : public NftablesWatch {
+ public:
+  FakeNftablesWatch(FakeEnv& env, Handler handler) : env_(env), handler_(std::move(handler)) {
+    env_.nftables_watches_.insert(this);
+  }
+  ~FakeNftablesWatch() override { env_.nftables_watches_.erase(this); }
+
+  void changed() {
+    if (pending_) return;  // coalesced, as one drain of the netlink socket would be
+    pending_ = true;
+    env_.loop().post([this, token = std::weak_ptr<bool>(token_)] {
+      if (!token.lock()) return;
+      pending_ = false;
+      handler_();
+    });
+  }
+
+ private:
+  FakeEnv& env_;
+  Handler handler_;
+  bool pending_ = false;
+  Token token_ = make_token();
+};
+
 // ----------------------------------------------------------------------------------- FakeEnv
 
 FakeEnv::FakeEnv(FakeLoop& loop, FakeKernel& kernel, FakeLan& lan, std::uint32_t address)
@@ -400,6 +424,15 @@ IoResult<std::unique_ptr<RouteTable>> FakeEnv::open_route_table() {
 IoResult<std::unique_ptr<TableWatch>> FakeEnv::watch_table(TableWatch::Handler on_change) {
   if (auto e = take_open_failure()) return fail(*e);
   return std::unique_ptr<TableWatch>(new FakeTableWatch(*this, std::move(on_change)));
+}
+
+IoResult<std::unique_ptr<NftablesWatch>> FakeEnv::watch_nftables(NftablesWatch::Handler on_change) {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<NftablesWatch>(new FakeNftablesWatch(*this, std::move(on_change)));
+}
+
+void FakeEnv::nftables_changed() {
+  for (FakeNftablesWatch* watch : nftables_watches_) watch->changed();
 }
 
 std::optional<std::uint32_t> FakeEnv::ipv4_broadcast_of(const std::string& ifname) {

@@ -150,6 +150,8 @@ class FakeEnv final : public Env {
                                                   LinkWatch::Handler on_change) override;
   IoResult<std::unique_ptr<RouteTable>> open_route_table() override;
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
+  IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
+      NftablesWatch::Handler on_change) override;
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override {
     return kernel_->routes_via(ifname, destination);
@@ -177,8 +179,8 @@ class FakeEnv final : public Env {
   std::uint32_t address() const { return address_; }
   void set_host_name(std::string name) { host_name_ = std::move(name); }
   void set_random_seed(std::uint64_t seed) { random_state_ = seed; }
-  // The next open (listen, open_sender, open_prober, watch_link, open_route_table, watch_table)
-  // fails with `error`.
+  // The next open (listen, open_sender, open_prober, watch_link, open_route_table, watch_table,
+  // watch_nftables) fails with `error`.
   void fail_next_open(std::errc error) { open_failure_ = error; }
   // The next `count` sends (per destination) fail with `error` and send nothing.
   void fail_sends(std::errc error, int count = 1) {
@@ -216,6 +218,9 @@ class FakeEnv final : public Env {
   };
   const std::vector<std::shared_ptr<HookRunRecord>>& hook_runs() const { return hook_runs_; }
   void finish_hook(std::size_t index, const HookExit& exit);
+  // The nftables ruleset changed (by the daemon or anyone): every live nftables watch is called
+  // on the loop's next turn, once for changes made in the same turn (as one socket drain).
+  void nftables_changed();
   FakeNotifier& fake_notifier() { return notifier_; }
   const std::vector<LogEvent>& logged() const { return logged_; }
   const std::string& log_level() const { return log_level_; }
@@ -227,6 +232,7 @@ class FakeEnv final : public Env {
   class FakeLinkWatch;
   class FakeRouteTable;
   class FakeTableWatch;
+  class FakeNftablesWatch;
   class FakeTimer;
   class FakeHookProcess;
   std::optional<std::error_code> take_open_failure();
@@ -247,6 +253,7 @@ class FakeEnv final : public Env {
   std::uint64_t overflows_ = 0;
   bool datagrams_held_ = false;
   std::set<Listener*> listeners_;
+  std::set<FakeNftablesWatch*> nftables_watches_;
   ProbeScript probe_script_;
   std::vector<std::pair<std::string, RoundRequest>> rounds_;
   std::set<int> missing_capabilities_;

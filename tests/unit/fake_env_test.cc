@@ -176,6 +176,36 @@ TEST(FakeEnvTest, TableWatchCoalescesABurstAndStopsWhenDestroyed) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(FakeEnvTest, NftablesWatchFiresOnTheLoopCoalescesAndStopsWhenDestroyed) {
+  FakeEnv env;
+  int first = 0;
+  int second = 0;
+  auto a = env.watch_nftables([&] { ++first; });
+  auto b = env.watch_nftables([&] { ++second; });
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(b.has_value());
+  env.nftables_changed();
+  env.nftables_changed();
+  EXPECT_EQ(first, 0) << "events arrive on the loop, not inside the call";
+  env.loop().run_ready();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 1);
+
+  // Destroyed with a call already queued, and destroyed before a change: neither calls it.
+  env.nftables_changed();
+  a->reset();
+  env.loop().run_ready();
+  env.nftables_changed();
+  env.loop().run_ready();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 3);
+
+  env.fail_next_open(std::errc::operation_not_permitted);
+  auto refused = env.watch_nftables([] {});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error(), std::errc::operation_not_permitted);
+}
+
 TEST(FakeEnvTest, FilesLogsNotifierAndOpenFailures) {
   FakeEnv env;
   ASSERT_FALSE(env.write_file_atomically("/run/x/status.json", "{}"));

@@ -19,7 +19,8 @@ extra=("$@")
 packages=(
   systemd-sysv udev dbus openssh-server sudo ifupdown isc-dhcp-client iproute2 nftables
   iputils-ping procps less linux-image-cloud-amd64 initramfs-tools e2fsprogs
-  libnl-3-200 libnl-route-3-200 libspdlog1.10 libfmt9 libcap-ng0 libcap2 libsystemd0
+  libnl-3-200 libnl-route-3-200 libspdlog1.10 libfmt9 libcap-ng0 libcap2 libsystemd0 libnftables1
+  libnetfilter-conntrack3
   "${extra[@]}"
 )
 key=$(printf '%s\n' "${packages[@]}" | sort -u)

@@ -107,6 +107,14 @@ class TableWatch {
   virtual ~TableWatch() = default;
 };
 
+// Says "look again" after any change to the nftables ruleset, by anyone (our own included);
+// a lost event is reported as a change.
+class NftablesWatch {
+ public:
+  using Handler = std::function<void()>;
+  virtual ~NftablesWatch() = default;
+};
+
 // sd_notify: READY=1, STATUS=, WATCHDOG=1, RELOADING, STOPPING.
 class ServiceNotifier {
  public:
@@ -155,6 +163,8 @@ class Env {
                                                           LinkWatch::Handler on_change) = 0;
   virtual IoResult<std::unique_ptr<RouteTable>> open_route_table() = 0;
   virtual IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) = 0;
+  virtual IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
+      NftablesWatch::Handler on_change) = 0;
 
   // The IPv4 broadcast address of `ifname` (host order): the configured one, or the one its
   // prefix implies; none for /31, /32, no address or no such interface.

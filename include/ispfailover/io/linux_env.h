@@ -35,6 +35,8 @@ class LinuxEnv final : public Env {
                                                   LinkWatch::Handler on_change) override;
   IoResult<std::unique_ptr<RouteTable>> open_route_table() override;
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
+  IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
+      NftablesWatch::Handler on_change) override;
 
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override;
