@@ -715,6 +715,45 @@ lab_finish() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# TCP connections across a switch (tests/tools/lab_tcp)
+
+LAB_TCP_PORT=7000
+# The echo server on the internet host: lab_tcp_serve
+lab_tcp_serve() {
+  [[ -x $LAB_BIN_DIR/lab_tcp ]] || lab_die "$LAB_BIN_DIR/lab_tcp not built"
+  lab_spawn tcp-server inet "$LAB_BIN_DIR/lab_tcp" serve "$LAB_PING_TARGET" "$LAB_TCP_PORT"
+  lab_wait_until 5 grep -q listening "$LAB_DIR/tcp-server.log"
+}
+# A client connection in the background, its events in $LAB_DIR/NAME.log:
+# lab_tcp_start NAME stream|wait [ARGS...]
+lab_tcp_start() {
+  local name=$1 mode=$2
+  shift 2
+  lab_spawn "$name" client "$LAB_BIN_DIR/lab_tcp" "$mode" "$LAB_PING_TARGET" "$LAB_TCP_PORT" "$@"
+}
+# The masquerade address the server saw for a new connection from the client now.
+lab_tcp_peer() {
+  lab_in client "$LAB_BIN_DIR/lab_tcp" peer "$LAB_PING_TARGET" "$LAB_TCP_PORT" 2>/dev/null |
+    sed -n 's/.* connected peer=//p'
+}
+# Lines of a lab_tcp log with EVENT (connected, echo, error, closed) at or after FROM: TIME REST
+lab_tcp_events() {
+  awk -v e="$2" -v from="${3:-0}" '$2 == e && $1 >= from' "$LAB_DIR/$1.log"
+}
+# The largest gap between echoes of a stream log from FROM to TO, and their number: GAP N
+lab_tcp_gap() {
+  awk -v from="$2" -v to="$3" '$2 == "echo" && $1 >= from && $1 <= to {
+      if (n++) { g = $1 - last; if (g > max) max = g }; last = $1 }
+    END { printf "%.3f %d\n", max, n }' "$LAB_DIR/$1.log"
+}
+# Which ISP a masquerade address belongs to: lab_isp_of_peer ADDR
+lab_isp_of_peer() {
+  local isp
+  for isp in isp1 isp2; do [[ $1 == "${LAB_UP_ADDR[$isp]}" ]] && echo "$isp" && return; done
+  echo "unknown($1)"
+}
+
+# ---------------------------------------------------------------------------------------------
 # e2e tests
 
 # Seconds of --failback-after in the current profile.

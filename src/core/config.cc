@@ -22,6 +22,19 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
   return value;
 }
 
+// "0x0f000000" or "251658240": a 32-bit mask.
+std::optional<std::uint32_t> parse_u32(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
 Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order) {
@@ -266,6 +279,52 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
                                            "' must be an absolute file path, e.g. "
                                            "/run/failoverd/resolv.conf"));
   }
+  auto yes_no = [](const std::string& text) -> std::optional<bool> {
+    if (text == "yes") return true;
+    if (text == "no") return false;
+    return std::nullopt;
+  };
+  auto sticky = yes_no(o.sticky_connections);
+  if (!sticky) {
+    return fail(error("--sticky-connections", "'" + o.sticky_connections + "' must be yes or no"));
+  }
+  auto reset = yes_no(o.reset_connections);
+  if (!reset) {
+    return fail(error("--reset-connections", "'" + o.reset_connections + "' must be yes or no"));
+  }
+  settings.steering.sticky = *sticky;
+  settings.steering.reset = *reset;
+  auto mask = parse_u32(o.conn_mark_mask);
+  if (!mask || mark_capacity(*mask) == 0) {
+    return fail(error("--conn-mark-mask",
+                      "'" + o.conn_mark_mask + "' must be one run of set bits, e.g. 0x0f000000"));
+  }
+  if (mark_capacity(*mask) < settings.isps.size()) {
+    return fail(error("--conn-mark-mask",
+                      o.conn_mark_mask + " tells only " + std::to_string(mark_capacity(*mask)) +
+                          " ISPs apart, and " + std::to_string(settings.isps.size()) +
+                          " are given; widen it"));
+  }
+  settings.steering.mark_mask = *mask;
+  std::uint64_t n = settings.isps.size();
+  std::uint64_t first_table = std::uint64_t{o.sticky_table_base} + 1;
+  std::uint64_t last_table = std::uint64_t{o.sticky_table_base} + n;
+  if (o.sticky_table_base == 0 || last_table > 0xffffffffULL ||
+      (first_table <= 255 && last_table >= 253) ||
+      (settings.table >= first_table && settings.table <= last_table)) {
+    return fail(error("--sticky-table-base",
+                      "tables " + std::to_string(first_table) + "-" + std::to_string(last_table) +
+                          " would clash with main, default, local or --table; pick another "
+                          "base, e.g. 3150"));
+  }
+  settings.steering.table_base = o.sticky_table_base;
+  // Before the main table's rule (32766), after the local table's (0).
+  if (o.sticky_rule_priority == 0 || o.sticky_rule_priority + n - 1 >= 32766) {
+    return fail(error("--sticky-rule-priority",
+                      "must be from 1 to " + std::to_string(32766 - n) +
+                          " so that the rules come before the main table's (32766), e.g. 1500"));
+  }
+  settings.steering.rule_priority = o.sticky_rule_priority;
   settings.policy.failback_after = o.failback_after;
   settings.policy.max_loss_permille = static_cast<std::uint32_t>(o.max_loss_pct * 10.0 + 0.5);
   settings.policy.when_all_down =

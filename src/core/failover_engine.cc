@@ -48,6 +48,9 @@ void FailoverActions::append(FailoverActions&& later) {
   }
   if (later.dns) dns = std::move(later.dns);
   dns_revert = dns_revert || later.dns_revert;
+  if (later.steering) steering = std::move(later.steering);
+  for (auto& r : later.resets) resets.push_back(std::move(r));
+  steering_remove = steering_remove || later.steering_remove;
   if (later.wake_at) wake_at = later.wake_at;
 }
 
@@ -111,6 +114,8 @@ FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, No
       "watching " + isps + "; failback after " + format_duration(settings_.policy.failback_after) +
           ", max loss " + format_percent(settings_.policy.max_loss_permille) + ", when all down: " +
           (settings_.policy.when_all_down == AllDownPolicy::kKeep ? "keep" : "remove")));
+  // Steering off: whatever an earlier run with it on left behind goes.
+  out.steering_remove = !settings_.steering.enabled();
   // Takes the table over: foreign routes named by --replace-gateway go now.
   reconcile(out, /*after_decision=*/true);
   evaluate(out, now);
@@ -445,6 +450,99 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
     }
   }
   if (d.changed || health_changed) publish_wanted_ = true;
+  steer(out, views, now);
+}
+
+void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& views, Now now) {
+  const SteeringSettings& wanted = settings_.steering;
+  if (!wanted.enabled()) {
+    if (steering_sent_) out.steering_remove = true;
+    steering_sent_.reset();
+    return;
+  }
+  auto usable = [](IspHealth h) { return h == IspHealth::kUp || h == IspHealth::kDegraded; };
+  SteeringState state = steering_state(wanted, policy_.isps(), kRouteProtocol);
+  bool any_usable = false;
+  for (std::size_t i = 0; i < views.size() && i < state.isps.size(); ++i) {
+    state.isps[i].routed = usable(views[i].health);
+    any_usable = any_usable || state.isps[i].routed;
+  }
+  bool retry_due = !steering_retry_at_ || now.steady >= *steering_retry_at_;
+  if (state != steering_sent_ && retry_due) {
+    steering_retry_at_.reset();
+    steering_sent_ = state;
+    out.steering = std::move(state);
+  }
+  if (!wanted.reset) return;
+  for (std::size_t i = 0; i < views.size() && i < steering_sent_->isps.size(); ++i) {
+    const std::string& name = views[i].config.name;
+    if (usable(views[i].health)) {
+      reset_done_.erase(name);
+      continue;
+    }
+    // Only while another ISP carries traffic: when every ISP looks dead at once (our own link
+    // flapped, say), the connections may well survive it, and a reconnect could go nowhere.
+    if (!any_usable || reset_done_.count(name)) continue;
+    reset_done_.insert(name);
+    out.resets.push_back(
+        ConnectionReset{name, steering_sent_->isps[i].mark, wanted.mark_mask,
+                        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")"});
+  }
+}
+
+FailoverActions FailoverEngine::on_steering_applied(std::string problem, Now now) {
+  FailoverActions out;
+  if (stopped_) return out;
+  if (problem.empty()) {
+    if (!steering_problem_.empty()) {
+      out.log.push_back(
+          event(LogLevel::kInfo, EventKind::kSteering, "connection steering is in place again"));
+      publish_wanted_ = true;
+    }
+    steering_problem_.clear();
+  } else {
+    if (error_log_.allow(2, now.steady)) {
+      out.log.push_back(event(LogLevel::kError, EventKind::kSteering,
+                              "cannot set up sticky connections and resets: " + problem +
+                                  "; trying again every " + format_duration(kMaxRetry) +
+                                  " (logged once per 10 s)"));
+    }
+    if (steering_problem_ != problem) publish_wanted_ = true;
+    steering_problem_ = std::move(problem);
+    steering_sent_.reset();
+    steering_retry_at_ = now.steady + kMaxRetry;
+  }
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& reset,
+                                                     const ResetOutcome& outcome, Now now) {
+  FailoverActions out;
+  resets_total_[reset.isp] += outcome.destroyed;
+  std::string text = "ended " + std::to_string(outcome.destroyed) + " TCP connection(s) of " +
+                     reset.isp + ", which is " + reset.why +
+                     ": their applications can reconnect through the new route at once";
+  if (outcome.matched != outcome.destroyed) {
+    text += " (" + std::to_string(outcome.matched) + " found, " +
+            std::to_string(outcome.matched - outcome.destroyed) + " already gone or not ours)";
+  }
+  if (!outcome.problem.empty()) text += "; " + outcome.problem;
+  if (outcome.matched > 0 || !outcome.problem.empty()) {
+    last_reset_ =
+        ResetRecord{now.wall_ms, reset.isp, reset.why, outcome.matched, outcome.destroyed};
+    out.log.push_back(
+        event(outcome.problem.empty() ? LogLevel::kWarning : LogLevel::kError,
+              EventKind::kConnectionsReset, text,
+              {{"ISPF_ISP", reset.isp}, {"ISPF_RESET", std::to_string(outcome.destroyed)}}));
+    publish_wanted_ = true;
+  }
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::on_connection_counts(std::map<std::string, std::uint64_t> counts) {
+  connections_ = std::move(counts);
 }
 
 std::optional<std::uint32_t> FailoverEngine::desired_gateway() const {
@@ -492,6 +590,7 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   stopped_ = true;
   if (cleanup) {
     out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    out.steering_remove = steering_sent_.has_value();
     out.dns_revert = settings_.dns_manager == DnsManager::kResolved && dns_.applied().has_value();
   } else if (auto gateway = desired_gateway()) {
     out.log.push_back(
@@ -520,6 +619,14 @@ StatusReport FailoverEngine::report(Now now) const {
   if (dns_.applied()) {
     r.dns_isp = dns_.applied()->isp;
     r.dns_servers = dns_.applied()->servers;
+  }
+  r.sticky = settings_.steering.sticky;
+  r.reset = settings_.steering.reset;
+  r.connections = connections_;
+  r.resets_total = resets_total_;
+  r.last_reset = last_reset_;
+  if (!steering_problem_.empty()) {
+    r.warnings.push_back("no sticky connections or resets: " + steering_problem_);
   }
   return r;
 }
@@ -584,6 +691,7 @@ void FailoverEngine::finish(FailoverActions& out, Now now) {
   };
   consider(next_publish_);
   if (retry_at_) consider(*retry_at_);
+  if (steering_retry_at_) consider(*steering_retry_at_);
   if (floors_dirty_) consider(next_persist_);
   out.wake_at = next;
 }

@@ -78,4 +78,10 @@ std::string format_utc_datetime(std::uint64_t unix_ms) {
   return buf + format_utc_time(unix_ms);
 }
 
+std::string format_hex32(std::uint32_t value) {
+  char text[11];
+  std::snprintf(text, sizeof text, "0x%08x", value);
+  return text;
+}
+
 }  // namespace ispf

@@ -128,6 +128,22 @@ std::string failover_metrics(const StatusReport& report) {
             return ratio_of(isp.loss_permille);
           });
 
+  if (report.sticky || report.reset) {
+    per_isp("ispfailover_isp_connections", "gauge",
+            "Tracked connections that went out through the ISP (its conntrack mark), counted "
+            "once a second; those of an ISP that does not carry the route are sticky.",
+            [&](std::size_t, const IspView& isp) -> std::optional<std::string> {
+              auto found = report.connections.find(isp.config.name);
+              if (found == report.connections.end()) return std::nullopt;
+              return std::to_string(found->second);
+            });
+    per_isp("ispfailover_isp_connections_ended_total", "counter",
+            "TCP connections ended (SOCK_DESTROY) because the ISP they went through died.",
+            [&](std::size_t, const IspView& isp) -> std::optional<std::string> {
+              auto found = report.resets_total.find(isp.config.name);
+              return std::to_string(found == report.resets_total.end() ? 0 : found->second);
+            });
+  }
   w.family("ispfailover_switches_total", "counter",
            "Moves of the default route from one ISP (or none) to another since failoverd started.");
   w.sample("ispfailover_switches_total", {}, report.switches);

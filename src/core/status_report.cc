@@ -58,6 +58,42 @@ std::string history_lines(const nlohmann::json& j) {
   return out;
 }
 
+// "connections: isp1 12, isp2 3 sticky" and the last reset, when steering is on.
+std::string connection_lines(const nlohmann::json& j, const std::string& active) {
+  if (!j.contains("connections") || !j["connections"].is_object()) return "";
+  const auto& c = j["connections"];
+  std::string out;
+  if (c.contains("per_isp") && c["per_isp"].is_object() && !c["per_isp"].empty()) {
+    std::string counts;
+    bool sticky = c.contains("sticky") && c["sticky"].is_boolean() && c["sticky"].get<bool>();
+    for (auto& [name, value] : c["per_isp"].items()) {
+      if (!value.is_number_unsigned()) continue;
+      counts += (counts.empty() ? " " : ", ") + name + " " +
+                std::to_string(value.get<std::uint64_t>()) +
+                (sticky && name != active && value.get<std::uint64_t>() > 0 ? " sticky" : "");
+    }
+    if (!counts.empty()) out += "connections:" + counts + "\n";
+  }
+  if (c.contains("last_reset") && c["last_reset"].is_object()) {
+    const auto& r = c["last_reset"];
+    auto count = [&](const char* key) {
+      return r.contains(key) && r[key].is_number_unsigned()
+                 ? std::to_string(r[key].get<std::uint64_t>())
+                 : std::string("-");
+    };
+    out += "last reset: " + count("ended") + " connection(s) of " + text_of(r, "isp") + " (" +
+           text_of(r, "why") + ")";
+    if (r.contains("unix_ms") && r["unix_ms"].is_number_unsigned() &&
+        j.contains("updated_unix_ms") && j["updated_unix_ms"].is_number_unsigned()) {
+      auto at = r["unix_ms"].get<std::uint64_t>();
+      auto now = j["updated_unix_ms"].get<std::uint64_t>();
+      if (now >= at) out += " " + human_duration(milliseconds(now - at)) + " ago";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string summary_line(const StatusReport& r) {
@@ -127,6 +163,23 @@ std::string to_json(const StatusReport& r) {
   j["dns"] = {{"manager", r.dns_manager},
               {"isp", r.dns_isp.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.dns_isp)},
               {"servers", dns_servers}};
+  nlohmann::json connections = nlohmann::json::object();
+  for (const auto& [name, count] : r.connections) connections[name] = count;
+  nlohmann::json resets_total = nlohmann::json::object();
+  for (const auto& [name, count] : r.resets_total) resets_total[name] = count;
+  nlohmann::json last_reset = nullptr;
+  if (r.last_reset) {
+    last_reset = {{"unix_ms", r.last_reset->unix_ms},
+                  {"isp", r.last_reset->isp},
+                  {"why", r.last_reset->why},
+                  {"found", r.last_reset->matched},
+                  {"ended", r.last_reset->destroyed}};
+  }
+  j["connections"] = {{"sticky", r.sticky},
+                      {"reset", r.reset},
+                      {"per_isp", connections},
+                      {"ended_total", resets_total},
+                      {"last_reset", last_reset}};
   nlohmann::json isps = nlohmann::json::array();
   for (const auto& isp : r.isps) {
     nlohmann::json e;
@@ -236,6 +289,7 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
     out += "dns:" + servers + " (" + text_of(j["dns"], "isp") + ", " +
            text_of(j["dns"], "manager") + ")\n";
   }
+  out += connection_lines(j, active);
   out += history_lines(j);
   if (j.contains("warnings") && j["warnings"].is_array()) {
     for (const auto& warning : j["warnings"]) {

@@ -37,6 +37,7 @@ std::optional<std::string> FailoverShell::start() {
   table_ = std::move(*table);
   watch_ = std::move(*watch);
   timer_ = env_.make_timer();
+  count_timer_ = env_.make_timer();
   hook_timer_ = env_.make_timer();
   hooks_.emplace(options_.hook_timeout);
   say_hooks_at_start();
@@ -68,6 +69,7 @@ std::optional<std::string> FailoverShell::start() {
   if (auto prefixes = env_.usable_prefixes()) {
     carry_out(engine_->on_local_network(*prefixes, env_.now()));
   }
+  count_connections();
   return std::nullopt;
 }
 
@@ -100,8 +102,10 @@ void FailoverShell::refuse_reload(const std::string& why) {
 void FailoverShell::stop() {
   if (!engine_) return;
   timer_.reset();
+  count_timer_.reset();
   listener_.reset();
   watch_.reset();
+  nft_watch_.reset();
   // No hook starts from here on, and running ones are killed with their process groups: a
   // stop must not wait up to --hook-timeout (systemd's stop timeout would kill us anyway).
   hooks_.reset();
@@ -110,6 +114,81 @@ void FailoverShell::stop() {
   hook_processes_.clear();
   carry_out(engine_->stop(options_.cleanup_on_exit, env_.now()));
   table_.reset();
+  steering_.reset();
+}
+
+ConnectionSteering* FailoverShell::steering() {
+  if (steering_) return steering_.get();
+  auto opened = env_.open_steering();
+  if (!opened) {
+    carry_out(engine_->on_steering_applied(
+        "cannot open netlink or nftables: " + opened.error().message(), env_.now()));
+    return nullptr;
+  }
+  steering_ = std::move(*opened);
+  // Debian's nftables service runs `flush ruleset` on every reload, deleting our table with
+  // everyone's: the watch puts it back within a moment.
+  auto watch = env_.watch_nftables([this] {
+    if (!busy_) apply_steering(/*repair=*/true);
+  });
+  if (watch) {
+    nft_watch_ = std::move(*watch);
+  } else {
+    env_.log({LogLevel::kWarning,
+              EventKind::kSteering,
+              "cannot watch the nftables ruleset (" + watch.error().message() +
+                  "); our table is checked again only with route and link changes",
+              {}});
+  }
+  return steering_.get();
+}
+
+void FailoverShell::apply_steering(bool repair) {
+  if (!steering_state_ || !engine_) return;
+  ConnectionSteering* steering = this->steering();
+  if (!steering) return;
+  auto wrote = steering->apply(*steering_state_);
+  if (!wrote) {
+    steering_failed_ = true;
+    std::string detail = steering->last_error_detail();
+    carry_out(engine_->on_steering_applied(
+        wrote.error().message() + (detail.empty() ? "" : " (" + detail + ")"), env_.now()));
+    return;
+  }
+  if (repair && !wrote->empty() && !steering_failed_) {
+    std::string what;
+    for (const auto& item : *wrote) what += (what.empty() ? "" : ", ") + item;
+    env_.log({LogLevel::kWarning,
+              EventKind::kSteering,
+              "put back what someone else changed or removed: " + what,
+              {}});
+  }
+  if (steering_failed_) {
+    steering_failed_ = false;
+    carry_out(engine_->on_steering_applied("", env_.now()));
+  }
+}
+
+void FailoverShell::carry_out_resets(const std::vector<ConnectionReset>& resets) {
+  for (const auto& reset : resets) {
+    ConnectionSteering* steering = this->steering();
+    if (!steering) return;
+    ResetOutcome outcome = steering->reset(reset);
+    carry_out(engine_->on_connections_reset(reset, outcome, env_.now()));
+  }
+}
+
+void FailoverShell::count_connections() {
+  if (!count_timer_ || !engine_) return;
+  if (steering_state_ && steering_) {
+    if (auto counts = steering_->count(*steering_state_)) {
+      engine_->on_connection_counts(std::move(*counts));
+    }
+  }
+  // As often as the status is refreshed: a count is news for the next publish, not a reason
+  // for one of its own.
+  count_timer_->wake_at(env_.now().steady + FailoverEngine::kPublishPeriod,
+                        [this] { count_connections(); });
 }
 
 void FailoverShell::apply_dns(const DnsUpdate& update) {
@@ -146,6 +225,8 @@ void FailoverShell::read_table() {
   auto routes = table_->default_routes(engine_->slot().table);
   carry_out(routes ? engine_->on_table(*routes, env_.now())
                    : engine_->on_table_error(routes.error(), env_.now()));
+  // A route, rule or link change may have been someone deleting one of ours.
+  apply_steering(/*repair=*/true);
 }
 
 void FailoverShell::carry_out(FailoverActions actions) {
@@ -197,6 +278,28 @@ void FailoverShell::carry_out(FailoverActions actions) {
     for (const auto& edit : actions.route_edits) results.push_back(table_->apply(edit));
     carry_out(engine_->on_edits_done(actions.route_edits, results, env_.now()));
   }
+  // After the route: the per-ISP tables and rules, then the dead ISP's connections end, so that
+  // their applications' reconnects already take the new route.
+  if (actions.steering_remove && steering()) {
+    if (auto ec = steering_->remove()) {
+      env_.log({LogLevel::kError,
+                EventKind::kSteering,
+                "cannot remove the sticky connections' table, rules and routes: " + ec.message(),
+                {}});
+    } else {
+      env_.log({LogLevel::kInfo,
+                EventKind::kStopping,
+                "removed our nftables table, fwmark rules and per-ISP routes",
+                {}});
+    }
+    steering_state_.reset();
+    nft_watch_.reset();
+  }
+  if (actions.steering) {
+    steering_state_ = std::move(actions.steering);
+    apply_steering(/*repair=*/false);
+  }
+  if (!actions.resets.empty()) carry_out_resets(actions.resets);
   // After the route: traffic moves first, then the resolvers that go with it.
   if (actions.dns) apply_dns(*actions.dns);
   if (actions.dns_revert && resolved_gateway_) {

@@ -40,6 +40,13 @@ class FailoverShell final : public DaemonShell {
   std::string state_file() const;
   // Points the client's resolver at the engine's choice (--dns-manager).
   void apply_dns(const DnsUpdate& update);
+  // Sticky connections and resets: the engine's wanted state put in place (again, after anyone
+  // changed the ruleset, a rule or a route: `repair` logs what had to be put back), the
+  // connections of dead ISPs ended, and the connections counted once a second for the status.
+  ConnectionSteering* steering();
+  void apply_steering(bool repair);
+  void carry_out_resets(const std::vector<ConnectionReset>& resets);
+  void count_connections();
   // Hooks: the events of one outermost carry_out go to the scheduler once its route edits are
   // done, so no fork comes before a route change; the scheduler's steps are carried out here.
   void say_hooks_at_start();
@@ -55,6 +62,11 @@ class FailoverShell final : public DaemonShell {
   std::unique_ptr<RouteTable> table_;
   std::unique_ptr<TableWatch> watch_;
   std::unique_ptr<Timer> timer_;
+  std::unique_ptr<ConnectionSteering> steering_;  // opened when the engine first asks for it
+  std::unique_ptr<NftablesWatch> nft_watch_;
+  std::optional<SteeringState> steering_state_;  // what the engine last asked for
+  bool steering_failed_ = false;
+  std::unique_ptr<Timer> count_timer_;
   std::optional<std::uint32_t> resolved_gateway_;  // where resolved mode last set per-link DNS
   bool busy_ = false;  // inside carry_out: a table change waits for it to finish
   bool table_changed_ = false;

@@ -87,6 +87,26 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
                  "The resolv.conf --dns-manager file writes; make /etc/resolv.conf a symlink "
                  "to it")
       ->capture_default_str();
+  app.add_option("--sticky-connections", o.sticky_connections,
+                 "yes: a connection keeps the ISP it started on while that ISP is up, so a "
+                 "failback breaks nothing (conntrack marks, a routing table and fwmark rule per "
+                 "ISP); no: every packet follows the default route")
+      ->capture_default_str();
+  app.add_option("--reset-connections", o.reset_connections,
+                 "yes: when an ISP is down or silent while another is up, end the client's TCP "
+                 "connections that went through it at once (SOCK_DESTROY), so applications "
+                 "reconnect now instead of after their timeouts")
+      ->capture_default_str();
+  app.add_option("--conn-mark-mask", o.conn_mark_mask,
+                 "The conntrack and packet mark bits that are ours (one run of bits: ISP k gets "
+                 "k in them)")
+      ->capture_default_str();
+  app.add_option("--sticky-table-base", o.sticky_table_base,
+                 "ISP k (in preference order, from 1) gets routing table BASE+k")
+      ->capture_default_str();
+  app.add_option("--sticky-rule-priority", o.sticky_rule_priority,
+                 "ISP k's fwmark rule gets priority PRIORITY+k-1")
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug (every datagram), info, warning (switches), error, critical")
       ->capture_default_str();

@@ -154,6 +154,17 @@ IoResult<MarkedConnections::Dump> MarkedConnections::dump(std::uint32_t mark, st
   return fail(errno_code(error));
 }
 
+std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask) {
+  FilterDump filter(nfct_filter_dump_create());
+  if (!filter) return errno_code(ENOMEM);
+  nfct_filter_dump_mark filter_mark{mark, mask};
+  nfct_filter_dump_set_attr(filter.get(), NFCT_FILTER_DUMP_MARK, &filter_mark);
+  // The kernel applies CTA_MARK/CTA_MARK_MASK to a flush as it does to a dump.
+  errno = 0;
+  if (nfct_query(conntrack_.get(), NFCT_Q_FLUSH_FILTER, filter.get()) == 0) return {};
+  return errno_code(errno ? errno : EIO);
+}
+
 IoResult<std::size_t> MarkedConnections::count(std::uint32_t mark, std::uint32_t mask) {
   auto result = dump(mark, mask, false);
   if (!result) return fail(result.error());

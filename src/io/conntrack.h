@@ -65,6 +65,9 @@ class MarkedConnections {
   // The TCP entries (both families) with ct mark & mask == mark, but none in TIME_WAIT or CLOSE:
   // their sockets are gone or going, and destroying them would only miscount.
   IoResult<std::vector<ConnectionTuple>> tcp_connections(std::uint32_t mark, std::uint32_t mask);
+  // Deletes every conntrack entry (any protocol, both families) with ct mark & mask == mark, in
+  // one filtered flush: their next packets start new entries.
+  std::error_code forget(std::uint32_t mark, std::uint32_t mask);
   // SOCK_DESTROY for each tuple's local socket: applications blocked on it get ECONNABORTED.
   ResetReport destroy_local_sockets(const std::vector<ConnectionTuple>& connections);
 

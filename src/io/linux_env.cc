@@ -23,6 +23,7 @@
 #include "service_notifier.h"
 #include "status_file.h"
 #include "status_socket.h"
+#include "steering.h"
 
 namespace ispf {
 namespace {
@@ -129,6 +130,10 @@ IoResult<std::unique_ptr<TableWatch>> LinuxEnv::watch_table(TableWatch::Handler 
 IoResult<std::unique_ptr<NftablesWatch>> LinuxEnv::watch_nftables(
     NftablesWatch::Handler on_change) {
   return upcast<NftablesWatch>(LinuxNftablesWatch::open(io_, std::move(on_change)));
+}
+
+IoResult<std::unique_ptr<ConnectionSteering>> LinuxEnv::open_steering() {
+  return upcast<ConnectionSteering>(LinuxSteering::open());
 }
 
 std::optional<std::uint32_t> LinuxEnv::ipv4_broadcast_of(const std::string& ifname) {

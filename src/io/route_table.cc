@@ -139,7 +139,7 @@ IoResult<std::unique_ptr<NetlinkTableWatch>> NetlinkTableWatch::open(asio::io_co
   std::unique_ptr<NetlinkTableWatch> watch(new NetlinkTableWatch(std::move(handler)));
   NetlinkTableWatch* self = watch.get();
   auto events = NetlinkEventSocket::open(
-      io, {RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR},
+      io, {RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_RULE},
       [self](nl_msg*) { self->pending_ = true; },
       [self](bool lost) {
         // One call for a burst; the handler re-reads the table itself. A lost event could have

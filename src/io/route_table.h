@@ -30,8 +30,8 @@ class NetlinkRouteTable final : public RouteTable {
 // where a plain lookup bound to a device would invent an on-link route.
 IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, std::uint32_t destination);
 
-// One subscription to IPv4 routes, links and IPv4 addresses; the handler runs at most once per
-// drain of the socket, and after a lost event too.
+// One subscription to IPv4 routes, links, IPv4 addresses and rules (ours among them); the handler
+// runs at most once per drain of the socket, and after a lost event too.
 class NetlinkTableWatch final : public TableWatch {
  public:
   static IoResult<std::unique_ptr<NetlinkTableWatch>> open(asio::io_context& io, Handler handler);

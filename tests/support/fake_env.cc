@@ -421,6 +421,45 @@ IoResult<std::unique_ptr<RouteTable>> FakeEnv::open_route_table() {
   return std::unique_ptr<RouteTable>(new FakeRouteTable(*kernel_));
 }
 
+// Records what the shell asks for; applying the state it already holds writes nothing.
+class FakeEnv::FakeSteering final : public ConnectionSteering {
+ public:
+  explicit FakeSteering(FakeEnv& env) : env_(env) {}
+  IoResult<std::vector<std::string>> apply(const SteeringState& state) override {
+    if (env_.steering_failures_ > 0) {
+      --env_.steering_failures_;
+      return fail(errc(env_.steering_failure_));
+    }
+    if (!env_.steering_applied_.empty() && env_.steering_applied_.back() == state &&
+        !env_.steering_removed_) {
+      return std::vector<std::string>{};
+    }
+    env_.steering_applied_.push_back(state);
+    env_.steering_removed_ = false;
+    return std::vector<std::string>{"nftables table inet failoverd"};
+  }
+  std::string last_error_detail() const override { return ""; }
+  std::error_code remove() override {
+    env_.steering_removed_ = true;
+    return {};
+  }
+  ResetOutcome reset(const ConnectionReset& reset) override {
+    env_.resets_.push_back(reset);
+    return env_.reset_outcome_;
+  }
+  IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState&) override {
+    return env_.connection_counts_;
+  }
+
+ private:
+  FakeEnv& env_;
+};
+
+IoResult<std::unique_ptr<ConnectionSteering>> FakeEnv::open_steering() {
+  if (auto e = take_open_failure()) return fail(*e);
+  return std::unique_ptr<ConnectionSteering>(new FakeSteering(*this));
+}
+
 IoResult<std::unique_ptr<TableWatch>> FakeEnv::watch_table(TableWatch::Handler on_change) {
   if (auto e = take_open_failure()) return fail(*e);
   return std::unique_ptr<TableWatch>(new FakeTableWatch(*this, std::move(on_change)));

@@ -152,6 +152,7 @@ class FakeEnv final : public Env {
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
   IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
       NftablesWatch::Handler on_change) override;
+  IoResult<std::unique_ptr<ConnectionSteering>> open_steering() override;
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override {
     return kernel_->routes_via(ifname, destination);
@@ -221,6 +222,19 @@ class FakeEnv final : public Env {
   // The nftables ruleset changed (by the daemon or anyone): every live nftables watch is called
   // on the loop's next turn, once for changes made in the same turn (as one socket drain).
   void nftables_changed();
+  // Connection steering: every state applied, every reset asked for (with what the next ones
+  // report), the counts count() returns, and a failure for the next `count` applies.
+  const std::vector<SteeringState>& steering_applied() const { return steering_applied_; }
+  const std::vector<ConnectionReset>& resets() const { return resets_; }
+  bool steering_removed() const { return steering_removed_; }
+  void set_reset_outcome(const ResetOutcome& outcome) { reset_outcome_ = outcome; }
+  void set_connection_counts(std::map<std::string, std::uint64_t> counts) {
+    connection_counts_ = std::move(counts);
+  }
+  void fail_steering(std::errc error, int count = 1) {
+    steering_failure_ = error;
+    steering_failures_ = count;
+  }
   FakeNotifier& fake_notifier() { return notifier_; }
   const std::vector<LogEvent>& logged() const { return logged_; }
   const std::string& log_level() const { return log_level_; }
@@ -235,6 +249,7 @@ class FakeEnv final : public Env {
   class FakeNftablesWatch;
   class FakeTimer;
   class FakeHookProcess;
+  class FakeSteering;
   std::optional<std::error_code> take_open_failure();
 
   std::unique_ptr<FakeLoop> own_loop_;
@@ -264,6 +279,13 @@ class FakeEnv final : public Env {
   int write_failures_ = 0;
   std::map<std::string, HookListing> hook_dirs_;
   std::vector<std::shared_ptr<HookRunRecord>> hook_runs_;
+  std::vector<SteeringState> steering_applied_;
+  std::vector<ConnectionReset> resets_;
+  bool steering_removed_ = false;
+  ResetOutcome reset_outcome_;
+  std::map<std::string, std::uint64_t> connection_counts_;
+  std::errc steering_failure_{};
+  int steering_failures_ = 0;
   FakeNotifier notifier_;
   std::vector<LogEvent> logged_;
   std::string log_level_ = "info";

@@ -384,5 +384,174 @@ TEST_F(FailoverEngineTest, StatusIsPublishedOncePerPeriodWhenNothingHappens) {
   EXPECT_LE(publishes, 11);
 }
 
+// --- Sticky connections and resets ---
+
+std::vector<bool> Routed(const FailoverActions& a) {
+  std::vector<bool> routed;
+  EXPECT_TRUE(a.steering) << "no steering asked for";
+  if (a.steering) {
+    for (const auto& isp : a.steering->isps) routed.push_back(isp.routed);
+  }
+  return routed;
+}
+
+TEST_F(FailoverEngineTest, EachIspsTableHoldsItsRouteWhileItIsUp) {
+  FailoverEngine engine(Settings(), At(0));
+  auto start = engine.start({}, At(0));
+  EXPECT_EQ(Routed(start), (std::vector<bool>{false, false}));
+  auto one = Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  EXPECT_EQ(Routed(one), (std::vector<bool>{true, false}));
+  auto two = Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
+  EXPECT_EQ(Routed(two), (std::vector<bool>{true, true}));
+  // Nothing new to hold: nothing asked.
+  EXPECT_FALSE(Send(engine, "isp2", LinkState::kUp, kIsp2, 30).steering);
+  auto down = Send(engine, "isp1", LinkState::kDown, kIsp1, 100);
+  EXPECT_EQ(Routed(down), (std::vector<bool>{false, true}));
+}
+
+TEST_F(FailoverEngineTest, ADeadIspsConnectionsAreResetOnceWhenTheRouteLeavesIt) {
+  FailoverEngine engine(Settings(), At(0));
+  auto down = Isp1GoesDown(engine);
+  ASSERT_EQ(down.resets.size(), 1u);
+  EXPECT_EQ(down.resets[0].isp, "isp1");
+  EXPECT_EQ(down.resets[0].mark, 0x01000000u);
+  EXPECT_EQ(down.resets[0].mask, 0x0f000000u);
+  EXPECT_EQ(down.resets[0].why, "down (link-down)");
+  // In the same actions as the route edit: the shell ends them right after the route moved.
+  ASSERT_EQ(down.route_edits.size(), 1u);
+  EXPECT_TRUE(Send(engine, "isp1", LinkState::kDown, kIsp1, 200).resets.empty());
+  // Up again, and down again: a new death, a new reset.
+  Send(engine, "isp1", LinkState::kUp, kIsp1, 300);
+  auto again = Send(engine, "isp1", LinkState::kDown, kIsp1, 400);
+  ASSERT_EQ(again.resets.size(), 1u);
+}
+
+TEST_F(FailoverEngineTest, ASilentBackupWithStickyConnectionsIsResetToo) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
+  // isp2 falls silent while isp1 carries the route: its sticky connections are dead.
+  FailoverActions all;
+  for (long long t = 100; t <= 3000; t += 100) {
+    std::string d = Datagram("isp1", LinkState::kUp);
+    all.append(engine.on_datagram(d, kIsp1, At(t)));
+    all.append(engine.on_wake(At(t + 50)));
+  }
+  ASSERT_EQ(all.resets.size(), 1u);
+  EXPECT_EQ(all.resets[0].isp, "isp2");
+  EXPECT_EQ(all.resets[0].why.rfind("stale", 0), 0u) << all.resets[0].why;
+}
+
+TEST_F(FailoverEngineTest, ADegradedIspKeepsItsConnections) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  Send(engine, "isp2", LinkState::kUp, kIsp2, 20);
+  Status lossy = test::SampleStatus();
+  lossy.name = "isp1";
+  lossy.instance = 1;
+  lossy.seq = ++seq_;
+  lossy.state = LinkState::kUp;
+  lossy.loss_permille = 400;
+  auto a = engine.on_datagram(encode(lossy), kIsp1, At(100));
+  ASSERT_EQ(a.route_edits.size(), 1u) << "the route leaves the lossy ISP";
+  EXPECT_TRUE(a.resets.empty()) << "its connections stay: it still carries traffic";
+  EXPECT_FALSE(a.steering) << "and its table keeps its route";
+}
+
+TEST_F(FailoverEngineTest, WhenEveryIspLooksDeadNothingIsResetUntilOneIsBack) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  Send(engine, "isp1", LinkState::kUp, kIsp1, 10);
+  // isp2 never heard from; isp1 dies: no other ISP carries anything, so no reset yet.
+  auto down = Send(engine, "isp1", LinkState::kDown, kIsp1, 100);
+  EXPECT_TRUE(down.resets.empty());
+  auto isp2 = Send(engine, "isp2", LinkState::kUp, kIsp2, 2000);
+  ASSERT_EQ(isp2.resets.size(), 1u);
+  EXPECT_EQ(isp2.resets[0].isp, "isp1");
+}
+
+TEST_F(FailoverEngineTest, SteeringOffAsksForNothingAndResetOffEndsNothing) {
+  FailoverSettings off = Settings();
+  off.steering.sticky = false;
+  off.steering.reset = false;
+  FailoverEngine engine(off, At(0));
+  auto down = Isp1GoesDown(engine);
+  EXPECT_FALSE(down.steering);
+  EXPECT_TRUE(down.resets.empty());
+
+  FailoverSettings sticky_only = Settings();
+  sticky_only.steering.reset = false;
+  FailoverEngine sticky(sticky_only, At(0));
+  auto a = sticky.start({}, At(0));
+  ASSERT_TRUE(a.steering);
+  EXPECT_TRUE(a.steering->sticky);
+  EXPECT_TRUE(Isp1GoesDown(sticky).resets.empty());
+}
+
+TEST_F(FailoverEngineTest, AReloadThatTurnsSteeringOffRemovesIt) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  FailoverSettings off = Settings();
+  off.steering.sticky = false;
+  off.steering.reset = false;
+  auto a = engine.reconfigure(off, At(100));
+  EXPECT_TRUE(a.steering_remove);
+  EXPECT_FALSE(a.steering);
+}
+
+TEST_F(FailoverEngineTest, ASteeringFailureIsShownAndRetried) {
+  FailoverEngine engine(Settings(), At(0));
+  auto start = engine.start({}, At(0));
+  ASSERT_TRUE(start.steering);
+  auto failed = engine.on_steering_applied("Operation not permitted", At(10));
+  EXPECT_TRUE(Logged(failed, EventKind::kSteering));
+  auto report = engine.report(At(10));
+  ASSERT_FALSE(report.warnings.empty());
+  EXPECT_NE(report.warnings.back().find("Operation not permitted"), std::string::npos);
+  // Not asked again before the retry is due, however many reports come.
+  EXPECT_FALSE(Send(engine, "isp2", LinkState::kUp, kIsp2, 20).steering);
+  ASSERT_TRUE(failed.wake_at);
+  auto retry = engine.on_wake(At(10 + 5000));
+  EXPECT_TRUE(retry.steering);
+  auto fixed = engine.on_steering_applied("", At(5020));
+  EXPECT_TRUE(Logged(fixed, EventKind::kSteering));
+  EXPECT_TRUE(engine.report(At(5020)).warnings.empty());
+}
+
+TEST_F(FailoverEngineTest, ResetsAndCountsAreInTheStatus) {
+  FailoverEngine engine(Settings(), At(0));
+  auto down = Isp1GoesDown(engine);
+  ASSERT_EQ(down.resets.size(), 1u);
+  auto done = engine.on_connections_reset(down.resets[0], ResetOutcome{3, 2, 0, ""}, At(110));
+  ASSERT_TRUE(Logged(done, EventKind::kConnectionsReset));
+  engine.on_connection_counts({{"isp1", 0}, {"isp2", 7}});
+  auto r = engine.report(At(120));
+  ASSERT_TRUE(r.last_reset);
+  EXPECT_EQ(r.last_reset->isp, "isp1");
+  EXPECT_EQ(r.last_reset->destroyed, 2u);
+  EXPECT_EQ(r.resets_total.at("isp1"), 2u);
+  EXPECT_EQ(r.connections.at("isp2"), 7u);
+  auto table = render_status_table(to_json(r));
+  ASSERT_TRUE(table);
+  EXPECT_NE(table->find("connections: isp1 0, isp2 7"), std::string::npos) << *table;
+  EXPECT_NE(table->find("last reset: 2 connection(s) of isp1 (down (link-down))"),
+            std::string::npos)
+      << *table;
+  // A reset that found nothing is not news.
+  auto nothing = engine.on_connections_reset(down.resets[0], ResetOutcome{}, At(130));
+  EXPECT_FALSE(Logged(nothing, EventKind::kConnectionsReset));
+}
+
+TEST_F(FailoverEngineTest, CleanupOnExitRemovesTheSteering) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  EXPECT_TRUE(engine.stop(/*cleanup=*/true, At(10)).steering_remove);
+  FailoverEngine kept(Settings(), At(0));
+  kept.start({}, At(0));
+  EXPECT_FALSE(kept.stop(/*cleanup=*/false, At(10)).steering_remove);
+}
+
 }  // namespace
 }  // namespace ispf

@@ -12,6 +12,7 @@
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
+#include "ispfailover/core/steering.h"
 
 namespace ispf {
 
@@ -87,6 +88,12 @@ struct FailoverOptions {
   bool resolved_running = false;
   // Where --dns-manager file writes; /etc/resolv.conf is meant to be a symlink to it.
   std::string resolv_conf = "/run/failoverd/resolv.conf";
+  // Sticky connections and resets (yes or no), and where their marks, tables and rules live.
+  std::string sticky_connections = "yes";
+  std::string reset_connections = "yes";
+  std::string conn_mark_mask = "0x0f000000";
+  std::uint32_t sticky_table_base = SteeringSettings{}.table_base;
+  std::uint32_t sticky_rule_priority = SteeringSettings{}.rule_priority;
   std::string log_level = "info";
   std::string config_file;
 };
@@ -100,6 +107,7 @@ struct FailoverSettings {
   std::vector<std::uint32_t> replace_gateways;
   std::vector<std::string> keys;  // from --key-file, filled by the shell
   DnsManager dns_manager = DnsManager::kNone;
+  SteeringSettings steering;
 };
 
 // "NAME=GATEWAY" or "NAME=GATEWAY,priority=N"; `order` is the default priority.

@@ -21,6 +21,7 @@
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/core/route.h"
 #include "ispfailover/core/status_report.h"
+#include "ispfailover/core/steering.h"
 
 namespace ispf {
 
@@ -42,6 +43,14 @@ struct FailoverActions {
   std::optional<DnsUpdate> dns;
   // --dns-manager resolved with --cleanup-on-exit, at stop: give the link back to resolved.
   bool dns_revert = false;
+  // After the route edits: make the kernel's steering (our nftables table, per-ISP tables and
+  // rules) exactly this, reporting back with on_steering_applied; then end the connections of
+  // each reset (after the route moved, so that the applications' reconnects take the new one),
+  // reporting each with on_connections_reset.
+  std::optional<SteeringState> steering;
+  std::vector<ConnectionReset> resets;
+  // Remove all of the steering (--cleanup-on-exit, or turned off by a reload).
+  bool steering_remove = false;
   std::optional<TimePoint> wake_at;
 
   void append(FailoverActions&& later);
@@ -86,6 +95,13 @@ class FailoverEngine {
   FailoverActions set_config_problem(std::string problem, Now now);
   // The last dns update could not be applied: logged, and tried again with the next input.
   FailoverActions on_dns_failed(std::string problem, Now now);
+  // The steering asked for could not be put in place (`problem`), or was (empty).
+  FailoverActions on_steering_applied(std::string problem, Now now);
+  // What a reset did.
+  FailoverActions on_connections_reset(const ConnectionReset& reset, const ResetOutcome& outcome,
+                                       Now now);
+  // How many tracked connections carry each ISP's mark now (by ISP name), for the status.
+  void on_connection_counts(std::map<std::string, std::uint64_t> counts);
   // SIGTERM: our route stays (or goes, with `cleanup`).
   FailoverActions stop(bool cleanup, Now now);
 
@@ -111,6 +127,8 @@ class FailoverEngine {
   void finish(FailoverActions& out, Now now);
   void persist_if_due(FailoverActions& out, Now now, bool force);
   void follow_dns(FailoverActions& out);
+  // The steering the ISPs' health asks for, and the resets of ISPs that died.
+  void steer(FailoverActions& out, const std::vector<IspView>& views, Now now);
 
   FailoverSettings settings_;
   RouteSlot slot_;
@@ -142,6 +160,13 @@ class FailoverEngine {
   std::map<std::string, std::vector<std::uint32_t>> announced_dns_;  // per ISP, latest report
   std::set<std::string> dns_refused_logged_;  // ISPs whose unreadable dns= was logged once
   DnsFollower dns_;
+  std::optional<SteeringState> steering_sent_;  // what the kernel was last asked to hold
+  std::optional<TimePoint> steering_retry_at_;  // after a failure, when to ask again
+  std::string steering_problem_;
+  std::set<std::string> reset_done_;  // dead ISPs whose connections were already ended
+  std::map<std::string, std::uint64_t> connections_;   // per ISP, as last counted
+  std::map<std::string, std::uint64_t> resets_total_;  // sockets ended, per ISP
+  std::optional<ResetRecord> last_reset_;
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};
 };

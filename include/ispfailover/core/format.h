@@ -14,6 +14,8 @@ namespace ispf {
 std::optional<std::uint32_t> parse_ipv4(std::string_view text);
 // Host byte order to dotted quad.
 std::string format_ipv4(std::uint32_t address);
+// "0x0f000000": a mark or mask as nft and ip rule print it.
+std::string format_hex32(std::uint32_t value);
 
 // A duration as an option value that parses back: "150ms", "2s", "1m".
 std::string format_duration(Duration d);

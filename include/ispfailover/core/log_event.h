@@ -33,6 +33,8 @@ enum class EventKind {
   kStatusWriteFailed,  // rate-limited: the status, state or metrics file could not be written
   kDns,                // the client's resolvers now follow another ISP (or could not be set)
   kHook,               // a hook's run, output, exit, kill, or a refused hook file
+  kSteering,           // sticky connections' marks, tables and rules: put in place, or not
+  kConnectionsReset,   // the connections of a dead ISP were ended
 };
 
 struct LogEvent {

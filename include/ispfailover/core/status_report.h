@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,15 @@ struct SwitchRecord {
 // How many moves the history keeps: enough for an afternoon of trouble, small enough to read.
 inline constexpr std::size_t kSwitchHistoryLength = 20;
 
+// The last time connections were ended because their ISP died.
+struct ResetRecord {
+  std::uint64_t unix_ms = 0;
+  std::string isp;
+  std::string why;
+  std::size_t matched = 0;
+  std::size_t destroyed = 0;
+};
+
 struct StatusReport {
   std::vector<IspView> isps;
   std::optional<std::size_t> active;   // index into isps
@@ -44,6 +54,13 @@ struct StatusReport {
   std::string dns_manager = "none";           // --dns-manager in force
   std::string dns_isp;                        // whose resolvers are in force ("": none set by us)
   std::vector<std::uint32_t> dns_servers;     // the resolvers in force (IPv4, host order)
+  bool sticky = false;                        // --sticky-connections
+  bool reset = false;                         // --reset-connections
+  // Tracked connections per ISP by their mark (counted once a second); an ISP that does not
+  // carry the route holds its sticky ones.
+  std::map<std::string, std::uint64_t> connections;
+  std::map<std::string, std::uint64_t> resets_total;  // sockets ended, per ISP
+  std::optional<ResetRecord> last_reset;
 };
 
 // One line that answers "which ISP and why", e.g.

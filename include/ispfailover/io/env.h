@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,6 +23,7 @@
 #include "ispfailover/core/probe_types.h"
 #include "ispfailover/core/result.h"
 #include "ispfailover/core/route.h"
+#include "ispfailover/core/steering.h"
 
 namespace ispf {
 
@@ -115,6 +117,26 @@ class NftablesWatch {
   virtual ~NftablesWatch() = default;
 };
 
+// Sticky connections and resets in the kernel: our nftables table (inet failoverd), one routing
+// table and fwmark rule per ISP, and the local TCP sockets of a dead ISP's connections. Touches
+// nothing that is not ours.
+class ConnectionSteering {
+ public:
+  virtual ~ConnectionSteering() = default;
+  // Makes the kernel hold exactly `state`, writing only what differs from what is there now, so
+  // it is safe (and cheap) to call after every change anyone makes. Returns what it wrote (e.g.
+  // "nftables table inet failoverd", "rule 1500", "route in table 3151"), empty if nothing.
+  virtual IoResult<std::vector<std::string>> apply(const SteeringState& state) = 0;
+  // The refusing party's own words for the last failed apply (nft's message), if it said any.
+  virtual std::string last_error_detail() const = 0;
+  // Removes everything apply() put in place, if it is there.
+  virtual std::error_code remove() = 0;
+  // Ends the local TCP sockets whose connections carry the reset's mark (SOCK_DESTROY).
+  virtual ResetOutcome reset(const ConnectionReset& reset) = 0;
+  // Tracked connections (any protocol) per ISP of `state`, by their marks.
+  virtual IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState& state) = 0;
+};
+
 // sd_notify: READY=1, STATUS=, WATCHDOG=1, RELOADING, STOPPING.
 class ServiceNotifier {
  public:
@@ -165,6 +187,7 @@ class Env {
   virtual IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) = 0;
   virtual IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
       NftablesWatch::Handler on_change) = 0;
+  virtual IoResult<std::unique_ptr<ConnectionSteering>> open_steering() = 0;
 
   // The IPv4 broadcast address of `ifname` (host order): the configured one, or the one its
   // prefix implies; none for /31, /32, no address or no such interface.

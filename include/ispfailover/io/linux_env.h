@@ -37,6 +37,7 @@ class LinuxEnv final : public Env {
   IoResult<std::unique_ptr<TableWatch>> watch_table(TableWatch::Handler on_change) override;
   IoResult<std::unique_ptr<NftablesWatch>> watch_nftables(
       NftablesWatch::Handler on_change) override;
+  IoResult<std::unique_ptr<ConnectionSteering>> open_steering() override;
 
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override;

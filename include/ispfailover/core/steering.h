@@ -1,0 +1,94 @@
+// Sticky connections and resets as values: each ISP's conntrack mark, routing table and rule, the
+// nftables script that marks new connections by the gateway they leave through, and which ISP
+// tables hold a route now.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ispfailover/core/failover_policy.h"
+
+namespace ispf {
+
+// failoverd --sticky-connections, --reset-connections and where their marks, tables and rules
+// live. The defaults stay clear of wg-quick (fwmark 0xca6c, table 51820, rules 32764-32765),
+// Tailscale (marks 0xff0000, table 52, rules 5210-5310) and Docker (no fwmarks, no rules).
+struct SteeringSettings {
+  bool sticky = true;
+  bool reset = true;
+  std::uint32_t mark_mask = 0x0f000000;
+  // The ISP at position k (1-based, in preference order) uses table table_base + k and a rule
+  // at rule_priority + k - 1.
+  std::uint32_t table_base = 3150;
+  std::uint32_t rule_priority = 1500;
+
+  bool enabled() const { return sticky || reset; }
+  bool operator==(const SteeringSettings&) const = default;
+};
+
+// The nftables table that is ours alone (inet family): created, replaced and deleted whole.
+inline constexpr const char* kNftTable = "failoverd";
+
+// How many ISPs a mask can tell apart: its contiguous bits hold positions 1..capacity.
+std::uint32_t mark_capacity(std::uint32_t mask);
+// The mark of the ISP at `position` (0-based): position + 1 in the mask's bits.
+std::uint32_t mark_of(std::size_t position, std::uint32_t mask);
+
+struct SteeredIsp {
+  std::string name;
+  std::uint32_t gateway = 0;  // IPv4, host order
+  std::uint32_t mark = 0;
+  std::uint32_t table = 0;
+  std::uint32_t rule_priority = 0;
+  // Its table holds a default route via the gateway: the ISP is up or degraded. Without it,
+  // its connections fall through to the main table's route, wherever that goes.
+  bool routed = false;
+
+  bool operator==(const SteeredIsp&) const = default;
+};
+
+// What the kernel should hold for steering: the nftables table, and with `sticky` one fwmark
+// rule and one routing table per ISP.
+struct SteeringState {
+  bool sticky = true;
+  std::uint32_t mark_mask = 0;
+  std::uint8_t route_protocol = 0;
+  std::vector<SteeredIsp> isps;
+
+  bool operator==(const SteeringState&) const = default;
+};
+
+SteeringState steering_state(const SteeringSettings& settings, const std::vector<IspConfig>& isps,
+                             std::uint8_t route_protocol);
+
+// Our table exactly as `state` wants it, in one nft transaction (create, delete, define: it works
+// whether or not the table exists, and no packet ever sees half of it).
+//
+// New connections are marked by the gateway their first packet was routed to (`rt ip nexthop`),
+// so only connections that went through an ISP router are marked: LAN, loopback, VPN and other
+// routes are never touched. Packets to the router itself are LAN traffic and stay unmarked. With
+// `sticky`, every later packet carries its connection's mark as its fwmark, which the ISP's rule
+// sends to the ISP's own table.
+std::string nft_script(const SteeringState& state);
+std::string nft_delete_script();
+
+// An ISP whose connections are to end now: it is down or silent while another ISP carries the
+// traffic, so nothing that went through it can get an answer.
+struct ConnectionReset {
+  std::string isp;
+  std::uint32_t mark = 0;
+  std::uint32_t mask = 0;
+  std::string why;  // "down (link-down)"
+};
+
+// What a reset did, as the shell reports it back.
+struct ResetOutcome {
+  std::size_t matched = 0;    // TCP connections with the ISP's mark
+  std::size_t destroyed = 0;  // local sockets ended (SOCK_DESTROY)
+  std::size_t failed = 0;
+  std::string problem;  // empty when every socket could be looked at
+};
+
+}  // namespace ispf
