@@ -16,7 +16,7 @@ lab_tcp_start waiter wait
 connected_via() { lab_tcp_events "$1" connected "${3:-0}" | grep -q "peer=$2\$"; }
 lab_check_within "the waiting application is connected through isp1" 5 \
   connected_via waiter "${LAB_UP_ADDR[isp1]}"
-lab_check_within "the LAN connection to isp1's router is up" 5 connected_via lan-waiter "${LAB_GW[isp1]}"
+lab_check_within "the LAN connection to isp1's router is up" 5 connected_via lan-waiter 192.168.56.200
 lab_watch_routes_start
 
 t_fault=$(lab_now)
