@@ -471,18 +471,23 @@ void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& vie
   if (state != steering_sent_ && retry_due) {
     steering_retry_at_.reset();
     steering_sent_ = state;
-    out.steering = std::move(state);
+    out.steering = state;
   }
   if (!wanted.reset) return;
-  for (std::size_t i = 0; i < views.size() && i < steering_sent_->isps.size(); ++i) {
+  for (std::size_t i = 0; i < views.size() && i < state.isps.size(); ++i) {
     const std::string& name = views[i].config.name;
     if (usable(views[i].health)) {
       reset_done_.erase(name);
+      seen_usable_.insert(name);
       continue;
     }
     // Only while another ISP carries traffic: when every ISP looks dead at once (our own link
     // flapped, say), the connections may well survive it, and a reconnect could go nowhere.
     if (!any_usable || reset_done_.count(name)) continue;
+    // An ISP not heard from since we started may just be slower to speak than the others: after
+    // a restart its sticky connections are alive. Only a report of down, or a silence after we
+    // saw it up, says its connections are dead.
+    if (views[i].health == IspHealth::kStale && !seen_usable_.count(name)) continue;
     reset_done_.insert(name);
     out.resets.push_back(
         ConnectionReset{name, steering_sent_->isps[i].mark, wanted.mark_mask,

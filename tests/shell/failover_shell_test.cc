@@ -137,5 +137,72 @@ TEST_F(FailoverShellTest, StaleFloorComesFromTheOptionsAndAReload) {
   EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp2));
 }
 
+// A silent isp1: its connections end after the route moved to isp2 (so reconnects take isp2),
+// once; the steering follows isp1's health.
+TEST_F(FailoverShellTest, ADeadIspsConnectionsEndAfterTheRouteMoved) {
+  TimePoint last = Heartbeats(std::chrono::seconds(2));
+  ASSERT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1));
+  ASSERT_FALSE(env_.steering_applied().empty());
+  EXPECT_TRUE(env_.steering_applied().back().isps[0].routed);
+  env_.set_reset_outcome(ResetOutcome{2, 2, 0, ""});
+  Isp2StaysFresh();
+  env_.run_until(last + std::chrono::milliseconds(451));
+  ASSERT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp2));
+  ASSERT_EQ(env_.resets().size(), 1u);
+  EXPECT_EQ(env_.resets()[0].isp, "isp1");
+  EXPECT_EQ(env_.routes_at_resets()[0], std::optional<std::uint32_t>(kIsp2));
+  EXPECT_FALSE(env_.steering_applied().back().isps[0].routed);
+  EXPECT_TRUE(env_.steering_applied().back().isps[1].routed);
+  env_.run_until(last + std::chrono::seconds(2));
+  EXPECT_EQ(env_.resets().size(), 1u);
+  auto status = env_.files().find("/run/failoverd/status.json");
+  ASSERT_NE(status, env_.files().end());
+  EXPECT_NE(status->second.find("\"ended\": 2"), std::string::npos) << status->second;
+}
+
+// `nft flush ruleset` (Debian's nftables service on reload) deletes our table: the watch puts it
+// back and says so.
+TEST_F(FailoverShellTest, TheNftablesWatchPutsOurTableBack) {
+  Heartbeats(std::chrono::seconds(1));
+  std::size_t applied = env_.steering_applied().size();
+  ASSERT_GT(applied, 0u);
+  env_.lose_steering();
+  env_.nftables_changed();
+  env_.loop().run_ready();
+  EXPECT_EQ(env_.steering_applied().size(), applied + 1);
+  bool said = false;
+  for (const auto& e : env_.logged()) {
+    said = said || (e.kind == EventKind::kSteering && e.text.find("put back") != std::string::npos);
+  }
+  EXPECT_TRUE(said);
+  // A change that is our own (nothing lost) writes nothing and says nothing.
+  std::size_t lines = env_.logged().size();
+  env_.nftables_changed();
+  env_.loop().run_ready();
+  EXPECT_EQ(env_.steering_applied().size(), applied + 1);
+  EXPECT_EQ(env_.logged().size(), lines);
+}
+
+// nftables refuses: failoverd runs on without stickiness, says why in the status, and tries
+// again.
+TEST_F(FailoverShellTest, ARefusedSteeringIsAWarningAndRetried) {
+  env_.fail_steering(std::errc::operation_not_permitted, 1000);
+  ASSERT_EQ(
+      shell_.reload({"failoverd", "--isp", "isp1=192.168.56.101", "--isp", "isp2=192.168.56.102",
+                     "--hook-dir", "", "--state-dir", "", "--sticky-table-base", "4000"}),
+      std::nullopt);
+  Heartbeats(std::chrono::milliseconds(500));
+  auto status = env_.files().find("/run/failoverd/status.json");
+  ASSERT_NE(status, env_.files().end());
+  EXPECT_NE(status->second.find("no sticky connections or resets"), std::string::npos)
+      << status->second;
+  EXPECT_EQ(RouteGateway(), std::optional<std::uint32_t>(kIsp1)) << "the route does not wait";
+  env_.fail_steering(std::errc::operation_not_permitted, 0);  // nftables works again
+  Heartbeats(std::chrono::seconds(6));
+  EXPECT_EQ(env_.steering_applied().back().isps[0].table, 4001u);
+  status = env_.files().find("/run/failoverd/status.json");
+  EXPECT_EQ(status->second.find("no sticky connections or resets"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ispf

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "ispfailover/core/config.h"
+
 namespace ispf {
 namespace {
 
@@ -445,6 +447,13 @@ class FakeEnv::FakeSteering final : public ConnectionSteering {
   }
   ResetOutcome reset(const ConnectionReset& reset) override {
     env_.resets_.push_back(reset);
+    std::optional<std::uint32_t> gateway;
+    if (auto routes = env_.kernel_->default_routes(254)) {
+      for (const auto& route : *routes) {
+        if (route.protocol == kRouteProtocol) gateway = route.gateway;
+      }
+    }
+    env_.routes_at_resets_.push_back(gateway);
     return env_.reset_outcome_;
   }
   IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState&) override {

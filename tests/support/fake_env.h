@@ -227,6 +227,14 @@ class FakeEnv final : public Env {
   const std::vector<SteeringState>& steering_applied() const { return steering_applied_; }
   const std::vector<ConnectionReset>& resets() const { return resets_; }
   bool steering_removed() const { return steering_removed_; }
+  // Someone else deleted what apply() put in place (`nft flush ruleset`): the next apply
+  // writes it again.
+  void lose_steering() { steering_removed_ = true; }
+  // Our default route's gateway in the main table at each reset, in order: what the
+  // applications' reconnects would have taken.
+  const std::vector<std::optional<std::uint32_t>>& routes_at_resets() const {
+    return routes_at_resets_;
+  }
   void set_reset_outcome(const ResetOutcome& outcome) { reset_outcome_ = outcome; }
   void set_connection_counts(std::map<std::string, std::uint64_t> counts) {
     connection_counts_ = std::move(counts);
@@ -281,6 +289,7 @@ class FakeEnv final : public Env {
   std::vector<std::shared_ptr<HookRunRecord>> hook_runs_;
   std::vector<SteeringState> steering_applied_;
   std::vector<ConnectionReset> resets_;
+  std::vector<std::optional<std::uint32_t>> routes_at_resets_;
   bool steering_removed_ = false;
   ResetOutcome reset_outcome_;
   std::map<std::string, std::uint64_t> connection_counts_;

@@ -472,6 +472,23 @@ TEST_F(FailoverEngineTest, WhenEveryIspLooksDeadNothingIsResetUntilOneIsBack) {
   EXPECT_EQ(isp2.resets[0].isp, "isp1");
 }
 
+// After a restart isp2 may just speak later than isp1: its sticky connections are alive and
+// stay, however long it is silent; a report of down ends them.
+TEST_F(FailoverEngineTest, AnIspNotHeardSinceStartIsNotReset) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  FailoverActions all;
+  for (long long t = 10; t <= 5000; t += 100) {
+    std::string d = Datagram("isp1", LinkState::kUp);
+    all.append(engine.on_datagram(d, kIsp1, At(t)));
+    all.append(engine.on_wake(At(t + 50)));
+  }
+  EXPECT_TRUE(all.resets.empty());
+  auto down = Send(engine, "isp2", LinkState::kDown, kIsp2, 5100);
+  ASSERT_EQ(down.resets.size(), 1u);
+  EXPECT_EQ(down.resets[0].isp, "isp2");
+}
+
 TEST_F(FailoverEngineTest, SteeringOffAsksForNothingAndResetOffEndsNothing) {
   FailoverSettings off = Settings();
   off.steering.sticky = false;
