@@ -464,8 +464,14 @@ void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& vie
   SteeringState state = steering_state(wanted, policy_.isps(), kRouteProtocol);
   bool any_usable = false;
   for (std::size_t i = 0; i < views.size() && i < state.isps.size(); ++i) {
-    state.isps[i].routed = usable(views[i].health);
-    any_usable = any_usable || state.isps[i].routed;
+    bool up = usable(views[i].health);
+    if (up) seen_usable_.insert(views[i].config.name);
+    // Not heard from since we started: after a restart its table keeps its route (its sticky
+    // connections go on), as our main route is kept, until the ISP says otherwise.
+    bool unheard =
+        views[i].health == IspHealth::kStale && !seen_usable_.count(views[i].config.name);
+    state.isps[i].routed = up || unheard;
+    any_usable = any_usable || up;
   }
   bool retry_due = !steering_retry_at_ || now.steady >= *steering_retry_at_;
   if (state != steering_sent_ && retry_due) {
@@ -478,7 +484,6 @@ void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& vie
     const std::string& name = views[i].config.name;
     if (usable(views[i].health)) {
       reset_done_.erase(name);
-      seen_usable_.insert(name);
       continue;
     }
     // Only while another ISP carries traffic: when every ISP looks dead at once (our own link
