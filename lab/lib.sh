@@ -638,9 +638,10 @@ lab_watch_routes_start() {
 
 lab_watch_routes_stop() { lab_stop "${1:-routes}" TERM; }
 
-# The client's default-route events: TIME (epoch) then the route line.
+# The client's default-route events in the main table: TIME (epoch) then the route line (the
+# per-ISP tables of sticky connections, "table 3151", are not where traffic is switched).
 lab_route_events() {
-  awk '/default/ {
+  awk '/default/ && !/ table / {
          ts = substr($1, 2, length($1) - 2)
          split(ts, p, /[-T:]/)
          sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
