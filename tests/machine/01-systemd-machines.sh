@@ -23,7 +23,8 @@ NAME=01-systemd-machines
 SUITE=bookworm
 CACHE_DIR=$ISPF_BIN_DIR/machine-cache
 # What the machines need besides the package's own dependencies (added from the .deb).
-BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps)
+# nftables: the witness of failoverd's own table (failoverd itself needs only libnftables1).
+BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps nftables)
 MACHINES=(isp1 isp2 client)
 
 skip() {
@@ -355,6 +356,15 @@ check_creds() {
 check_creds isp1 ispprobed ispprobed 0000000000002000  # CAP_NET_RAW (13)
 check_creds isp2 ispprobed ispprobed 0000000000002000
 check_creds client failoverd failoverd 0000000000001000  # CAP_NET_ADMIN (12)
+# Sticky connections under the unit's sandbox: libnftables, rules and per-ISP tables all work
+# with CAP_NET_ADMIN alone (a refusal would also be a warning in the check below).
+sticky_in_place() {
+  in_m client sh -c 'ip rule | grep -q "fwmark 0x1000000/0xf000000 lookup 3151" &&
+    ip route show table 3151 | grep -q "default via 192.168.56.101"'
+}
+lab_check_within "client: failoverd's fwmark rules and per-ISP tables are in place" 10 sticky_in_place
+lab_check "client: failoverd's nftables table is in place" \
+  in_m client sh -c 'nft list table inet failoverd | grep -q "rt ip nexthop 192.168.56.101"'
 for m in isp1 client; do
   unit=$([[ $m == client ]] && echo failoverd || echo ispprobed)
   # Expected at warning: route changes (the first selection, and on the client the takeover of
