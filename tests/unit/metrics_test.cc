@@ -61,6 +61,20 @@ TEST(MetricsTest, FailoverdHasHelpAndTypeForEveryFamily) {
   }
 }
 
+TEST(MetricsTest, ConnectionsPerIspOnlyWithSteeringOn) {
+  StatusReport r = TwoIspReport();
+  EXPECT_EQ(failover_metrics(r).find("ispfailover_isp_connections"), std::string::npos);
+  r.sticky = true;
+  r.connections = {{"isp2", 7}};
+  r.resets_total = {{"isp1", 2}};
+  std::string text = failover_metrics(r);
+  EXPECT_TRUE(Has(text, "ispfailover_isp_connections{isp=\"isp2\",family=\"ipv4\"} 7")) << text;
+  EXPECT_EQ(text.find("ispfailover_isp_connections{isp=\"isp1\""), std::string::npos)
+      << "not counted yet: absent";
+  EXPECT_TRUE(Has(text, "ispfailover_isp_connections_ended_total{isp=\"isp1\",family=\"ipv4\"} 2"));
+  EXPECT_TRUE(Has(text, "ispfailover_isp_connections_ended_total{isp=\"isp2\",family=\"ipv4\"} 0"));
+}
+
 TEST(MetricsTest, FailoverdSeriesAndValues) {
   std::string text = failover_metrics(TwoIspReport());
   EXPECT_TRUE(Has(text, R"(ispfailover_isp_up{isp="isp1",family="ipv4"} 0)")) << text;
