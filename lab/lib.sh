@@ -638,9 +638,12 @@ lab_watch_routes_start() {
 
 lab_watch_routes_stop() { lab_stop "${1:-routes}" TERM; }
 
-# The client's default-route events: TIME (epoch) then the route line.
+# The client's default-route events: TIME (epoch) then the route line. Main table only: the
+# per-ISP tables that failoverd keeps for sticky connections (issue 14; "table N" in the line)
+# change with each ISP's health, not when the traffic moves, and a failback read from them
+# would come --failback-after too early.
 lab_route_events() {
-  awk '/default/ {
+  awk '/default/ && !/ table / {
          ts = substr($1, 2, length($1) - 2)
          split(ts, p, /[-T:]/)
          sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
