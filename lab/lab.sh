@@ -19,7 +19,9 @@ usage: lab/lab.sh COMMAND
                    client (LAB_PROFILE=default|fast); stays up until 'down'
   demo             as root on a fresh Debian 12: install, build, bring the lab up, pull isp1's
                    uplink, restore it, print the timeline and draw it ($LAB_DIR/timeline.svg
-                   with gnuplot), tear down
+                   with gnuplot), tear down; the timeline shows a waiting TCP connection reset
+                   and reconnected at the fault, a stream opened during the outage surviving
+                   the failback, and a name lookup after the fault (with dnsmasq)
   shell HOST       interactive shell on a host of the running lab ($HOSTS)
   exec HOST CMD... run a command on a host of the running lab
   down             stop the running lab (every namespace and process goes with it)
@@ -192,21 +194,134 @@ stage() {
   lab_status_text 2>&1 | sed 's/^/    /' || true
 }
 
+# What the demo shows besides the route: TCP connections (tests/tools/lab_tcp, built with the
+# daemons) and names (dnsmasq as each ISP router's forwarder, as e2e 19 has it). Either is left
+# out, with a line saying why, where its tool is missing: the route's story is the demo's core.
+DEMO_TCP=0 DEMO_DNS=0
+
+# The lab of lab_up_with_daemons, and with DEMO_DNS each ispprobed announcing its router's
+# forwarder (--dns) and failoverd writing the active one into a resolv.conf of the lab's own
+# ($LAB_DIR/resolv.conf: the client's /etc/resolv.conf is the host's and stays untouched).
+demo_up() {
+  local isp
+  if ((!DEMO_DNS)); then
+    lab_up_with_daemons
+    return
+  fi
+  lab_topology_up
+  lab_dns_up
+  for isp in isp1 isp2; do
+    lab_start_daemon "$isp" "$isp" ispprobed --dns "${LAB_GW[$isp]}" < <(lab_probed_conf "$isp")
+  done
+  lab_start_failoverd "$LAB_PROFILE" --dns-manager file --resolv-conf "$LAB_DIR/resolv.conf"
+  if ! lab_wait_until 15 lab_route_is "${LAB_GW[isp1]}"; then
+    lab_log "no default route via isp1 15 s after start; route: $(lab_client_gw)"
+    lab_dump_logs
+    return 1
+  fi
+  lab_log "route via isp1 (${LAB_GW[isp1]}); daemons up; names through $LAB_DIR/resolv.conf"
+}
+
+# A lab_tcp client NAME has a "connected" line from ISP's masquerade address at or after FROM.
+demo_connected_via() { lab_tcp_events "$1" connected "${3:-0}" | grep -q "peer=${LAB_UP_ADDR[$2]}\$"; }
+
+# A lab_tcp client NAME has an error line at or after FROM: demo_got_error NAME FROM
+demo_got_error() { [[ -n $(lab_tcp_events "$1" error "$2") ]]; }
+
+# The stream has 40 echoes (2 s of a line every 50 ms) since FROM, or has ended.
+demo_stream_judged() {
+  [[ $(lab_tcp_events stream echo "$1" | wc -l) -ge 40 ]] ||
+    [[ -n $(lab_tcp_events stream error; lab_tcp_events stream closed) ]]
+}
+
+# The events as markers for lab/timeline.gp: one line each, SECONDS_FROM_FAULT Y "LABEL", Y
+# stepping down through four heights of the route panel's empty "none" row while events come
+# within 2 s of each other (the reset, its reconnect and the lookup are milliseconds apart; a
+# label is over a second wide), back to the top after a longer pause.
+# demo_events_tsv OUT T_FAULT [EPOCH LABEL]...
+demo_events_tsv() {
+  local out=$1 t0=$2
+  shift 2
+  while (($# >= 2)); do printf '%s\t%s\n' "$1" "${2//\"/}"; shift 2; done |
+    sort -n | awk -F'\t' -v t0="$t0" '{
+      level = (NR > 1 && $1 - prev < 2) ? (level + 1) % 4 : 0; prev = $1
+      printf "%.4f %.2f \"%s\"\n", $1 - t0, 0.42 - 0.28 * level, $2 }' >"$out"
+}
+
+# Seconds from the fault, for the log lines: demo_since EPOCH
+demo_since() { lab_diff "$T_FAULT" "$1"; }
+
 # Inside the sandbox: the link-down scenario with a timeline.
 demo() {
   local t_fault t_restore t_report t_route t_up t_back end gap gap_back
+  local t_error="-" error_name="" t_reconnect="-" t_dns="-" dns_failed=0 t_stream="-"
+  local stream_peer="" stream_echoes=0 stream_after=0 stream_gap="-" stream_ended="" t_judged="-"
   lab_trap_cleanup
-  lab_up_with_daemons || lab_die "the lab did not converge on isp1"
+  if [[ -x $LAB_BIN_DIR/lab_tcp ]]; then DEMO_TCP=1; else lab_log "no $LAB_BIN_DIR/lab_tcp: no TCP connections in the demo"; fi
+  if command -v dnsmasq >/dev/null && command -v getent >/dev/null && command -v unshare >/dev/null; then
+    DEMO_DNS=1
+  else
+    lab_log "no dnsmasq (Debian: dnsmasq-base), getent or unshare: no name lookups in the demo"
+  fi
+  demo_up || lab_die "the lab did not converge on isp1"
   lab_watch_datagrams_start
   lab_watch_routes_start
   lab_ping_start
+  if ((DEMO_TCP)); then
+    # An application that waits on a connection through isp1 (a chat, a push channel).
+    lab_tcp_serve
+    lab_tcp_start waiter wait
+    lab_wait_until 5 demo_connected_via waiter isp1 || lab_log "the waiting connection did not come up through isp1!"
+  fi
+  if ((DEMO_DNS)); then
+    if lab_wait_until 5 lab_client_resolves "$LAB_DIR/resolv.conf"; then
+      lab_log "name lookup: $LAB_DNS_NAME resolves through isp1's forwarder (${LAB_GW[isp1]})"
+    else
+      lab_log "name lookup through isp1's forwarder failed before the fault!"
+    fi
+  fi
   sleep 2
   stage "steady state: traffic via isp1"
 
   t_fault=$(lab_now)
+  T_FAULT=$t_fault
   lab_link_down isp1
   lab_log "fault: isp1's uplink (up0) set down"
+  if ((DEMO_DNS)); then
+    # Lookups one after another from the fault on, as an application retrying would (10 s at most).
+    until lab_client_resolves "$LAB_DIR/resolv.conf"; do
+      dns_failed=$((dns_failed + 1))
+      lab_ge "$(demo_since "$(lab_now)")" 10 && break
+    done
+    lab_client_resolves "$LAB_DIR/resolv.conf" && t_dns=$(lab_now)
+    if [[ $t_dns != - ]]; then
+      lab_log "name lookup ok $(demo_since "$t_dns") s after the fault ($dns_failed failed before it; resolv.conf: $(awk '/^nameserver/ { print $2 }' "$LAB_DIR/resolv.conf"))"
+    else
+      lab_log "no name lookup succeeded within 10 s of the fault!"
+    fi
+  fi
   lab_wait_until 15 lab_route_is "${LAB_GW[isp2]}" || lab_log "the route did not move to isp2!"
+  if ((DEMO_TCP)); then
+    if lab_wait_until 5 demo_got_error waiter "$t_fault"; then
+      read -r t_error error_name < <(lab_tcp_events waiter error "$t_fault" | awk 'NR == 1 { print $1, $3 }')
+      local again="no reconnect through isp2 within 5 s!"
+      if lab_wait_until 5 demo_connected_via waiter isp2 "$t_error"; then
+        t_reconnect=$(lab_tcp_events waiter connected "$t_error" | awk 'NR == 1 { print $1 }')
+        again="reconnected through isp2 $(lab_diff "$t_error" "$t_reconnect") s later"
+      fi
+      lab_log "reset: the waiting connection through isp1 ended with $error_name $(demo_since "$t_error") s after the fault; $again"
+    else
+      lab_log "the waiting connection through isp1 got no error within 5 s of the route's move!"
+    fi
+    # A connection opened during the outage: through isp2, and it must outlive the failback.
+    lab_tcp_start stream stream 50
+    if lab_wait_until 5 demo_connected_via stream isp2; then
+      t_stream=$(lab_tcp_events stream connected | awk 'NR == 1 { print $1 }')
+      lab_log "a stream (a line every 50 ms) opened through isp2 $(demo_since "$t_stream") s after the fault"
+    else
+      lab_log "the stream opened during the outage did not connect through isp2!"
+    fi
+  fi
   sleep 1
   stage "after the fault: traffic via isp2"
   sleep 2
@@ -216,8 +331,26 @@ demo() {
   lab_log "repair: isp1's uplink set up again; failoverd waits --failback-after before moving back"
   lab_wait_until 20 lab_route_is "${LAB_GW[isp1]}" || lab_log "the route did not return to isp1!"
   sleep 1
+  t_back=$(lab_first_route "${LAB_GW[isp1]}" "$t_restore")
+  if ((DEMO_TCP)) && [[ $t_stream != - && $t_back != - ]]; then
+    lab_wait_until 10 demo_stream_judged "$t_back" || true
+    t_judged=$(lab_now)
+    stream_after=$(lab_tcp_events stream echo "$t_back" | wc -l)
+    read -r stream_gap stream_echoes < <(lab_tcp_gap stream "$t_stream" "$t_judged")
+    stream_ended=$( (lab_tcp_events stream error; lab_tcp_events stream closed) | awk 'NR == 1 { print $2, $3 }')
+    stream_peer=$(lab_tcp_events stream connected | sed -n '1s/.*peer=//p')
+    if [[ -z $stream_ended ]] && ((stream_after >= 40)); then
+      lab_log "the stream opened during the outage kept going through $(lab_isp_of_peer "$stream_peer") across the failback: $stream_echoes echoes, largest gap $stream_gap s ($stream_after after the failback)"
+    else
+      lab_log "the stream opened during the outage broke at the failback: ${stream_ended:-only $stream_after echoes after it} ($stream_echoes echoes, largest gap $stream_gap s)"
+    fi
+  fi
   stage "after the repair: traffic back via isp1"
   end=$(lab_now)
+  if ((DEMO_TCP)); then
+    lab_stop stream
+    lab_stop waiter
+  fi
   lab_ping_stop
   lab_watch_datagrams_stop
   lab_watch_routes_stop
@@ -225,14 +358,53 @@ demo() {
   t_report=$(lab_first_datagram isp1 down "$t_fault")
   t_route=$(lab_first_route "${LAB_GW[isp2]}" "$t_fault")
   t_up=$(lab_first_datagram isp1 up "$t_restore")
-  t_back=$(lab_first_route "${LAB_GW[isp1]}" "$t_restore")
   read -r gap _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "$t_fault" "$t_restore")
   read -r gap_back _ _ < <(lab_ping_gap "$LAB_DIR/ping.log" "$t_restore" "$end")
   rel() { local d; d=$(lab_diff "$t_fault" "$1"); [[ $d == - ]] && echo "   (not seen)" || printf '%+9.3f s' "$d"; }
+  # The connections' and names' events: timeline lines, and markers for the picture
+  # (events.tsv: SECONDS_FROM_FAULT Y "LABEL", drawn by lab/timeline.gp on the route panel).
+  local events_fault="" events_back="" ev=() more_logs=""
+  ((DEMO_TCP)) && more_logs+=" waiter.log stream.log tcp-server.log"
+  ((DEMO_DNS)) && more_logs+=" resolv.conf dns-isp1.log dns-isp2.log"
+  if ((DEMO_TCP)); then
+    if [[ $t_error != - ]]; then
+      events_fault+="$(rel "$t_error")  reset: the waiting connection through isp1 ended with $error_name (failoverd destroyed it)"$'\n'
+      ev+=("$t_error" "reset ($error_name)")
+    else
+      events_fault+="   (not seen)  reset: the waiting connection through isp1 got no error"$'\n'
+    fi
+    if [[ $t_reconnect != - ]]; then
+      events_fault+="$(rel "$t_reconnect")  it reconnected through isp2   [$(lab_diff "$t_error" "$t_reconnect") s after the reset]"$'\n'
+      ev+=("$t_reconnect" "reconnected via isp2")
+    fi
+  fi
+  if ((DEMO_DNS)); then
+    if [[ $t_dns != - ]]; then
+      events_fault+="$(rel "$t_dns")  name lookup ok: $LAB_DNS_NAME through isp2's forwarder ($dns_failed failed before it)"$'\n'
+      ev+=("$t_dns" "name lookup ok")
+    else
+      events_fault+="   (not seen)  name lookup: none succeeded within 10 s of the fault"$'\n'
+    fi
+  fi
+  if ((DEMO_TCP)) && [[ $t_stream != - ]]; then
+    events_fault+="$(rel "$t_stream")  a TCP stream (a line every 50 ms) opened through isp2 during the outage"$'\n'
+    ev+=("$t_stream" "stream opened via isp2")
+    if [[ $t_judged == - ]]; then
+      events_back+="           the stream: not judged (no failback seen)"$'\n'
+    elif [[ -z $stream_ended ]] && ((stream_after >= 40)); then
+      events_back+="           the stream opened during the outage kept going through $(lab_isp_of_peer "$stream_peer") across the failback: $stream_echoes echoes, largest gap $stream_gap s ($stream_after after the failback)"$'\n'
+      ev+=("$t_judged" "stream alive: $stream_after echoes since failback")
+    else
+      events_back+="           the stream opened during the outage broke at the failback: ${stream_ended:-only $stream_after echoes after it}"$'\n'
+      ev+=("$t_judged" "stream broken")
+    fi
+  fi
   # The picture; a missing gnuplot costs the picture only, never the demo.
   local picture="timeline picture: $LAB_DIR/timeline.svg"
   if ! lab_timeline_data "$LAB_DIR/timeline" "$t_fault" isp1 2>"$LAB_DIR/timeline.svg.log"; then
     picture="no timeline picture: the logs did not convert ($(head -n 1 "$LAB_DIR/timeline.svg.log"))"
+  elif ! demo_events_tsv "$LAB_DIR/timeline/events.tsv" "$t_fault" "${ev[@]}"; then
+    picture="no timeline picture: the events did not convert"
   elif ! lab_timeline_svg "$LAB_DIR/timeline.svg" \
     "ispfailover demo: isp1's uplink down, then up again (profile $LAB_PROFILE)" \
     "isp1 link down" "$LAB_DIR/timeline" ispfailover ours "$(lab_diff "$t_fault" "$t_restore")"; then
@@ -245,12 +417,12 @@ $(rel "$t_fault")  fault: ip link set up0 down on isp1
 $(rel "$t_report")  isp1's ispprobed broadcasts state=down (first datagram, tcpdump on the client)
 $(rel "$t_route")  client's default route moves to isp2 (${LAB_GW[isp2]})   [report -> route: $(lab_diff "$t_report" "$t_route") s]
            ping outage (largest gap between replies, 10 ms ping): $gap s
-$(rel "$t_restore")  repair: ip link set up0 up on isp1
+${events_fault}$(rel "$t_restore")  repair: ip link set up0 up on isp1
 $(rel "$t_up")  isp1's ispprobed broadcasts state=up again
 $(rel "$t_back")  client's default route back on isp1 (${LAB_GW[isp1]})   [failback: $(lab_diff "$t_restore" "$t_back") s after the repair]
            largest ping gap during failback: $gap_back s
-switches counted by failoverd: $(lab_status_get .switches)
-logs: $LAB_DIR (isp1.log isp2.log failoverd.log ping.log routes.log datagrams.raw)
+${events_back}switches counted by failoverd: $(lab_status_get .switches)
+logs: $LAB_DIR (isp1.log isp2.log failoverd.log ping.log routes.log datagrams.raw${more_logs})
 $picture
 EOF
 }

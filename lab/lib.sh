@@ -638,8 +638,10 @@ lab_watch_routes_start() {
 
 lab_watch_routes_stop() { lab_stop "${1:-routes}" TERM; }
 
-# The client's default-route events in the main table: TIME (epoch) then the route line (the
-# per-ISP tables of sticky connections, "table 3151", are not where traffic is switched).
+# The client's default-route events: TIME (epoch) then the route line. Main table only: the
+# per-ISP tables that failoverd keeps for sticky connections (issue 14; "table N" in the line)
+# change with each ISP's health, not when the traffic moves, and a failback read from them
+# would come --failback-after too early.
 lab_route_events() {
   awk '/default/ && !/ table / {
          ts = substr($1, 2, length($1) - 2)
@@ -990,7 +992,9 @@ lab_timeline_data() {
 # Draws one SVG from one or two data directories of lab_timeline_data (two: side by side, on
 # the same time axis): lab_timeline_svg OUT.svg HEADING FAULT_LABEL DIR TITLE KIND REPAIR
 # [DIR TITLE KIND REPAIR]. KIND is ours or vrrp; REPAIR is seconds from the fault or "-" (the
-# line is labelled "repair", or $LAB_REPAIR_LABEL).
+# line is labelled "repair", or $LAB_REPAIR_LABEL). A DIR with a non-empty events.tsv (lines
+# SECONDS Y "LABEL", e.g. lab.sh demo's connection resets and name lookups) gets those events
+# as labelled markers on its route panel.
 # Fails (no picture) when gnuplot is missing or fails; its messages go to OUT.svg.log.
 lab_timeline_svg() {
   local out=$1 heading=$2 fault=$3 n=0 vars xr
@@ -1008,6 +1012,7 @@ lab_timeline_svg() {
   while (($# >= 4)); do
     n=$((n + 1))
     vars+="; dir$n='${1//$q/$qq}'; title$n='${2//$q/$qq}'; kind$n='$3'; repair$n=$([[ $4 == - ]] && echo NaN || echo "$4")"
+    [[ -s $1/events.tsv ]] && vars+="; events$n='${1//$q/$qq}/events.tsv'"
     shift 4
   done
   vars+="; ncols=$n"

@@ -7,6 +7,9 @@
 # (keepalived: each router's VRRP state from its notify script, and which one is MASTER).
 # repair: seconds from the fault to the repair (or the second fault), NaN if there was none,
 # labelled repair_label ("repair" unless given). The fault is at 0, labelled fault_label.
+# events1 (events2), optional: a file of events (SECONDS Y "LABEL"), drawn as labelled markers
+# on the route panel of a kind 'ours' column (Y in its "none" row, about -0.45 to 0.45); a
+# label runs right of its marker in the left half of the panel, left of it in the right half.
 
 if (!exists("ncols")) ncols = 1
 if (!exists("heading")) heading = "failover timeline"
@@ -38,6 +41,7 @@ do for [c = 1:ncols] {
   kind = value("kind" . c)
   repair = value("repair" . c)
   col_title = value("title" . c)
+  events = exists("events" . c) ? value("events" . c) : ""
 
   # The fault (and the repair) as dashed vertical lines through every panel of the column.
   unset arrow
@@ -88,13 +92,28 @@ do for [c = 1:ncols] {
          NaN with boxes lc rgb band_rgb("FAULT") title "FAULT", \
          dir . "/active.tsv" using 1:2 with steps lw 3 lc rgb "black" title "MASTER (carries the VIP)"
   } else {
-    plot dir . "/bands.tsv" using (($1 + $2) / 2):3:(($2 - $1) / 2):(0.28):(band_rgb(strcol(4))) \
-           with boxxyerror lc rgb variable notitle, \
-         NaN with boxes lc rgb band_rgb("up") title "up", \
-         NaN with boxes lc rgb band_rgb("degraded") title "degraded (loss)", \
-         NaN with boxes lc rgb band_rgb("down") title "down", \
-         NaN with boxes lc rgb "#999999" fs empty border lc rgb "#999999" title "silent (stale)", \
-         dir . "/active.tsv" using 1:2 with steps lw 3 lc rgb "black" title "default route via"
+    if (strlen(events) > 0) {
+      plot dir . "/bands.tsv" using (($1 + $2) / 2):3:(($2 - $1) / 2):(0.28):(band_rgb(strcol(4))) \
+             with boxxyerror lc rgb variable notitle, \
+           NaN with boxes lc rgb band_rgb("up") title "up", \
+           NaN with boxes lc rgb band_rgb("degraded") title "degraded (loss)", \
+           NaN with boxes lc rgb band_rgb("down") title "down", \
+           NaN with boxes lc rgb "#999999" fs empty border lc rgb "#999999" title "silent (stale)", \
+           dir . "/active.tsv" using 1:2 with steps lw 3 lc rgb "black" title "default route via", \
+           events using 1:2 with points pt 7 ps 0.7 lc rgb "#6a3d9a" title "event", \
+           events using ($1 < (xmin + xmax) / 2.0 ? $1 : NaN):2:3 with labels left offset 0.6, 0 \
+             font "sans,9" tc rgb "#6a3d9a" notitle, \
+           events using ($1 >= (xmin + xmax) / 2.0 ? $1 : NaN):2:3 with labels right offset -0.6, 0 \
+             font "sans,9" tc rgb "#6a3d9a" notitle
+    } else {
+      plot dir . "/bands.tsv" using (($1 + $2) / 2):3:(($2 - $1) / 2):(0.28):(band_rgb(strcol(4))) \
+             with boxxyerror lc rgb variable notitle, \
+           NaN with boxes lc rgb band_rgb("up") title "up", \
+           NaN with boxes lc rgb band_rgb("degraded") title "degraded (loss)", \
+           NaN with boxes lc rgb band_rgb("down") title "down", \
+           NaN with boxes lc rgb "#999999" fs empty border lc rgb "#999999" title "silent (stale)", \
+           dir . "/active.tsv" using 1:2 with steps lw 3 lc rgb "black" title "default route via"
+    }
   }
   set ytics autofreq
 

@@ -77,4 +77,19 @@ for title in "isp1's repair" "MASTER" "BACKUP" "FAULT" "MASTER (carries the VIP)
   lab_check "two.svg shows \"$title\"" svg_has "$two" "$title"
 done
 
+# Event markers (lab.sh demo): a data directory with events.tsv gets them on its route panel.
+ev=$work/events
+cp -r "$work/ours" "$ev"
+printf '%s\n' '0.0300 0.42 "reset (ECONNABORTED)"' '0.1000 0.14 "name lookup ok"' \
+  '5.9000 0.42 "stream alive: 40 echoes since failback"' >"$ev/events.tsv"
+three=$work/three.svg
+lab_check "one column with event markers drawn" lab_timeline_svg "$three" "sample: with events" \
+  "isp1 link down" "$ev" ispfailover ours 2.5
+[[ -s $three.log ]] && sed 's/^/    gnuplot: /' "$three.log"
+lab_check "three.svg is well-formed XML" well_formed "$three"
+for title in "event" "reset (ECONNABORTED)" "name lookup ok" "stream alive: 40 echoes since failback"; do
+  lab_check "three.svg shows \"$title\"" svg_has "$three" "$title"
+done
+lab_check "one.svg (no events.tsv) has no event markers" eval '! svg_has "$one" "event"'
+
 lab_finish "timeline picture"
