@@ -57,6 +57,18 @@ lab_check "failoverd status shows it" eval 'lab_status_text | grep -Eq "connecti
 lab_stop sticky2
 lab_status_text | sed -n '/^connections/p;/^last reset/p' | sed 's/^/   /'
 
+echo "-- nft flush ruleset (Debian's nftables service on every reload) deletes everyone's tables"
+lab_in client nft flush ruleset
+t_flush=$(lab_now)
+table_back() { lab_in client nft list table inet failoverd 2>/dev/null | grep -q "rt ip nexthop"; }
+lab_check_within "failoverd put its table back" 5 table_back
+echo "   back $(lab_diff "$t_flush" "$(lab_now)") s after the flush (upper bound: the polling adds to it)"
+lab_check "and said so in the log" grep -q "put back what someone else changed or removed: nftables table inet failoverd" \
+  "$LAB_DIR/failoverd.log"
+lab_in client ip rule del pref 1500
+lab_check_within "... and its fwmark rule, deleted by hand" 5 \
+  eval 'lab_in client ip rule | grep -q "^1500:.*lookup 3151"'
+
 echo "-- not sticky (--sticky-connections no): the same failback breaks the stream"
 lab_stop failoverd
 lab_start_failoverd "$LAB_PROFILE" --sticky-connections no
