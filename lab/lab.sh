@@ -203,17 +203,11 @@ DEMO_TCP=0 DEMO_DNS=0
 # forwarder (--dns) and failoverd writing the active one into a resolv.conf of the lab's own
 # ($LAB_DIR/resolv.conf: the client's /etc/resolv.conf is the host's and stays untouched).
 demo_up() {
-  local isp
   if ((!DEMO_DNS)); then
     lab_up_with_daemons
     return
   fi
-  lab_topology_up
-  lab_dns_up
-  for isp in isp1 isp2; do
-    lab_start_daemon "$isp" "$isp" ispprobed --dns "${LAB_GW[$isp]}" < <(lab_probed_conf "$isp")
-  done
-  lab_start_failoverd "$LAB_PROFILE" --dns-manager file --resolv-conf "$LAB_DIR/resolv.conf"
+  lab_up_with_dns "$LAB_DIR/resolv.conf"
   if ! lab_wait_until 15 lab_route_is "${LAB_GW[isp1]}"; then
     lab_log "no default route via isp1 15 s after start; route: $(lab_client_gw)"
     lab_dump_logs

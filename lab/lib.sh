@@ -1041,6 +1041,18 @@ lab_dns_up() {
   done
 }
 
+# The lab with a DNS forwarder on each router (lab_dns_up) and failoverd writing the active
+# ISP's into RESOLV (--dns-manager file); the daemons started, no wait: lab_up_with_dns RESOLV
+lab_up_with_dns() {
+  local isp
+  lab_topology_up
+  lab_dns_up
+  for isp in isp1 isp2; do
+    lab_start_daemon "$isp" "$isp" ispprobed --dns "${LAB_GW[$isp]}" < <(lab_probed_conf "$isp")
+  done
+  lab_start_failoverd "$LAB_PROFILE" --dns-manager file --resolv-conf "$1"
+}
+
 # Resolves NAME on the client through glibc (getent, so nsswitch, resolv.conf's options and the
 # order of its nameserver lines all count) with FILE as /etc/resolv.conf: bound over it in a
 # mount namespace of its own, made anew each time, so a file replaced by rename is seen at once.

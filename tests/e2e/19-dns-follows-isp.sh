@@ -14,12 +14,7 @@ echo "== $LAB_TEST_NAME: a name lookup on the client succeeds within 1 s of isp1
 # Each ISP router announces its own forwarder (its LAN address); failoverd writes the active
 # ISP's into a resolv.conf of its own, which the lookups below use as /etc/resolv.conf.
 resolv=$LAB_DIR/resolv.conf
-lab_topology_up
-lab_dns_up
-for isp in isp1 isp2; do
-  lab_start_daemon "$isp" "$isp" ispprobed --dns "${LAB_GW[$isp]}" < <(lab_probed_conf "$isp")
-done
-lab_start_failoverd "$LAB_PROFILE" --dns-manager file --resolv-conf "$resolv"
+lab_up_with_dns "$resolv"
 lab_check_within "route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
 
 names() { grep -q "^nameserver $1\$" "$resolv" 2>/dev/null && [[ $(grep -c '^nameserver' "$resolv") == 1 ]]; }

@@ -17,6 +17,29 @@ std::error_code errc(std::errc e) { return std::make_error_code(e); }
 using Token = std::shared_ptr<bool>;
 Token make_token() { return std::make_shared<bool>(true); }
 
+// A watch's handler, called once on the loop's next turn however often it was poked in this
+// one (as one drain of a netlink socket), and never once the watch is gone.
+class CoalescedCall {
+ public:
+  CoalescedCall(FakeLoop& loop, std::function<void()> handler)
+      : loop_(loop), handler_(std::move(handler)) {}
+  void poke() {
+    if (pending_) return;
+    pending_ = true;
+    loop_.post([this, token = std::weak_ptr<bool>(token_)] {
+      if (!token.lock()) return;
+      pending_ = false;
+      handler_();
+    });
+  }
+
+ private:
+  FakeLoop& loop_;
+  std::function<void()> handler_;
+  bool pending_ = false;
+  Token token_ = make_token();
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------- FakeLoop
@@ -313,49 +336,30 @@ class FakeEnv::FakeRouteTable final : public RouteTable {
 
 class FakeEnv::FakeTableWatch final : public TableWatch {
  public:
-  FakeTableWatch(FakeEnv& env, Handler handler) : env_(env), handler_(std::move(handler)) {
-    callback_ = env.kernel().on_change([this] {
-      if (pending_) return;  // coalesced, as one drain of the netlink socket would be
-      pending_ = true;
-      env_.loop().post([this, token = std::weak_ptr<bool>(token_)] {
-        if (!token.lock()) return;
-        pending_ = false;
-        handler_();
-      });
-    });
+  FakeTableWatch(FakeEnv& env, Handler handler) : env_(env), call_(env.loop(), std::move(handler)) {
+    callback_ = env.kernel().on_change([this] { call_.poke(); });
   }
   ~FakeTableWatch() override { env_.kernel().remove_callback(callback_); }
 
  private:
   FakeEnv& env_;
-  Handler handler_;
-  bool pending_ = false;
+  CoalescedCall call_;
   int callback_ = 0;
-  Token token_ = make_token();
 };
 
 class FakeEnv::FakeNftablesWatch final : public NftablesWatch {
  public:
-  FakeNftablesWatch(FakeEnv& env, Handler handler) : env_(env), handler_(std::move(handler)) {
+  FakeNftablesWatch(FakeEnv& env, Handler handler)
+      : env_(env), call_(env.loop(), std::move(handler)) {
     env_.nftables_watches_.insert(this);
   }
   ~FakeNftablesWatch() override { env_.nftables_watches_.erase(this); }
 
-  void changed() {
-    if (pending_) return;  // coalesced, as one drain of the netlink socket would be
-    pending_ = true;
-    env_.loop().post([this, token = std::weak_ptr<bool>(token_)] {
-      if (!token.lock()) return;
-      pending_ = false;
-      handler_();
-    });
-  }
+  void changed() { call_.poke(); }
 
  private:
   FakeEnv& env_;
-  Handler handler_;
-  bool pending_ = false;
-  Token token_ = make_token();
+  CoalescedCall call_;
 };
 
 // ----------------------------------------------------------------------------------- FakeEnv
