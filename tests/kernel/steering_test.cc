@@ -132,7 +132,11 @@ bool Pending(const Socket& listener, milliseconds limit) {
 
 Socket Accept(const Socket& listener) {
   if (!Pending(listener, milliseconds(kDeadline))) throw std::runtime_error("nothing to accept");
-  return Socket(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  Socket socket(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  // Data that went to the wrong router never arrives: the recv fails instead of hanging.
+  timeval timeout{5, 0};
+  ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return socket;
 }
 
 int TcpState(const Socket& socket) {
