@@ -8,6 +8,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -93,6 +94,44 @@ constexpr int kDumpAttempts = 3;
 // SOCK_DESTROY is answered while sendto() runs; the timeout only bounds a reply that was lost.
 constexpr int kAckTimeoutMs = 1000;
 
+// Sends one request to the kernel and waits for its ACK (or error) by `sequence`. Both the
+// SOCK_DESTROY and the conntrack flush are answered while sendto() runs; the timeout only bounds
+// an answer that was lost.
+std::error_code request_with_ack(int fd, const void* message, std::size_t length,
+                                 std::uint32_t sequence) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do {
+    sent = ::sendto(fd, message, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return errno_code(errno);
+
+  // Answers to earlier requests whose wait timed out may still be queued: skip them by seq.
+  alignas(nlmsghdr) char buffer[8192];
+  for (;;) {
+    pollfd ready{fd, POLLIN, 0};
+    int polled = ::poll(&ready, 1, kAckTimeoutMs);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled < 0) return errno_code(errno);
+    if (polled == 0) return errno_code(ETIMEDOUT);
+    ssize_t received = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (received < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      return errno_code(errno);
+    }
+    int remaining = static_cast<int>(received);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, remaining);
+         header = NLMSG_NEXT(header, remaining)) {
+      if (header->nlmsg_seq != sequence) continue;
+      if (header->nlmsg_type != NLMSG_ERROR) return errno_code(EPROTO);
+      if (header->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return errno_code(EPROTO);
+      const auto* answer = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
+      return answer->error == 0 ? std::error_code{} : errno_code(-answer->error);
+    }
+  }
+}
+
 }  // namespace
 
 void NfctClose::operator()(nfct_handle* h) const { nfct_close(h); }
@@ -155,14 +194,31 @@ IoResult<MarkedConnections::Dump> MarkedConnections::dump(std::uint32_t mark, st
 }
 
 std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask) {
-  FilterDump filter(nfct_filter_dump_create());
-  if (!filter) return errno_code(ENOMEM);
-  nfct_filter_dump_mark filter_mark{mark, mask};
-  nfct_filter_dump_set_attr(filter.get(), NFCT_FILTER_DUMP_MARK, &filter_mark);
-  // The kernel applies CTA_MARK/CTA_MARK_MASK to a flush as it does to a dump.
-  errno = 0;
-  if (nfct_query(conntrack_.get(), NFCT_Q_FLUSH_FILTER, filter.get()) == 0) return {};
-  return errno_code(errno ? errno : EIO);
+  // By hand, not NFCT_Q_FLUSH_FILTER: libnetfilter_conntrack before 1.0.10 (Debian 12 ships
+  // 1.0.9) sends that query without the filter's attributes, and the kernel then flushes every
+  // entry of every mark. The kernel applies CTA_MARK/CTA_MARK_MASK to a flush as to a dump;
+  // AF_UNSPEC with version 0 is both families.
+  struct {
+    nlmsghdr header;
+    nfgenmsg nfgen;
+    nlattr mark_attribute;
+    std::uint32_t mark;
+    nlattr mask_attribute;
+    std::uint32_t mask;
+  } message{};
+  static_assert(sizeof message == NLMSG_LENGTH(sizeof(nfgenmsg)) + 2 * (NLA_HDRLEN + 4));
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  message.header.nlmsg_seq = ++sequence_;
+  message.nfgen.nfgen_family = AF_UNSPEC;
+  message.nfgen.version = NFNETLINK_V0;
+  message.mark_attribute = {NLA_HDRLEN + 4, CTA_MARK};
+  message.mark = htonl(mark);
+  message.mask_attribute = {NLA_HDRLEN + 4, CTA_MARK_MASK};
+  message.mask = htonl(mask);
+  return request_with_ack(nfct_fd(conntrack_.get()), &message, sizeof message,
+                          message.header.nlmsg_seq);
 }
 
 IoResult<std::size_t> MarkedConnections::count(std::uint32_t mark, std::uint32_t mask) {
@@ -203,33 +259,7 @@ std::error_code MarkedConnections::destroy_one(const ConnectionTuple& tuple) {
   request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
   request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t sent;
-  do {
-    sent = ::sendto(diag_.fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-                    sizeof kernel);
-  } while (sent < 0 && errno == EINTR);
-  if (sent < 0) return errno_code(errno);
-
-  // Answers to earlier requests whose wait timed out may still be queued: skip them by seq.
-  alignas(nlmsghdr) char buffer[8192];
-  for (;;) {
-    ssize_t received = ::recv(diag_.fd, buffer, sizeof buffer, 0);
-    if (received < 0) {
-      if (errno == EINTR) continue;
-      return errno_code(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno);
-    }
-    int remaining = static_cast<int>(received);
-    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, remaining);
-         header = NLMSG_NEXT(header, remaining)) {
-      if (header->nlmsg_seq != message.header.nlmsg_seq) continue;
-      if (header->nlmsg_type != NLMSG_ERROR) return errno_code(EPROTO);
-      if (header->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return errno_code(EPROTO);
-      const auto* answer = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
-      return answer->error == 0 ? std::error_code{} : errno_code(-answer->error);
-    }
-  }
+  return request_with_ack(diag_.fd, &message, sizeof message, message.header.nlmsg_seq);
 }
 
 ResetReport MarkedConnections::destroy_local_sockets(
