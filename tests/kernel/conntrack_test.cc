@@ -32,39 +32,14 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using test::EnterNetns;
 using test::Netns;
+using test::PollUntil;
+using test::Socket;
 
 constexpr std::uint32_t kMark = 0x01000000;
 constexpr std::uint32_t kMask = 0x0f000000;
 constexpr std::uint16_t kMarkedPort = 5001;
 constexpr std::uint16_t kUnmarkedPort = 5002;
 constexpr auto kDeadline = std::chrono::seconds(5);
-
-// Polls `done` until it holds or the deadline passes; conntrack and TCP state change a packet
-// later than the syscall that caused them, so every assertion on them waits this way.
-bool PollUntil(const std::function<bool()>& done, Clock::duration limit = kDeadline) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {
-    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  }
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&&) = delete;
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct Endpoint {
   int family;

@@ -36,6 +36,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using test::EnterNetns;
 using test::Netns;
+using test::PollUntil;
+using test::Socket;
 
 constexpr auto kDeadline = std::chrono::seconds(5);
 constexpr char kRemote[] = "198.51.100.8";  // on both routers' lo
@@ -48,15 +50,6 @@ constexpr char kForeignTable[] =
     "    meta mark 0x5 counter\n"
     "  }\n"
     "}\n";
-
-bool PollUntil(const std::function<bool()>& done, Clock::duration limit = kDeadline) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -74,22 +67,6 @@ bool AnyContains(const std::vector<std::string>& lines, const std::string& part)
   }
   return false;
 }
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {
-    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  }
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&&) = delete;
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 sockaddr_in SockAddr(const std::string& address, std::uint16_t port) {
   sockaddr_in in{};

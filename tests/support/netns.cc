@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "ispfailover/core/config.h"
 
@@ -242,6 +243,23 @@ std::uint32_t Ip(const std::string& dotted) {
   auto parsed = ispf::parse_ipv4(dotted);
   if (!parsed) throw std::runtime_error("not an IPv4 address: " + dotted);
   return *parsed;
+}
+
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+Socket::Socket(int fd) : fd_(fd) {
+  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+}
+Socket::Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+Socket::~Socket() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace ispf::test

@@ -101,6 +101,25 @@ bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
 // Runs `io` for exactly `period` (handlers included), restarting it if it runs out of work.
 void RunFor(asio::io_context& io, std::chrono::milliseconds period);
 
+// Polls `done` every 5 ms until it holds or `limit` passed; true if it held. For kernel state
+// that changes a packet later than the syscall that caused it (conntrack, TCP state), with no
+// io_context to run.
+bool PollUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+// A socket (any file descriptor) closed by the destructor; a negative one throws, with errno.
+class Socket {
+ public:
+  explicit Socket(int fd);
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&&) = delete;
+  ~Socket();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // Dotted quad to host byte order; aborts the test (throws) on a malformed literal.
 std::uint32_t Ip(const std::string& dotted);
 
