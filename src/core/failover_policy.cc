@@ -340,7 +340,9 @@ Decision FailoverPolicy::evaluate(TimePoint now) {
   bool active_fine =
       active_ && (health(*active_) == IspHealth::kUp || (in_grace && unheard(*active_)));
   if (active_fine) {
-    if (best_up && *best_up < *active_) {
+    // No healthy_since: nothing heard from it since our own link came back, so no hold has
+    // begun (reading the empty optional here once failed back at once, with a stale time).
+    if (best_up && *best_up < *active_ && isps_[*best_up].healthy_since) {
       auto held = now - *isps_[*best_up].healthy_since;
       auto hold = failback_hold(isps_[*best_up], now);
       if (held >= hold) {

@@ -76,5 +76,21 @@ TEST(ChaosRegression, Seed52144482304429ClientLinkBackWhileAllIspsBroken) {
   EXPECT_GE(r.virtual_hours, 6.0 * 0.999);
 }
 
+// Regression: chaos seed 19430624515465 (keyed, when-all-down remove; CI's seed for commit
+// 11ac0b7) at 1324 s of virtual time: the client's link came back, and the preferred ISP,
+// reported up before the outage, got the traffic back at once. FailoverPolicy read its
+// healthy_since, which the link's return had emptied (undefined behaviour: the stale value
+// said "up for 2m00s"); the hold now starts with the first report after the return.
+TEST(ChaosRegression, Seed19430624515465FailbackRightAfterTheClientLinkReturned) {
+  ChaosOptions o;
+  o.seed = 19430624515465ULL;
+  o.keyed = true;
+  o.when_all_down = "remove";
+  o.hours = 0.5;
+  ChaosResult r = run_chaos(o);
+  EXPECT_TRUE(r.failure.empty()) << r.failure;
+  EXPECT_GE(r.virtual_hours, 0.5 * 0.999);
+}
+
 }  // namespace
 }  // namespace ispf::sim
