@@ -292,15 +292,15 @@ void FailoverEngine::reconcile(FailoverActions& out, bool after_decision) {
         std::find(settings_.replace_gateways.begin(), settings_.replace_gateways.end(),
                   route.gateway) != settings_.replace_gateways.end();
     if (replaceable) {
-      edits.push_back(RouteEdit{RouteEdit::Kind::kDeleteForeign, slot_, 0, route});
+      edits.push_back(RouteEdit::delete_foreign(slot_, route));
     }
   }
   if (desired && !own_correct && !policy_.all_local_down()) {
     // (With our own link gone the kernel refuses the route, ENETUNREACH; it is put back when
     // the link or address returns, so nothing is tried, and nothing logged as an error, meanwhile.)
-    edits.push_back(RouteEdit{RouteEdit::Kind::kReplaceOwn, slot_, *desired, {}});
+    edits.push_back(RouteEdit::replace_own(slot_, *desired));
   } else if (!desired && own_present) {
-    edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    edits.push_back(RouteEdit::remove_own(slot_));
   }
   if (edits.empty()) return;
   correcting_ = !after_decision;
@@ -565,7 +565,7 @@ FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) 
   RouteSlot new_slot = slot_of(settings);
   if (new_slot != slot_) {
     // The route moves to its new slot: the old one goes first, the new comes with the next read.
-    out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    out.route_edits.push_back(RouteEdit::remove_own(slot_));
     slot_ = new_slot;
     table_known_ = false;
     table_read_for_decision_ = true;
@@ -599,7 +599,7 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   persist_if_due(out, now, /*force=*/true);
   stopped_ = true;
   if (cleanup) {
-    out.route_edits.push_back(RouteEdit{RouteEdit::Kind::kRemoveOwn, slot_, 0, {}});
+    out.route_edits.push_back(RouteEdit::remove_own(slot_));
     out.steering_remove = steering_sent_.has_value();
     out.dns_revert = settings_.dns_manager == DnsManager::kResolved && dns_.applied().has_value();
   } else if (auto gateway = desired_gateway()) {

@@ -4,6 +4,10 @@
 namespace ispf {
 
 std::error_code RouteTable::apply(const RouteEdit& edit) {
+  // IPv6 routes have no table methods yet (issue 13 adds them); say so rather than guess.
+  if (edit.family != Family::kIpv4) {
+    return std::make_error_code(std::errc::address_family_not_supported);
+  }
   switch (edit.kind) {
     case RouteEdit::Kind::kReplaceOwn:
       return replace_default(edit.slot, edit.gateway);

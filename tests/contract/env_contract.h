@@ -256,15 +256,15 @@ TYPED_TEST_P(EnvContract, ReplaceTakesOverAForeignRouteOfTheSameMetric) {
 TYPED_TEST_P(EnvContract, ApplyCarriesOutEachKindOfEdit) {
   this->SetUpLan();
   const int lan = this->world_.ifindex("lan0");
-  RouteEdit replace{RouteEdit::Kind::kReplaceOwn, kSlot, kPeerAddress, {}};
+  RouteEdit replace = RouteEdit::replace_own(kSlot, kPeerAddress);
   ASSERT_FALSE(this->table_->apply(replace));
   EXPECT_EQ(this->Routes().size(), 1u);
   ASSERT_TRUE(this->world_.add_foreign_default_route(kOtherGateway, 4, 100, 254));
-  RouteEdit remove_foreign{
-      RouteEdit::Kind::kDeleteForeign, {}, 0, DefaultRoute{kOtherGateway, 100, 4, lan, 254}};
+  RouteEdit remove_foreign =
+      RouteEdit::delete_foreign({}, DefaultRoute{kOtherGateway, 100, 4, lan, 254});
   ASSERT_FALSE(this->table_->apply(remove_foreign));
   EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
-  RouteEdit remove_own{RouteEdit::Kind::kRemoveOwn, kSlot, 0, {}};
+  RouteEdit remove_own = RouteEdit::remove_own(kSlot);
   ASSERT_FALSE(this->table_->apply(remove_own));
   EXPECT_TRUE(this->Routes().empty());
 }

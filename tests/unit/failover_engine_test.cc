@@ -58,7 +58,7 @@ class FailoverEngineTest : public testing::Test {
 };
 
 RouteEdit ReplaceVia(std::uint32_t gateway) {
-  return RouteEdit{RouteEdit::Kind::kReplaceOwn, RouteSlot{}, gateway, {}};
+  return RouteEdit::replace_own(RouteSlot{}, gateway);
 }
 
 TEST_F(FailoverEngineTest, StartDeletesTheForeignRouteAndWaitsForReports) {
