@@ -315,8 +315,9 @@ void ProbeEngine::send_status(ProbeActions& out, Now now) {
   if (!announced_) return;
   Status s = status_now(now);
   seq_ = s.seq;
-  out.send.push_back(config_.keys.empty() ? encode(s)
-                                          : sign_datagram(encode(s), config_.keys.front()));
+  out.send.push_back(config_.keys.empty()
+                         ? encode(s)
+                         : sign_datagram(encode(s, kMaxSignedBodyBytes), config_.keys.front()));
 }
 
 ProbeActions ProbeEngine::on_send_error(std::error_code error, Now now) {

@@ -120,14 +120,65 @@ enum Key : std::size_t {
   kWindowMs,
   kEpoch,
   kDns,
+  kIpv6,
+  kPrefix6,
   kKeyCount
 };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
-    "name",       "instance",     "seq",        "time_ms", "state",
-    "reason",     "heartbeat_ms", "targets_up", "targets", "rtt_last_us",
-    "rtt_avg_us", "loss_pct",     "window_ms",  "epoch",   "dns"};
-constexpr bool is_optional_key(std::size_t key) {
-  return key == kRttLastUs || key == kRttAvgUs || key == kEpoch || key == kDns;
+    "name",         "instance",   "seq",     "time_ms",     "state",      "reason",
+    "heartbeat_ms", "targets_up", "targets", "rtt_last_us", "rtt_avg_us", "loss_pct",
+    "window_ms",    "epoch",      "dns",     "ipv6",        "prefix6"};
+// Required in every datagram; ipv6= and prefix6= are decoded (and refused) apart.
+constexpr bool is_required_key(std::size_t key) {
+  return key <= kWindowMs && key != kRttLastUs && key != kRttAvgUs;
+}
+
+// Shortest prefix a router may announce: anything wider is not one LAN's prefix.
+constexpr int kMinPrefix6Length = 8;
+
+std::string format_loss(std::uint32_t permille) {
+  std::string loss = std::to_string(permille / 10);
+  if (permille % 10 != 0) loss += "." + std::to_string(permille % 10);
+  return loss;
+}
+
+using Values = std::array<std::optional<std::string_view>, kKeyCount>;
+
+// "STATE,REASON,UP/TARGETS,LOSS[,RTT]" (the ipv6= value); nullopt when any part is wrong.
+std::optional<Status::Ipv6Line> decode_ipv6_line(std::string_view text) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    auto comma = text.find(',');
+    parts.push_back(text.substr(0, comma));
+    if (comma == std::string_view::npos || parts.size() > 5) break;
+    text = text.substr(comma + 1);
+  }
+  if (parts.size() < 4 || parts.size() > 5) return std::nullopt;
+  Status::Ipv6Line line;
+  if (parts[0] == "up") {
+    line.state = LinkState::kUp;
+  } else if (parts[0] != "down") {
+    return std::nullopt;
+  }
+  line.reason = std::string(parts[1]);
+  if (!is_valid_reason(line.reason)) return std::nullopt;
+  auto slash = parts[2].find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto up = parse_unsigned(parts[2].substr(0, slash));
+  auto targets = parse_unsigned(parts[2].substr(slash + 1));
+  auto loss = parse_permille(parts[3]);
+  if (!targets || *targets == 0 || *targets > kMaxTargets || !up || *up > *targets || !loss) {
+    return std::nullopt;
+  }
+  line.targets = static_cast<std::uint32_t>(*targets);
+  line.targets_up = static_cast<std::uint32_t>(*up);
+  line.loss_permille = *loss;
+  if (parts.size() == 5) {
+    auto rtt = parse_unsigned(parts[4]);
+    if (!rtt || *rtt > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+    line.rtt_avg_us = static_cast<std::uint32_t>(*rtt);
+  }
+  return line;
 }
 
 void append_field(std::string& out, std::string_view key, std::string_view value) {
@@ -190,7 +241,9 @@ bool is_valid_reason(std::string_view reason) {
   return true;
 }
 
-std::string encode(const Status& s) {
+namespace {
+
+std::string encode_all(const Status& s) {
   std::string out;
   out.reserve(320);
   out.append(kMagicLine).append("\n");
@@ -209,9 +262,7 @@ std::string encode(const Status& s) {
   append_field(out, "targets", std::to_string(s.targets));
   if (s.rtt_last_us) append_field(out, "rtt_last_us", std::to_string(*s.rtt_last_us));
   if (s.rtt_avg_us) append_field(out, "rtt_avg_us", std::to_string(*s.rtt_avg_us));
-  std::string loss = std::to_string(s.loss_permille / 10);
-  if (s.loss_permille % 10 != 0) loss += "." + std::to_string(s.loss_permille % 10);
-  append_field(out, "loss_pct", loss);
+  append_field(out, "loss_pct", format_loss(s.loss_permille));
   append_field(out, "window_ms", std::to_string(s.window_ms));
   if (s.epoch) append_field(out, "epoch", std::to_string(*s.epoch));
   if (!s.dns.empty()) {
@@ -222,7 +273,34 @@ std::string encode(const Status& s) {
     }
     append_field(out, "dns", list);
   }
+  if (s.ipv6) {
+    std::string line = std::string(to_string(s.ipv6->state)) + "," + s.ipv6->reason + "," +
+                       std::to_string(s.ipv6->targets_up) + "/" + std::to_string(s.ipv6->targets) +
+                       "," + format_loss(s.ipv6->loss_permille);
+    if (s.ipv6->rtt_avg_us) line += "," + std::to_string(*s.ipv6->rtt_avg_us);
+    append_field(out, "ipv6", line);
+  }
+  if (s.prefix6) append_field(out, "prefix6", format_ipv6_prefix(*s.prefix6));
   return out;
+}
+
+}  // namespace
+
+std::string encode(const Status& status, std::size_t budget) {
+  std::string text = encode_all(status);
+  if (text.size() <= budget) return text;
+  // Over budget only with extreme values (32-byte name and reasons, four resolvers, the longest
+  // prefix text, numbers near their maximum): the figures go first, then the IPv6 part, so that
+  // the IPv4 verdict always gets through.
+  Status trimmed = status;
+  trimmed.rtt_last_us.reset();
+  if (trimmed.ipv6) trimmed.ipv6->rtt_avg_us.reset();
+  if ((text = encode_all(trimmed)).size() <= budget) return text;
+  trimmed.rtt_avg_us.reset();
+  if ((text = encode_all(trimmed)).size() <= budget) return text;
+  trimmed.ipv6.reset();
+  trimmed.prefix6.reset();
+  return encode_all(trimmed);
 }
 
 Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
@@ -251,7 +329,7 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     return fail(DecodeFailure{DecodeError::kBadVersion, printable_detail(first)});
   }
 
-  std::array<std::optional<std::string_view>, kKeyCount> values;
+  Values values;
   std::vector<std::string_view> unknown_keys;
   std::size_t pos = first_end + 1;
   while (pos < text.size()) {
@@ -282,7 +360,7 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     unknown_keys.push_back(key);
   }
   for (std::size_t k = 0; k < kKeyCount; ++k) {
-    if (!values[k] && !is_optional_key(k)) {
+    if (!values[k] && is_required_key(k)) {
       return fail(DecodeFailure{DecodeError::kMissingKey, std::string(kKeyNames[k])});
     }
   }
@@ -354,6 +432,18 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     } else {
       s.dns_refused = true;
     }
+  }
+  std::optional<Status::Ipv6Line> ipv6;
+  if (values[kIpv6]) ipv6 = decode_ipv6_line(*values[kIpv6]);
+  std::optional<Ipv6Prefix> prefix6;
+  if (values[kPrefix6]) prefix6 = parse_ipv6_prefix(*values[kPrefix6]);
+  bool prefix6_ok = !values[kPrefix6] || (prefix6 && prefix6->length >= kMinPrefix6Length &&
+                                          prefix6->address.is_unicast());
+  if ((values[kIpv6] && !ipv6) || !prefix6_ok) {
+    s.ipv6_refused = true;
+  } else {
+    s.ipv6 = std::move(ipv6);
+    s.prefix6 = prefix6;
   }
   return s;
 }

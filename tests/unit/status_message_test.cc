@@ -162,7 +162,9 @@ TEST(StatusMessageTest, RoundTripEveryLossValue) {
   }
 }
 
-TEST(StatusMessageTest, RoundTripMaximumValues) {
+// Every field at its maximum: the IPv4 part with every figure fits in a signed datagram, as
+// before the IPv6 keys existed.
+Status MaximumIpv4Status() {
   Status status;
   status.name = std::string(kMaxNameLength, 'Z');
   status.instance = std::numeric_limits<std::uint64_t>::max();
@@ -181,12 +183,57 @@ TEST(StatusMessageTest, RoundTripMaximumValues) {
   status.dns.assign(kMaxDnsServers, 0xfffffff0u);
   for (std::size_t i = 0; i < status.dns.size(); ++i)
     status.dns[i] += static_cast<std::uint32_t>(i);
-  const std::string text = encode(status);
-  // With the tag line too, the longest datagram a sender can make still fits.
+  return status;
+}
+
+TEST(StatusMessageTest, RoundTripMaximumValues) {
+  const Status status = MaximumIpv4Status();
+  const std::string text = encode(status, kMaxSignedBodyBytes);
   EXPECT_LE(sign_datagram(text, "key").size(), kMaxDatagramBytes);
   const auto decoded = Decode(text);
   ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error) << " in " << text;
   EXPECT_EQ(*decoded, status);
+}
+
+// With the IPv6 keys at their maximum too the datagram would not fit: the figures go first, then
+// the IPv6 part, and the IPv4 verdict always gets through.
+TEST(StatusMessageTest, OverBudgetDropsFiguresThenIpv6NeverTheIpv4Verdict) {
+  Status status = MaximumIpv4Status();
+  status.ipv6 = Status::Ipv6Line{LinkState::kDown,
+                                 std::string(32, 's'),
+                                 kMaxTargets,
+                                 kMaxTargets,
+                                 std::numeric_limits<std::uint32_t>::max(),
+                                 1000};
+  status.prefix6 = parse_ipv6_prefix("2001:db8:ffff:ffff:ffff:ffff:ffff:fff0/124");
+  ASSERT_TRUE(status.prefix6);
+  const std::string text = encode(status, kMaxSignedBodyBytes);
+  EXPECT_LE(sign_datagram(text, "key").size(), kMaxDatagramBytes);
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(decoded->state, status.state);
+  EXPECT_EQ(decoded->reason, status.reason);
+  EXPECT_EQ(decoded->dns, status.dns);
+  EXPECT_EQ(decoded->epoch, status.epoch);
+  EXPECT_FALSE(decoded->rtt_last_us);
+  EXPECT_FALSE(decoded->ipv6);
+
+  // A realistic dual-stack router (a 16-byte name, reasons of our own, today's numbers, four
+  // resolvers, the longest prefix text) keeps every key, signed.
+  Status real = status;
+  real.name = "branch-office-01";
+  real.reason = "probe-loss";
+  real.ipv6->reason = "unreachable";
+  real.seq = 99'999'999'999;
+  real.time_ms = 9'999'999'999'999;
+  real.epoch = 9'999'999'999;
+  real.rtt_last_us = real.rtt_avg_us = real.ipv6->rtt_avg_us = 9'999'999;
+  real.window_ms = 300'000;
+  const std::string full = encode(real, kMaxSignedBodyBytes);
+  EXPECT_LE(sign_datagram(full, "key").size(), kMaxDatagramBytes);
+  const auto all = Decode(full);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(*all, real);
 }
 
 // The grammar allows any unsigned decimal for heartbeat_ms; only 0 is out of range.
@@ -659,6 +706,114 @@ TEST(StatusMessageDnsTest, BadListRefusesOnlyTheKey) {
 TEST(StatusMessageDnsTest, DuplicateDnsKeyRejected) {
   EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "dns=1.1.1.1\ndns=2.2.2.2\n",
                         DecodeError::kDuplicateKey));
+}
+
+}  // namespace
+}  // namespace ispf
+
+namespace ispf {
+namespace {
+
+// What ispprobed sends when it probes IPv6 targets and announces its LAN prefix.
+Status DualStackStatus() {
+  Status status = SampleStatus();
+  status.ipv6 = Status::Ipv6Line{LinkState::kUp, "probe-ok", 1, 2, 12000, 45};
+  status.prefix6 = parse_ipv6_prefix("2001:db8:1:1::/64");
+  return status;
+}
+
+TEST(StatusMessageIpv6Test, RoundTrip) {
+  const Status status = DualStackStatus();
+  const std::string text = encode(status);
+  for (std::string_view line :
+       {"\nipv6=up,probe-ok,1/2,4.5,12000\n", "\nprefix6=2001:db8:1:1::/64\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in " << text;
+  }
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+  EXPECT_FALSE(decoded->ipv6_refused);
+}
+
+TEST(StatusMessageIpv6Test, IPv4OnlySenderHasNoIpv6Keys) {
+  const std::string text = encode(SampleStatus());
+  EXPECT_EQ(text.find("6="), std::string::npos) << text;
+  const auto decoded = Decode(kRequiredOnly);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->ipv6);
+  EXPECT_FALSE(decoded->prefix6);
+  EXPECT_FALSE(decoded->ipv6_refused);
+}
+
+// The prefix alone is fine: a router that does not probe IPv6 may still say what it routes.
+TEST(StatusMessageIpv6Test, PrefixWithoutIpv6Line) {
+  const auto decoded = Decode(std::string(kRequiredOnly) + "prefix6=2001:db8:2:1::/64\n");
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->ipv6);
+  ASSERT_TRUE(decoded->prefix6);
+  EXPECT_EQ(format_ipv6_prefix(*decoded->prefix6), "2001:db8:2:1::/64");
+}
+
+// Each IPv6 key wrong, or the group incomplete: the IPv6 part is refused as a whole, the
+// datagram still counts for IPv4 (a later sender must not lose its older peers' IPv4 failover).
+TEST(StatusMessageIpv6Test, BadIpv6KeysRefuseOnlyTheIpv6Part) {
+  const std::string good = "ipv6=up,probe-ok,1/2,0\n";
+  const std::vector<std::string> bad = {
+      "ipv6=maybe,probe-ok,1/2,0\n",
+      "ipv6=up,Probe_OK,1/2,0\n",
+      "ipv6=up,probe-ok,3/2,0\n",
+      "ipv6=up,probe-ok,0/0,0\n",
+      "ipv6=up,probe-ok,1/17,0\n",
+      "ipv6=up,probe-ok,12,0\n",
+      "ipv6=up,probe-ok,1/2,100.1\n",
+      "ipv6=up,probe-ok,1/2,0,-1\n",
+      "ipv6=up,probe-ok,1/2,0,1,2\n",
+      "ipv6=up,probe-ok,1/2\n",
+      "ipv6=up,probe-ok,1/2,0,\n",
+      "ipv6=\n",
+      "ipv6=,,,\n",
+      good + "prefix6=2001:db8:1:1::1/64\n",  // host bits
+      good + "prefix6=2001:db8:1:1::/129\n",
+      good + "prefix6=2001:db8::/7\n",  // wider than one LAN
+      good + "prefix6=ff00::/8\n",
+      good + "prefix6=192.0.2.0/24\n",
+      good + "prefix6=2001:db8:1:1::\n",
+  };
+  for (const auto& keys : bad) {
+    const auto decoded = Decode(std::string(kRequiredOnly) + keys);
+    ASSERT_TRUE(decoded.has_value()) << keys << ": " << to_string(decoded.error().error);
+    EXPECT_TRUE(decoded->ipv6_refused) << keys;
+    EXPECT_FALSE(decoded->ipv6) << keys;
+    EXPECT_FALSE(decoded->prefix6) << keys;
+    EXPECT_EQ(decoded->state, LinkState::kUp) << keys;
+  }
+  const auto decoded = Decode(std::string(kRequiredOnly) + good);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->ipv6_refused);
+  ASSERT_TRUE(decoded->ipv6);
+  EXPECT_EQ(decoded->ipv6->state, LinkState::kUp);
+  EXPECT_FALSE(decoded->ipv6->rtt_avg_us);
+}
+
+TEST(StatusMessageIpv6Test, DuplicateIpv6KeyRejectsTheDatagram) {
+  // A key twice is malformed whatever the key: a tag check must never see two readings.
+  EXPECT_TRUE(FailsWith(std::string(kRequiredOnly) + "ipv6=up,a,1/1,0\nipv6=down,a,0/1,0\n",
+                        DecodeError::kDuplicateKey));
+  EXPECT_TRUE(
+      FailsWith(std::string(kRequiredOnly) + "prefix6=2001:db8:1::/48\nprefix6=2001:db8:2::/48\n",
+                DecodeError::kDuplicateKey));
+}
+
+// An older failoverd saw these keys as unknown; a signed dual-stack datagram still verifies.
+TEST(StatusMessageIpv6Test, SignedDualStackDatagramVerifies) {
+  const std::string signed_text = sign_datagram(encode(DualStackStatus()), "key");
+  EXPECT_LE(signed_text.size(), kMaxDatagramBytes);
+  const auto verified =
+      verify_datagram(std::span<const char>(signed_text.data(), signed_text.size()), {"key"});
+  EXPECT_TRUE(verified.has_value());
+  const auto decoded = Decode(signed_text);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->prefix6, DualStackStatus().prefix6);
 }
 
 }  // namespace

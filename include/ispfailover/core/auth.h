@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ispfailover/core/result.h"
+#include "ispfailover/core/status_message.h"
 
 namespace ispf {
 
@@ -19,6 +20,9 @@ namespace ispf {
 // covers instance, seq and time_ms, which is what makes replay protection possible.
 inline constexpr std::string_view kTagKey = "hmac=";
 inline constexpr std::size_t kTagHexLength = 64;
+// What is left of a datagram for the body once the tag line is appended.
+inline constexpr std::size_t kMaxSignedBodyBytes =
+    kMaxDatagramBytes - kTagKey.size() - kTagHexLength - 1;
 inline constexpr std::size_t kMinKeyLength = 16;
 
 enum class AuthError { kMissingTag, kMalformedTag, kBadTag };

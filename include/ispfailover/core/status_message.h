@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ispfailover/core/ip_address.h"
 #include "ispfailover/core/result.h"
 
 namespace ispf {
@@ -40,6 +41,13 @@ namespace ispf {
 //                               (with a key it orders instances, so no clock needs to agree)
 //   dns=192.168.56.101,10.0.0.1 optional: the resolvers clients should use while this ISP carries
 //                               their traffic, 1..kMaxDnsServers dotted-quad IPv4 addresses
+//   ipv6=up,probe-ok,1/2,4.5,12000
+//                               optional: the IPv6 verdict when the sender probes IPv6 targets:
+//                               state, reason, targets up/targets, loss_pct[, rtt_avg_us], each
+//                               as its IPv4 key (absent: IPv4's state stands for IPv6 too)
+//   prefix6=2001:db8:1:1::/64   optional: the LAN prefix this ISP routes back (--prefix6), so
+//                               that a client picks its own address in it as the source; host
+//                               bits zero, length 8..128
 //   hmac=...                    reserved for the authentication tag (a later version); a v1
 //                               decoder that does not check tags accepts and ignores it
 //
@@ -90,6 +98,25 @@ struct Status {
   // sender may announce IPv6 resolvers there, and that must not make its routes unusable).
   bool dns_refused = false;
 
+  // The IPv6 verdict and its figures, when the sender probes IPv6 targets.
+  struct Ipv6Line {
+    LinkState state = LinkState::kDown;
+    std::string reason;
+    std::uint32_t targets_up = 0;
+    std::uint32_t targets = 0;
+    std::optional<std::uint32_t> rtt_avg_us;
+    std::uint32_t loss_permille = 0;
+
+    bool operator==(const Ipv6Line&) const = default;
+  };
+  std::optional<Ipv6Line> ipv6;
+  // The LAN prefix the ISP routes back (prefix6=), if it announces one.
+  std::optional<Ipv6Prefix> prefix6;
+  // The IPv6 keys were there but not understood: as with dns=, only they are refused (ipv6 and
+  // prefix6 stay empty) and the datagram still counts for IPv4. Decoded apart from the IPv4
+  // part so that a later sender changing them cannot take IPv4 failover away from older peers.
+  bool ipv6_refused = false;
+
   bool operator==(const Status&) const = default;
 };
 
@@ -124,7 +151,10 @@ bool is_valid_isp_name(std::string_view name);
 // True for a reason token: 1..32 of [a-z0-9-].
 bool is_valid_reason(std::string_view reason);
 
-std::string encode(const Status& status);
+// At most `budget` bytes (leave room for the tag line when signing): with extreme values the
+// optional figures are left out first (rtt_last_us, the IPv6 RTT, rtt_avg_us), then the IPv6
+// keys, never the IPv4 verdict.
+std::string encode(const Status& status, std::size_t budget = kMaxDatagramBytes);
 Result<Status, DecodeFailure> decode(std::span<const char> datagram);
 
 }  // namespace ispf
