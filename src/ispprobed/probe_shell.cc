@@ -331,8 +331,8 @@ void ProbeShell::start_round(const RoundRequest& request) {
     (target.family == Family::kIpv6 ? v6 : v4).targets.push_back(target);
   }
   if (v6.targets.empty() || !adapters_.prober6) {
-    // IPv4 only: the round as it is (an IPv6 target without its prober concludes with
-    // EAFNOSUPPORT, which cannot happen while open_probers opens both or neither).
+    // IPv4 only: the round as it is. (open_probers opens the ICMPv6 prober whenever there are
+    // IPv6 targets, or neither; were it missing, the ICMP one would refuse them, EAFNOSUPPORT.)
     adapters_.prober->start_round(request, [this](const RoundReport& report) {
       if (engine_) carry_out(engine_->on_round(report, env_.now()));
     });
@@ -351,15 +351,14 @@ void ProbeShell::start_round(const RoundRequest& request) {
     if (--halves->pending > 0) return;
     RoundReport merged;
     merged.sequence = report.sequence;
-    std::size_t next4 = 0, next6 = 0;
-    const RoundReport* first = halves->v4 ? &*halves->v4 : &*halves->v6;
-    merged.started = first->started;
-    merged.concluded = first->concluded;
-    for (const RoundReport* half : {halves->v4 ? &*halves->v4 : nullptr, &*halves->v6}) {
-      if (!half) continue;
-      merged.started = std::min(merged.started, half->started);
-      merged.concluded = std::max(merged.concluded, half->concluded);
+    // The round began with the first half sent and ended with the last half concluded.
+    merged.started = halves->v6->started;
+    merged.concluded = halves->v6->concluded;
+    if (halves->v4) {
+      merged.started = std::min(merged.started, halves->v4->started);
+      merged.concluded = std::max(merged.concluded, halves->v4->concluded);
     }
+    std::size_t next4 = 0, next6 = 0;
     for (const IpAddress& target : halves->order) {
       bool is6 = target.family == Family::kIpv6;
       const RoundReport& half = is6 ? *halves->v6 : *halves->v4;
