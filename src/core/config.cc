@@ -6,6 +6,7 @@
 #include <charconv>
 #include <set>
 
+#include "ispfailover/core/ip_address.h"
 #include "ispfailover/core/status_message.h"
 
 namespace ispf {
@@ -115,8 +116,27 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
   }
   std::set<std::string> seen;
   for (const auto& target : o.targets) {
-    if (!parse_ipv4(target)) return error("--target", "'" + target + "' is not an IPv4 address");
-    if (!seen.insert(target).second) return error("--target", "'" + target + "' is given twice");
+    auto address = parse_ip(target);
+    if (!address) {
+      return error("--target", "'" + target + "' is not an IPv4 or IPv6 address");
+    }
+    if (address->family == Family::kIpv6) {
+      // Probes must cross the ISP: an address that never leaves the link or the host, or that
+      // is really IPv4, would say nothing about it.
+      const Ipv6Address& v6 = address->v6;
+      if (v6.is_link_local()) {
+        return error("--target", "'" + target + "' is link-local; give a global IPv6 address");
+      }
+      if (!v6.is_unicast()) {
+        return error("--target", "'" + target +
+                                     "' is not a global unicast IPv6 address (multicast, "
+                                     "loopback, unspecified or IPv4-mapped)");
+      }
+    }
+    // Canonical text, so "2001:DB8::1" and "2001:db8::1" are one target.
+    if (!seen.insert(format_ip(*address)).second) {
+      return error("--target", "'" + target + "' is given twice");
+    }
   }
   if (o.dns.size() > kMaxDnsServers) {
     return error("--dns", std::to_string(o.dns.size()) + " resolvers; at most " +

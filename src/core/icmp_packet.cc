@@ -1,4 +1,4 @@
-// ICMPv4 echo encoding and defensive parsing of what a raw ICMP socket receives.
+// ICMPv4/ICMPv6 echo encoding and defensive parsing of what a raw ICMP(v6) socket receives.
 #include "ispfailover/core/icmp_packet.h"
 
 namespace ispf {
@@ -6,6 +6,8 @@ namespace {
 
 constexpr std::size_t kMinIpv4Header = 20;
 constexpr std::uint8_t kProtocolIcmp = 1;
+constexpr std::size_t kIpv6Header = 40;
+constexpr std::uint8_t kNextHeaderIcmpv6 = 58;
 
 std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
   return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
@@ -40,16 +42,35 @@ std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes) {
   return static_cast<std::uint16_t>(~sum & 0xffff);
 }
 
-std::vector<std::uint8_t> encode_echo_request(std::uint16_t identifier, std::uint16_t sequence,
-                                              std::span<const std::uint8_t> payload) {
+namespace {
+
+std::vector<std::uint8_t> echo_without_checksum(std::uint8_t type, std::uint16_t identifier,
+                                                std::uint16_t sequence,
+                                                std::span<const std::uint8_t> payload) {
   std::vector<std::uint8_t> packet(kIcmpHeaderBytes + payload.size());
-  packet[0] = kIcmpEchoRequest;
+  packet[0] = type;
   packet[1] = 0;
   packet[4] = static_cast<std::uint8_t>(identifier >> 8);
   packet[5] = static_cast<std::uint8_t>(identifier);
   packet[6] = static_cast<std::uint8_t>(sequence >> 8);
   packet[7] = static_cast<std::uint8_t>(sequence);
   std::copy(payload.begin(), payload.end(), packet.begin() + kIcmpHeaderBytes);
+  return packet;
+}
+
+Ipv6Address read_ipv6(std::span<const std::uint8_t> b, std::size_t at) {
+  Ipv6Address out;
+  std::copy(b.begin() + static_cast<std::ptrdiff_t>(at),
+            b.begin() + static_cast<std::ptrdiff_t>(at + 16), out.bytes.begin());
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_echo_request(std::uint16_t identifier, std::uint16_t sequence,
+                                              std::span<const std::uint8_t> payload) {
+  std::vector<std::uint8_t> packet =
+      echo_without_checksum(kIcmpEchoRequest, identifier, sequence, payload);
   std::uint16_t checksum = internet_checksum(packet);
   packet[2] = static_cast<std::uint8_t>(checksum >> 8);
   packet[3] = static_cast<std::uint8_t>(checksum);
@@ -82,6 +103,43 @@ std::optional<IcmpReceived> parse_icmp_packet(std::span<const std::uint8_t> pack
     if (inner_icmp.size() < kIcmpHeaderBytes || inner_icmp[0] != kIcmpEchoRequest) return out;
     out.kind = IcmpKind::kUnreachable;
     out.about = read32(inner, 16);
+    out.identifier = read16(inner_icmp, 4);
+    out.sequence = read16(inner_icmp, 6);
+    return out;
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> encode_echo6_request(std::uint16_t identifier, std::uint16_t sequence,
+                                               std::span<const std::uint8_t> payload) {
+  return echo_without_checksum(kIcmpv6EchoRequest, identifier, sequence, payload);
+}
+
+std::optional<Icmpv6Received> parse_icmpv6_message(std::span<const std::uint8_t> message,
+                                                   const Ipv6Address& source) {
+  if (message.size() < kIcmpHeaderBytes) return std::nullopt;
+  Icmpv6Received out;
+  out.source = source;
+  out.type = message[0];
+  out.code = message[1];
+  if (out.type == kIcmpv6EchoReply) {
+    out.kind = IcmpKind::kEchoReply;
+    out.about = source;
+    out.identifier = read16(message, 4);
+    out.sequence = read16(message, 6);
+    return out;
+  }
+  if (out.type == kIcmpv6DestUnreachable || out.type == kIcmpv6TimeExceeded) {
+    // The offending packet: its IPv6 header, then (no extension headers) our echo request.
+    auto inner = message.subspan(kIcmpHeaderBytes);
+    if (inner.size() < kIpv6Header + kIcmpHeaderBytes || (inner[0] >> 4) != 6 ||
+        inner[6] != kNextHeaderIcmpv6) {
+      return out;
+    }
+    auto inner_icmp = inner.subspan(kIpv6Header);
+    if (inner_icmp[0] != kIcmpv6EchoRequest) return out;
+    out.kind = IcmpKind::kUnreachable;
+    out.about = read_ipv6(inner, 24);
     out.identifier = read16(inner_icmp, 4);
     out.sequence = read16(inner_icmp, 6);
     return out;

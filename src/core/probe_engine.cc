@@ -124,7 +124,7 @@ TimePoint ProbeEngine::next_round_due() const {
   return next_round_;
 }
 
-RttEstimator& ProbeEngine::estimator(std::uint32_t target) {
+RttEstimator& ProbeEngine::estimator(const IpAddress& target) {
   auto it = rtt_.find(target);
   if (it == rtt_.end()) {
     it = rtt_.emplace(target, RttEstimator(config_.min_timeout, config_.timeout)).first;
@@ -135,7 +135,7 @@ RttEstimator& ProbeEngine::estimator(std::uint32_t target) {
 Duration ProbeEngine::round_timeout() {
   // One timeout per round: the slowest target's.
   Duration timeout = config_.min_timeout;
-  for (std::uint32_t target : config_.targets) {
+  for (const IpAddress& target : config_.targets) {
     timeout = std::max(timeout, estimator(target).timeout());
   }
   return timeout;
@@ -150,7 +150,7 @@ ProbeActions ProbeEngine::on_late_reply(const LateReply& reply, Now /*now*/) {
   estimator(reply.target).sample(reply.rtt);
   auto it = sent_rounds_.find(reply.sequence);
   out.log.push_back(event(LogLevel::kDebug, EventKind::kProbe,
-                          "probe " + format_ipv4(reply.target) + " seq " +
+                          "probe " + format_ip(reply.target) + " seq " +
                               std::to_string(reply.sequence) + ": late reply after " +
                               format_duration(reply.rtt)));
   if (it != sent_rounds_.end() && it->second.concluded) {
@@ -188,7 +188,7 @@ ProbeActions ProbeEngine::on_round(const RoundReport& report, Now now) {
       what = "timeout";
     }
     out.log.push_back(event(LogLevel::kDebug, EventKind::kProbe,
-                            "probe " + format_ipv4(probe.target) + " seq " +
+                            "probe " + format_ip(probe.target) + " seq " +
                                 std::to_string(report.sequence) + ": " + what));
   }
   if (sent != sent_rounds_.end()) {
@@ -371,7 +371,7 @@ void ProbeEngine::update_service_status(ProbeActions& out, Now now) {
   out.service_status = std::move(line);
 }
 
-std::uint64_t ProbeEngine::probes_answered(std::uint32_t target) const {
+std::uint64_t ProbeEngine::probes_answered(const IpAddress& target) const {
   auto it = probes_answered_.find(target);
   return it == probes_answered_.end() ? 0 : it->second;
 }
@@ -383,8 +383,8 @@ ProbeMetrics ProbeEngine::metrics(Now now) {
   m.rtt_avg_us = q.rtt_avg_us;
   m.loss_permille = q.loss_permille;
   m.probes_sent = probes_sent_;
-  for (std::uint32_t target : config_.targets) {
-    std::string text = format_ipv4(target);
+  for (const IpAddress& target : config_.targets) {
+    std::string text = format_ip(target);
     bool listed = std::ranges::any_of(m.probes_answered,
                                       [&](const auto& entry) { return entry.first == text; });
     if (!listed) m.probes_answered.emplace_back(std::move(text), probes_answered(target));

@@ -1,15 +1,16 @@
-// Raw ICMP echo rounds out of one interface: send, match replies by identifier and sequence.
+// Raw ICMP(v6) echo rounds out of one interface: send, match replies by identifier, sequence and
+// source.
 #include "icmp_prober.h"
 
 #include <linux/icmp.h>
 #include <net/if.h>
+#include <netinet/icmp6.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <asio/post.hpp>
 #include <string_view>
 
-#include "ispfailover/core/icmp_packet.h"
 #include "status_socket.h"
 
 namespace ispf {
@@ -36,36 +37,50 @@ struct IcmpProber::Round {
 
 IoResult<std::unique_ptr<IcmpProber>> IcmpProber::open(asio::io_context& io,
                                                        const std::string& uplink,
-                                                       std::uint16_t identifier) {
+                                                       std::uint16_t identifier, Family family) {
+  const bool v6 = family == Family::kIpv6;
   asio::ip::icmp::socket socket(io);
   std::error_code ec;
-  socket.open(asio::ip::icmp::v4(), ec);
+  socket.open(v6 ? asio::ip::icmp::v6() : asio::ip::icmp::v4(), ec);
   if (ec) return fail(to_system(ec));
   int fd = socket.native_handle();
   if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, uplink.c_str(),
                    static_cast<socklen_t>(uplink.size())) != 0) {
     return fail(std::error_code(errno, std::system_category()));
   }
-  // Only replies and the errors that can be about our requests wake us up.
-  icmp_filter filter{};
-  filter.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED));
-  ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+  // Only replies and the errors that can be about our requests wake us up. An ICMPv6 socket
+  // would otherwise read every neighbour and router advertisement on the link.
+  if (v6) {
+    icmp6_filter filter{};
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    ICMP6_FILTER_SETPASS(kIcmpv6EchoReply, &filter);
+    ICMP6_FILTER_SETPASS(kIcmpv6DestUnreachable, &filter);
+    ICMP6_FILTER_SETPASS(kIcmpv6TimeExceeded, &filter);
+    if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) != 0) {
+      return fail(std::error_code(errno, std::system_category()));
+    }
+  } else {
+    icmp_filter filter{};
+    filter.data =
+        ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED));
+    ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+  }
   socket.non_blocking(true, ec);
   if (ec) return fail(to_system(ec));
-  std::unique_ptr<IcmpProber> prober(new IcmpProber(io, std::move(socket), identifier));
+  std::unique_ptr<IcmpProber> prober(new IcmpProber(io, std::move(socket), identifier, family));
   prober->receive();
   return prober;
 }
 
 IcmpProber::IcmpProber(asio::io_context& io, asio::ip::icmp::socket socket,
-                       std::uint16_t identifier)
-    : io_(io), socket_(std::move(socket)), identifier_(identifier) {}
+                       std::uint16_t identifier, Family family)
+    : io_(io), socket_(std::move(socket)), identifier_(identifier), family_(family) {}
 
 IcmpProber::~IcmpProber() { *alive_ = false; }
 
 void IcmpProber::start_round(const RoundRequest& request, RoundHandler done) {
   const std::uint16_t sequence = request.sequence;
-  const std::vector<std::uint32_t>& targets = request.targets;
+  const std::vector<IpAddress>& targets = request.targets;
   if (rounds_.count(sequence)) {
     auto token = alive_;
     finish_if_complete(sequence, /*timed_out=*/true);
@@ -78,17 +93,22 @@ void IcmpProber::start_round(const RoundRequest& request, RoundHandler done) {
   round->report.probes.resize(targets.size());
   round->concluded.assign(targets.size(), false);
   round->remaining = targets.size();
-  auto payload = std::as_bytes(std::span(kPayload.data(), kPayload.size()));
-  auto packet = encode_echo_request(
-      identifier_, sequence,
-      std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  auto payload = std::span(reinterpret_cast<const std::uint8_t*>(kPayload.data()), kPayload.size());
+  auto packet = family_ == Family::kIpv6 ? encode_echo6_request(identifier_, sequence, payload)
+                                         : encode_echo_request(identifier_, sequence, payload);
   for (std::size_t i = 0; i < targets.size(); ++i) {
     ProbeOutcome& probe = round->report.probes[i];
     probe.target = targets[i];
     std::error_code ec;
-    socket_.send_to(asio::buffer(packet),
-                    asio::ip::icmp::endpoint(asio::ip::address_v4(targets[i]), 0), 0, ec);
-    ec = to_system(ec);
+    if (targets[i].family != family_) {
+      ec = std::make_error_code(std::errc::address_family_not_supported);
+    } else {
+      asio::ip::address to = family_ == Family::kIpv6
+                                 ? asio::ip::address(asio::ip::address_v6(targets[i].v6.bytes))
+                                 : asio::ip::address(asio::ip::address_v4(targets[i].v4));
+      socket_.send_to(asio::buffer(packet), asio::ip::icmp::endpoint(to, 0), 0, ec);
+      ec = to_system(ec);
+    }
     if (ec) {
       probe.error = is_no_route(ec) ? ProbeError::kNoRoute : ProbeError::kTimeout;
       probe.send_error = ec;
@@ -136,19 +156,35 @@ void IcmpProber::finish_if_complete(std::uint16_t sequence, bool timed_out) {
 }
 
 void IcmpProber::receive() {
-  socket_.async_receive(asio::buffer(buffer_), [this, alive = std::weak_ptr<bool>(alive_)](
-                                                   std::error_code ec, std::size_t length) {
-    auto token = alive.lock();
-    if (!token || !*token || ec == asio::error::operation_aborted) return;
-    if (!ec) handle_packet(length);
-    // A transient receive error (e.g. ENOBUFS) must not end probing: read on, unless a round's
-    // handler closed the prober.
-    if (*token) receive();
-  });
+  socket_.async_receive_from(
+      asio::buffer(buffer_), sender_,
+      [this, alive = std::weak_ptr<bool>(alive_)](std::error_code ec, std::size_t length) {
+        auto token = alive.lock();
+        if (!token || !*token || ec == asio::error::operation_aborted) return;
+        if (!ec) handle_packet(length);
+        // A transient receive error (e.g. ENOBUFS) must not end probing: read on, unless a round's
+        // handler closed the prober.
+        if (*token) receive();
+      });
+}
+
+std::optional<IcmpProber::Answer> IcmpProber::parse(std::size_t length) const {
+  std::span<const std::uint8_t> bytes(buffer_.data(), length);
+  if (family_ == Family::kIpv4) {
+    auto parsed = parse_icmp_packet(bytes);
+    if (!parsed) return std::nullopt;
+    return Answer{parsed->kind, IpAddress::ipv4(parsed->about), parsed->identifier,
+                  parsed->sequence};
+  }
+  if (!sender_.address().is_v6()) return std::nullopt;
+  Ipv6Address source{sender_.address().to_v6().to_bytes()};
+  auto parsed = parse_icmpv6_message(bytes, source);
+  if (!parsed) return std::nullopt;
+  return Answer{parsed->kind, IpAddress::ipv6(parsed->about), parsed->identifier, parsed->sequence};
 }
 
 void IcmpProber::handle_packet(std::size_t length) {
-  auto parsed = parse_icmp_packet(std::span<const std::uint8_t>(buffer_.data(), length));
+  auto parsed = parse(length);
   if (!parsed || parsed->kind == IcmpKind::kOther || parsed->identifier != identifier_) {
     ++ignored_;
     return;
@@ -178,7 +214,7 @@ void IcmpProber::handle_packet(std::size_t length) {
   ++ignored_;
 }
 
-bool IcmpProber::handle_late_reply(std::uint16_t sequence, std::uint32_t target) {
+bool IcmpProber::handle_late_reply(std::uint16_t sequence, const IpAddress& target) {
   auto it = concluded_.find(sequence);
   if (it == concluded_.end()) return false;
   auto& unanswered = it->second.unanswered;

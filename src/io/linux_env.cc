@@ -110,8 +110,8 @@ IoResult<std::unique_ptr<DatagramSender>> LinuxEnv::open_sender(
 }
 
 IoResult<std::unique_ptr<Prober>> LinuxEnv::open_prober(const std::string& uplink,
-                                                        std::uint16_t identifier) {
-  return upcast<Prober>(IcmpProber::open(io_, uplink, identifier));
+                                                        std::uint16_t identifier, Family family) {
+  return upcast<Prober>(IcmpProber::open(io_, uplink, identifier, family));
 }
 
 IoResult<std::unique_ptr<LinkWatch>> LinuxEnv::watch_link(const std::string& ifname,
@@ -140,7 +140,7 @@ std::optional<std::uint32_t> LinuxEnv::ipv4_broadcast_of(const std::string& ifna
   return ispf::ipv4_broadcast_of(ifname);
 }
 
-IoResult<bool> LinuxEnv::routes_via(const std::string& ifname, std::uint32_t destination) {
+IoResult<bool> LinuxEnv::routes_via(const std::string& ifname, const IpAddress& destination) {
   unsigned ifindex = if_nametoindex(ifname.c_str());
   if (ifindex == 0) return false;
   if (!route_query_) {

@@ -153,16 +153,19 @@ IoResult<std::unique_ptr<NetlinkTableWatch>> NetlinkTableWatch::open(asio::io_co
   return watch;
 }
 
-IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, std::uint32_t destination) {
+IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, const IpAddress& destination) {
   NlMsg msg(nlmsg_alloc_simple(RTM_GETROUTE, 0));
   if (!msg) return fail(std::error_code(ENOMEM, std::system_category()));
+  const bool v6 = destination.family == Family::kIpv6;
   rtmsg header{};
-  header.rtm_family = AF_INET;
-  header.rtm_dst_len = 32;
+  header.rtm_family = v6 ? AF_INET6 : AF_INET;
+  header.rtm_dst_len = v6 ? 128 : 32;
   header.rtm_flags = RTM_F_FIB_MATCH;
-  std::uint32_t destination_be = htonl(destination);
+  std::uint32_t v4_be = htonl(destination.v4);
+  const void* address = v6 ? static_cast<const void*>(destination.v6.bytes.data()) : &v4_be;
+  const int address_size = v6 ? 16 : 4;
   if (nlmsg_append(msg.get(), &header, sizeof header, NLMSG_ALIGNTO) < 0 ||
-      nla_put(msg.get(), RTA_DST, sizeof destination_be, &destination_be) < 0 ||
+      nla_put(msg.get(), RTA_DST, address_size, address) < 0 ||
       nla_put_u32(msg.get(), RTA_OIF, static_cast<std::uint32_t>(ifindex)) < 0) {
     return fail(std::error_code(ENOBUFS, std::system_category()));
   }

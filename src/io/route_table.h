@@ -25,10 +25,10 @@ class NetlinkRouteTable final : public RouteTable {
   NlSocket socket_;
 };
 
-// Whether the FIB has a route to `destination` (host order) out of `ifindex`: RTM_GETROUTE with
-// RTM_F_FIB_MATCH answers with the matching table entry, or fails (ENETUNREACH, EHOSTUNREACH)
-// where a plain lookup bound to a device would invent an on-link route.
-IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, std::uint32_t destination);
+// Whether the FIB has a route to `destination` (either family) out of `ifindex`: RTM_GETROUTE
+// with RTM_F_FIB_MATCH answers with the matching table entry, or fails (ENETUNREACH,
+// EHOSTUNREACH) where a plain lookup bound to a device would invent an on-link route.
+IoResult<bool> fib_routes_via(nl_sock* socket, int ifindex, const IpAddress& destination);
 
 // One subscription to IPv4 routes, links, IPv4 addresses and rules (ours among them); the handler
 // runs at most once per drain of the socket, and after a lost event too.

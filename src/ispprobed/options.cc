@@ -21,7 +21,7 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   app.add_option("--lan", o.lan, "LAN interface: datagrams go to its broadcast address");
   app.add_option("--broadcast", o.broadcast,
                  "Extra destination address for datagrams (repeatable)");
-  app.add_option("--target", o.targets, "Internet host to probe (repeatable)")
+  app.add_option("--target", o.targets, "Internet host to probe, IPv4 or global IPv6 (repeatable)")
       ->capture_default_str();
   app.add_option("--dns", o.dns,
                  "Resolver (IPv4) clients should use while this ISP carries their traffic, "

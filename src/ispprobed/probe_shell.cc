@@ -1,6 +1,9 @@
 // ispprobed's shell: feeds the ProbeEngine from the seam and carries out what it decides.
 #include "probe_shell.h"
 
+#include <algorithm>
+#include <memory>
+
 #include "ispfailover/core/metrics.h"
 #include "ispfailover/core/replay_floor.h"
 
@@ -17,7 +20,7 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
                                             const std::vector<std::string>& keys) const {
   ProbeEngineConfig config;
   config.name = options.name;
-  for (const auto& target : options.targets) config.targets.push_back(*parse_ipv4(target));
+  for (const auto& target : options.targets) config.targets.push_back(*parse_ip(target));
   for (const auto& resolver : options.dns) config.dns.push_back(*parse_ipv4(resolver));
   config.quorum = options.quorum;
   config.interval = options.interval;
@@ -34,8 +37,20 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   return config;
 }
 
-Result<std::unique_ptr<Prober>, std::string> ProbeShell::open_prober(const std::string& uplink) {
-  auto prober = env_.open_prober(uplink, icmp_identifier_);
+namespace {
+
+bool has_ipv6_target(const ProbedOptions& options) {
+  return std::any_of(options.targets.begin(), options.targets.end(), [](const std::string& t) {
+    auto address = parse_ip(t);
+    return address && address->family == Family::kIpv6;
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Prober>, std::string> ProbeShell::open_prober(const std::string& uplink,
+                                                                     Family family) {
+  auto prober = env_.open_prober(uplink, icmp_identifier_, family);
   if (prober) {
     (*prober)->on_late_reply([this](const LateReply& reply) {
       if (engine_) carry_out(engine_->on_late_reply(reply, env_.now()));
@@ -43,13 +58,33 @@ Result<std::unique_ptr<Prober>, std::string> ProbeShell::open_prober(const std::
     return std::move(*prober);
   }
   if (prober.error() == std::errc::operation_not_permitted) {
-    return fail(std::string(
-        "cannot open a raw ICMP socket: ispprobed needs CAP_NET_RAW (run as root or grant "
-        "it, e.g. AmbientCapabilities=CAP_NET_RAW)"));
+    return fail(std::string(family == Family::kIpv6 ? "cannot open a raw ICMPv6 socket:"
+                                                    : "cannot open a raw ICMP socket:") +
+                std::string(" ispprobed needs CAP_NET_RAW (run as root or grant "
+                            "it, e.g. AmbientCapabilities=CAP_NET_RAW)"));
   }
   // Gone between the watch's report and the bind: the watch reports it again when it is back.
   if (prober.error() == std::errc::no_such_device) return std::unique_ptr<Prober>();
-  return fail("cannot probe through --uplink " + uplink + ": " + prober.error().message());
+  return fail("cannot probe " + std::string(to_string(family)) + " targets through --uplink " +
+              uplink + ": " + prober.error().message());
+}
+
+std::optional<std::string> ProbeShell::open_probers(const ProbedOptions& options,
+                                                    Adapters& adapters) {
+  adapters.prober.reset();
+  adapters.prober6.reset();
+  adapters.prober_ifindex = 0;
+  auto prober = open_prober(options.uplink, Family::kIpv4);
+  if (!prober) return prober.error();
+  if (!*prober) return std::nullopt;  // the uplink is gone
+  if (has_ipv6_target(options)) {
+    auto prober6 = open_prober(options.uplink, Family::kIpv6);
+    if (!prober6) return prober6.error();
+    if (!*prober6) return std::nullopt;
+    adapters.prober6 = std::move(*prober6);
+  }
+  adapters.prober = std::move(*prober);
+  return std::nullopt;
 }
 
 Result<std::unique_ptr<DatagramSender>, std::string> ProbeShell::open_sender(
@@ -65,16 +100,15 @@ Result<std::unique_ptr<DatagramSender>, std::string> ProbeShell::open_sender(
 Result<ProbeShell::Adapters, std::string> ProbeShell::open_adapters(const ProbedOptions& next,
                                                                     const ProbedOptions* current) {
   Adapters opened;
-  if (!current || next.uplink != current->uplink) {
+  if (!current || next.uplink != current->uplink ||
+      has_ipv6_target(next) != has_ipv6_target(*current)) {
     auto link =
         env_.watch_link(next.uplink, [this](const LinkStatus& status) { on_uplink(status); });
     if (!link) return fail("cannot watch --uplink " + next.uplink + ": " + link.error().message());
     opened.link = std::move(*link);
     LinkStatus uplink = opened.link->status();
     if (uplink.exists) {
-      auto prober = open_prober(next.uplink);
-      if (!prober) return fail(prober.error());
-      opened.prober = std::move(*prober);
+      if (auto error = open_probers(next, opened)) return fail(*error);
       if (opened.prober) opened.prober_ifindex = uplink.ifindex;
     }
   }
@@ -97,13 +131,12 @@ void ProbeShell::on_uplink(const LinkStatus& status) {
   if (!engine_) return;
   if (!status.exists) {
     adapters_.prober.reset();  // bound to an index that is gone
+    adapters_.prober6.reset();
     adapters_.prober_ifindex = 0;
   } else if (!adapters_.prober || adapters_.prober_ifindex != status.ifindex) {
-    auto prober = open_prober(options_.uplink);
-    if (!prober) {
-      warn(prober.error(), Warning::kProber, env_.now());
+    if (auto error = open_probers(options_, adapters_)) {
+      warn(*error, Warning::kProber, env_.now());
     } else {
-      adapters_.prober = std::move(*prober);
       adapters_.prober_ifindex = adapters_.prober ? status.ifindex : 0;
       if (adapters_.prober) {
         env_.log({LogLevel::kInfo,
@@ -159,11 +192,11 @@ void ProbeShell::reopen_sender(Now now) {
 std::uint32_t ProbeShell::routed_targets(Now now) {
   std::uint32_t routed = 0;
   const auto& targets = engine_->config().targets;
-  for (std::uint32_t target : targets) {
+  for (const IpAddress& target : targets) {
     auto answer = env_.routes_via(options_.uplink, target);
     if (!answer) {
       // The kernel could not say: no verdict from a question that failed.
-      warn("cannot look up the route to " + format_ipv4(target) + " out of " + options_.uplink +
+      warn("cannot look up the route to " + format_ip(target) + " out of " + options_.uplink +
                ": " + answer.error().message(),
            Warning::kRouteLookup, now);
       return static_cast<std::uint32_t>(targets.size());
@@ -201,9 +234,10 @@ std::optional<std::string> ProbeShell::reload(const std::vector<std::string>& ar
   bool lan_changed = command_line.options.lan != options_.lan ||
                      command_line.options.broadcast != options_.broadcast ||
                      command_line.options.port != options_.port;
-  if (uplink_changed) {
-    adapters_.link = std::move(adapters->link);
+  if (uplink_changed) adapters_.link = std::move(adapters->link);
+  if (uplink_changed || has_ipv6_target(command_line.options) != has_ipv6_target(options_)) {
     adapters_.prober = std::move(adapters->prober);
+    adapters_.prober6 = std::move(adapters->prober6);
     adapters_.prober_ifindex = adapters->prober_ifindex;
   }
   if (lan_changed) {
@@ -287,11 +321,56 @@ void ProbeShell::carry_out(ProbeActions actions) {
     // may be answered): ask the routing tables first.
     carry_out(engine_->on_route_check(routed_targets(env_.now()), env_.now()));
   }
-  if (actions.start_round && adapters_.prober) {
-    adapters_.prober->start_round(*actions.start_round, [this](const RoundReport& report) {
+  if (actions.start_round && adapters_.prober) start_round(*actions.start_round);
+}
+
+void ProbeShell::start_round(const RoundRequest& request) {
+  RoundRequest v4{request.sequence, {}, request.timeout};
+  RoundRequest v6 = v4;
+  for (const IpAddress& target : request.targets) {
+    (target.family == Family::kIpv6 ? v6 : v4).targets.push_back(target);
+  }
+  if (v6.targets.empty() || !adapters_.prober6) {
+    // IPv4 only: the round as it is. (open_probers opens the ICMPv6 prober whenever there are
+    // IPv6 targets, or neither; were it missing, the ICMP one would refuse them, EAFNOSUPPORT.)
+    adapters_.prober->start_round(request, [this](const RoundReport& report) {
       if (engine_) carry_out(engine_->on_round(report, env_.now()));
     });
+    return;
   }
+  struct Halves {
+    std::vector<IpAddress> order;
+    int pending = 0;
+    std::optional<RoundReport> v4, v6;
+  };
+  auto halves = std::make_shared<Halves>();
+  halves->order = request.targets;
+  halves->pending = v4.targets.empty() ? 1 : 2;
+  auto merge = [this, halves](bool ipv6, const RoundReport& report) {
+    (ipv6 ? halves->v6 : halves->v4) = report;
+    if (--halves->pending > 0) return;
+    RoundReport merged;
+    merged.sequence = report.sequence;
+    // The round began with the first half sent and ended with the last half concluded.
+    merged.started = halves->v6->started;
+    merged.concluded = halves->v6->concluded;
+    if (halves->v4) {
+      merged.started = std::min(merged.started, halves->v4->started);
+      merged.concluded = std::max(merged.concluded, halves->v4->concluded);
+    }
+    std::size_t next4 = 0, next6 = 0;
+    for (const IpAddress& target : halves->order) {
+      bool is6 = target.family == Family::kIpv6;
+      const RoundReport& half = is6 ? *halves->v6 : *halves->v4;
+      std::size_t& next = is6 ? next6 : next4;
+      if (next < half.probes.size()) merged.probes.push_back(half.probes[next++]);
+    }
+    if (engine_) carry_out(engine_->on_round(merged, env_.now()));
+  };
+  if (!v4.targets.empty()) {
+    adapters_.prober->start_round(v4, [merge](const RoundReport& r) { merge(false, r); });
+  }
+  adapters_.prober6->start_round(v6, [merge](const RoundReport& r) { merge(true, r); });
 }
 
 }  // namespace ispf

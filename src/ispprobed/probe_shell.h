@@ -33,7 +33,8 @@ class ProbeShell final : public DaemonShell {
   struct Adapters {
     std::unique_ptr<LinkWatch> link;      // the uplink, by name
     std::unique_ptr<LinkWatch> lan_link;  // the LAN interface, by name (with --lan)
-    std::unique_ptr<Prober> prober;
+    std::unique_ptr<Prober> prober;       // ICMP, for the IPv4 targets
+    std::unique_ptr<Prober> prober6;      // ICMPv6, only while there are IPv6 targets
     int prober_ifindex = 0;
     std::unique_ptr<DatagramSender> sender;
     int sender_ifindex = 0;
@@ -44,8 +45,16 @@ class ProbeShell final : public DaemonShell {
   ProbeEngineConfig engine_config(const ProbedOptions& options,
                                   const std::vector<std::string>& keys) const;
   void carry_out(ProbeActions actions);
-  // Opens the prober on the uplink as it is now; an uplink that is not there is no error.
-  Result<std::unique_ptr<Prober>, std::string> open_prober(const std::string& uplink);
+  // Opens the prober of `family` on the uplink as it is now; an uplink that is not there is no
+  // error.
+  Result<std::unique_ptr<Prober>, std::string> open_prober(const std::string& uplink,
+                                                           Family family);
+  // Both probers `options` needs (the ICMPv6 one only with IPv6 targets) into `adapters`; none
+  // of them while the uplink is missing.
+  std::optional<std::string> open_probers(const ProbedOptions& options, Adapters& adapters);
+  // One round of the engine's, its targets split between the probers by family; the engine
+  // gets one report, in its target order, once both halves are in.
+  void start_round(const RoundRequest& request);
   // Opens the status socket for `options`' destinations; none yet (LAN missing or without an
   // address) is no error.
   Result<std::unique_ptr<DatagramSender>, std::string> open_sender(const ProbedOptions& options);

@@ -395,7 +395,7 @@ TYPED_TEST_P(EnvContract, RoutesViaSeesOnlyRoutesOutOfThatLink) {
   constexpr std::uint32_t kInternet = 0xc6336408;  // 198.51.100.8
   Env& env = this->world_.env();
   auto routes = [&](const char* link, std::uint32_t to) {
-    auto answer = env.routes_via(link, to);
+    auto answer = env.routes_via(link, IpAddress::ipv4(to));
     EXPECT_TRUE(answer.has_value()) << link << ": " << answer.error().message();
     return answer.value_or(false);
   };

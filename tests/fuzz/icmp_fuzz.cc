@@ -1,4 +1,5 @@
-// libFuzzer target: ispf::parse_icmp_packet on arbitrary bytes, and echo reply round trips.
+// libFuzzer target: ispf::parse_icmp_packet and parse_icmpv6_message on arbitrary bytes, and
+// echo reply round trips.
 // trips.
 #include <cstddef>
 #include <cstdint>
@@ -95,11 +96,41 @@ void EchoRoundTrip(std::span<const std::uint8_t> input) {
   FUZZ_CHECK(!ispf::parse_icmp_packet(packet).has_value());
 }
 
+// Whatever an ICMPv6 message parses to is reported faithfully; an error is about our echo
+// request only when it carries a whole IPv6 header and the request's header after it.
+void ParseArbitrary6(std::span<const std::uint8_t> message) {
+  const ispf::Ipv6Address source{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  auto parsed = ispf::parse_icmpv6_message(message, source);
+  if (!parsed) {
+    FUZZ_CHECK(message.size() < ispf::kIcmpHeaderBytes);
+    return;
+  }
+  FUZZ_CHECK(parsed->source == source);
+  FUZZ_CHECK(parsed->type == message[0] && parsed->code == message[1]);
+  switch (parsed->kind) {
+    case ispf::IcmpKind::kEchoReply:
+      FUZZ_CHECK(parsed->type == ispf::kIcmpv6EchoReply && parsed->about == source);
+      FUZZ_CHECK(parsed->identifier == Read16(message, 4) &&
+                 parsed->sequence == Read16(message, 6));
+      break;
+    case ispf::IcmpKind::kUnreachable:
+      FUZZ_CHECK(parsed->type == ispf::kIcmpv6DestUnreachable ||
+                 parsed->type == ispf::kIcmpv6TimeExceeded);
+      FUZZ_CHECK(message.size() >= 2 * ispf::kIcmpHeaderBytes + 40);
+      FUZZ_CHECK(message[8 + 40] == ispf::kIcmpv6EchoRequest);
+      break;
+    case ispf::IcmpKind::kOther:
+      FUZZ_CHECK(parsed->type != ispf::kIcmpv6EchoReply);
+      break;
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const std::uint8_t> input(data, size);
   ParseArbitrary(input);
+  ParseArbitrary6(input);
   EchoRoundTrip(input);
   return 0;
 }

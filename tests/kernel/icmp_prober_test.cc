@@ -1,4 +1,4 @@
-// LinuxEnv's prober against real raw sockets: answers, loss, ICMP errors, no route, binding.
+// LinuxEnv's prober against real raw sockets, ICMP and ICMPv6: answers, loss, errors, binding.
 
 #include <gtest/gtest.h>
 #include <linux/capability.h>
@@ -23,16 +23,22 @@ namespace {
 using std::chrono::milliseconds;
 using test::Background;
 using test::EnterNetns;
-using test::Ip;
 using test::Netns;
 using test::RunUntil;
 
 constexpr std::uint16_t kIdentifier = 0xbeef;
 
+IpAddress Ip(const std::string& dotted) { return IpAddress::ipv4(test::Ip(dotted)); }
+IpAddress Ip6(const std::string& text) {
+  auto address = parse_ipv6(text);
+  if (!address) throw std::runtime_error("not IPv6: " + text);
+  return IpAddress::ipv6(*address);
+}
+
 // A prober with the targets and timeout its rounds ask for (the seam takes them per round).
 struct Probe {
   std::unique_ptr<Prober> prober;
-  std::vector<std::uint32_t> targets;
+  std::vector<IpAddress> targets;
   Duration timeout;
   std::uint64_t ignored_packets() const { return prober->ignored_packets(); }
 };
@@ -87,10 +93,11 @@ class IcmpProberTest : public ::testing::Test {
         "ip addr add 198.51.100.9/32 dev lo");
   }
 
-  std::unique_ptr<Probe> Open(const std::vector<std::uint32_t>& targets, Duration timeout,
+  std::unique_ptr<Probe> Open(const std::vector<IpAddress>& targets, Duration timeout,
                               const std::string& uplink = "up0") {
     EnterNetns inside(prober_);
-    auto prober = env_.open_prober(uplink, kIdentifier);
+    const Family family = targets.empty() ? Family::kIpv4 : targets.front().family;
+    auto prober = env_.open_prober(uplink, kIdentifier, family);
     if (!prober) throw std::runtime_error("open_prober: " + prober.error().message());
     return std::make_unique<Probe>(Probe{std::move(*prober), targets, timeout});
   }
@@ -240,7 +247,7 @@ TEST_F(IcmpProberTest, DefaultRouteDeletedFailsTheRoundByTimeout) {
 
 TEST_F(IcmpProberTest, UnknownInterfaceFailsWithEnodev) {
   EnterNetns inside(prober_);
-  auto prober = env_.open_prober("nosuch0", kIdentifier);
+  auto prober = env_.open_prober("nosuch0", kIdentifier, Family::kIpv4);
   ASSERT_FALSE(prober.has_value());
   EXPECT_EQ(prober.error().value(), ENODEV) << prober.error().message();
   EXPECT_TRUE(prober.error() == std::errc::no_such_device) << prober.error().category().name();
@@ -252,7 +259,7 @@ TEST_F(IcmpProberTest, OpenWithoutNetRawFailsWithEperm) {
   std::optional<std::error_code> error;
   {
     WithoutNetRaw drop;
-    auto prober = env_.open_prober("up0", kIdentifier);
+    auto prober = env_.open_prober("up0", kIdentifier, Family::kIpv4);
     if (!prober) error = prober.error();
   }
   ASSERT_TRUE(error.has_value()) << "a raw socket opened without CAP_NET_RAW";
@@ -304,6 +311,165 @@ TEST_F(IcmpProberTest, IgnoresOtherPingsInTheNamespace) {
   auto done = ping.Wait(milliseconds(10000));
   EXPECT_EQ(done.status, 0) << done.output;
   EXPECT_GT(prober->ignored_packets(), 0u);
+}
+
+// The same world in IPv6 (documentation addresses, no DAD so they are usable at once): up0
+// (2001:db8:1::2/64) leads to a responder (2001:db8:1::1) holding the targets 2001:db8:ff::8
+// and ::9 on lo; the prober's default route goes via the responder.
+class Icmpv6ProberTest : public IcmpProberTest {
+ protected:
+  Icmpv6ProberTest() {
+    prober_.Must(
+        "ip -6 addr add 2001:db8:1::2/64 dev up0 nodad && "
+        "ip -6 route add default via 2001:db8:1::1 dev up0");
+    responder_.Must(
+        "ip -6 addr add 2001:db8:1::1/64 dev up0r nodad && "
+        "ip -6 addr add 2001:db8:ff::8/128 dev lo && ip -6 addr add 2001:db8:ff::9/128 dev lo");
+  }
+};
+
+TEST_F(Icmpv6ProberTest, TwoTargetsAnswerWithRtt) {
+  auto prober = Open({Ip6("2001:db8:ff::8"), Ip6("2001:db8:ff::9")}, milliseconds(1000));
+  for (std::uint16_t seq = 1; seq < 4; ++seq) {
+    auto report = Round(*prober, seq);
+    ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
+    EXPECT_EQ(report->sequence, seq);
+    ASSERT_EQ(report->probes.size(), 2u);
+    EXPECT_EQ(report->answered(), 2u);
+    EXPECT_EQ(report->probes[0].target, Ip6("2001:db8:ff::8"));
+    EXPECT_EQ(report->probes[1].target, Ip6("2001:db8:ff::9"));
+    for (const ProbeOutcome& probe : report->probes) {
+      EXPECT_EQ(probe.error, ProbeError::kNone);
+      ASSERT_TRUE(probe.rtt.has_value());
+      EXPECT_GT(*probe.rtt, Duration::zero());
+      EXPECT_LT(*probe.rtt, milliseconds(500));
+      RecordProperty(
+          "rtt_us_seq" + std::to_string(seq) + "_" + format_ip(probe.target),
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::microseconds>(*probe.rtt).count()));
+    }
+    // Reported as soon as the answers came, not at the timeout.
+    EXPECT_LT(report->concluded - report->started, milliseconds(500));
+  }
+}
+
+TEST_F(Icmpv6ProberTest, SilentDropTimesOutAsProbeLoss) {
+  AddInputRule(responder_, "icmpv6 type echo-request counter drop");
+  const auto timeout = milliseconds(500);
+  auto prober = Open({Ip6("2001:db8:ff::8")}, timeout);
+  auto report = Round(*prober, 7);
+  ASSERT_TRUE(report.has_value()) << "round never reported";
+  ASSERT_EQ(report->probes.size(), 1u);
+  EXPECT_EQ(report->probes[0].error, ProbeError::kTimeout);
+  EXPECT_FALSE(report->probes[0].rtt.has_value());
+  EXPECT_EQ(report->failure_reason(), "probe-loss");
+  EXPECT_GE(report->concluded - report->started, timeout - milliseconds(20));
+  EXPECT_GE(CounterPackets(responder_), 1) << "the probe never reached the responder";
+}
+
+// A forwarding responder whose table says "unreachable" (or "prohibit") for the target sends
+// ICMPv6 destination unreachable back, before the timeout.
+TEST_F(Icmpv6ProberTest, UnreachableAndProhibitedRoutesAtResponderAreUnreachable) {
+  responder_.Must(
+      "sysctl -qw net.ipv6.conf.all.forwarding=1 && "
+      "ip -6 route add unreachable 2001:db8:dead::/48 && "
+      "ip -6 route add prohibit 2001:db8:beef::/48");
+  const auto timeout = milliseconds(2000);
+  auto prober =
+      Open({Ip6("2001:db8:ff::8"), Ip6("2001:db8:dead::1"), Ip6("2001:db8:beef::1")}, timeout);
+  auto report = Round(*prober, 3);
+  ASSERT_TRUE(report.has_value()) << "round never reported";
+  ASSERT_EQ(report->probes.size(), 3u);
+  EXPECT_EQ(report->answered(), 1u);
+  EXPECT_EQ(report->probes[0].error, ProbeError::kNone);
+  EXPECT_EQ(report->probes[1].error, ProbeError::kUnreachable);
+  EXPECT_EQ(report->probes[2].error, ProbeError::kUnreachable);
+  EXPECT_FALSE(report->probes[1].rtt.has_value());
+  EXPECT_EQ(report->failure_reason(), "unreachable");
+  EXPECT_LT(report->concluded - report->started, milliseconds(1000));
+}
+
+TEST_F(Icmpv6ProberTest, Ipv4TargetRefusedWithEafnosupport) {
+  auto prober = Open({Ip6("2001:db8:ff::8"), Ip("198.51.100.8")}, milliseconds(1000));
+  auto report = Round(*prober, 8);
+  ASSERT_TRUE(report.has_value()) << "round never reported";
+  ASSERT_EQ(report->probes.size(), 2u);
+  EXPECT_EQ(report->probes[0].error, ProbeError::kNone);
+  EXPECT_EQ(report->probes[1].send_error.value(), EAFNOSUPPORT);
+  EXPECT_FALSE(report->probes[1].rtt.has_value());
+}
+
+// Someone else's ping -6 in the same namespace: its replies reach our raw socket too, and are
+// told apart by identifier.
+TEST_F(Icmpv6ProberTest, IgnoresOtherPingsInTheNamespace) {
+  auto prober = Open({Ip6("2001:db8:ff::8")}, milliseconds(1000));
+  Background ping(prober_, "exec ping -6 -q -i 0.02 -c 60 -W 2 2001:db8:ff::8");
+  for (std::uint16_t seq = 100; seq < 110; ++seq) {
+    auto report = Round(*prober, seq);
+    ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
+    EXPECT_EQ(report->sequence, seq);
+    ASSERT_EQ(report->probes.size(), 1u);
+    EXPECT_EQ(report->answered(), 1u) << "round " << seq;
+    test::RunFor(io_, milliseconds(100));
+  }
+  auto done = ping.Wait(milliseconds(10000));
+  EXPECT_EQ(done.status, 0) << done.output;
+  EXPECT_GT(prober->ignored_packets(), 0u);
+}
+
+// A target reachable only by another link (a more specific route out of wan1) is not reached
+// through the uplink: the socket stays bound to up0, whatever the routing tables prefer.
+TEST_F(Icmpv6ProberTest, ProbesLeaveByTheUplinkOnly) {
+  Netns other("other");
+  test::AddVeth(prober_, "wan1", other, "wan1r");
+  prober_.Must(
+      "ip -6 addr add 2001:db8:2::2/64 dev wan1 nodad && "
+      "ip -6 route add 2001:db8:ee::/48 via 2001:db8:2::1 dev wan1");
+  other.Must(
+      "ip -6 addr add 2001:db8:2::1/64 dev wan1r nodad && "
+      "ip -6 addr add 2001:db8:ee::8/128 dev lo");
+  AddInputRule(other, "icmpv6 type echo-request counter");
+
+  auto prober = Open({Ip6("2001:db8:ee::8")}, milliseconds(300));
+  for (std::uint16_t seq = 20; seq < 23; ++seq) {
+    auto report = Round(*prober, seq);
+    ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
+    ASSERT_EQ(report->probes.size(), 1u);
+    EXPECT_EQ(report->answered(), 0u) << "round " << seq << " answered through another link";
+    EXPECT_FALSE(report->probes[0].rtt.has_value());
+  }
+  EXPECT_EQ(CounterPackets(other), 0) << "a probe left by wan1";
+  // The witness: an unbound ping does go the other way, so the counter there works.
+  prober_.Must("ping -6 -q -c 1 -W 2 2001:db8:ee::8");
+  EXPECT_EQ(CounterPackets(other), 1);
+}
+
+TEST_F(Icmpv6ProberTest, RoutesViaIpv6) {
+  Netns other("other");
+  test::AddVeth(prober_, "dum0", other, "dum0r");
+  EnterNetns inside(prober_);
+  prober_.Must(
+      "ip -6 addr add 2001:db8:2::1/64 dev dum0 nodad && "
+      "ip -6 route add unreachable 2001:db8:dead::/48");
+  auto routes = [&](const char* link, const char* to) {
+    auto answer = env_.routes_via(link, Ip6(to));
+    EXPECT_TRUE(answer.has_value()) << link << " " << to << ": " << answer.error().message();
+    return answer.value_or(false);
+  };
+  EXPECT_TRUE(routes("up0", "2001:db8:ff::8")) << "the default route leaves by up0";
+  EXPECT_TRUE(routes("up0", "2001:db8:1::77")) << "on-link";
+  EXPECT_TRUE(routes("dum0", "2001:db8:2::7")) << "on-link";
+  EXPECT_FALSE(routes("dum0", "2001:db8:ff::8")) << "the default route leaves by up0, not dum0";
+  // Restricted to up0, the lookup skips routes out of other devices (dum0's prefix, the reject
+  // route on lo) and finds up0's default route: where a socket bound to up0 would send them.
+  EXPECT_TRUE(routes("up0", "2001:db8:2::7")) << "up0's default route covers it";
+  EXPECT_TRUE(routes("up0", "2001:db8:dead::1")) << "a reject route elsewhere hides nothing";
+  EXPECT_FALSE(routes("nosuch0", "2001:db8:ff::8"));
+  prober_.Must("ip -6 route del default");
+  EXPECT_FALSE(routes("up0", "2001:db8:ff::8")) << "the default route is gone";
+  EXPECT_FALSE(routes("up0", "2001:db8:2::7")) << "dum0's prefix, not up0's";
+  EXPECT_FALSE(routes("up0", "2001:db8:dead::1"));
+  EXPECT_TRUE(routes("up0", "2001:db8:1::77")) << "on-link still";
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
                     PathEvents path = {}, std::uint64_t seed = 1) {
   ProbeEngineConfig config;
   config.name = "isp1";
-  for (int i = 0; i < targets; ++i) config.targets.push_back(0xc6336408 + i);
+  for (int i = 0; i < targets; ++i) config.targets.push_back(IpAddress::ipv4(0xc6336408 + i));
   TimePoint t0{};
   ProbeEngine engine(config, 1, Now{t0, 0});
   using Event = std::pair<TimePoint, std::function<void()>>;

@@ -113,7 +113,8 @@ World::World(WorldConfig config) : config_(std::move(config)), rng_(config_.seed
     isp->lan_addr = kLanPrefix + 101 + static_cast<std::uint32_t>(i);
     isp->config.name = isp->name;
     for (int t = 0; t < config_.targets; ++t) {
-      isp->config.targets.push_back(0xC6336408 + static_cast<std::uint32_t>(t));  // 198.51.100.8
+      isp->config.targets.push_back(
+          IpAddress::ipv4(0xC6336408 + static_cast<std::uint32_t>(t)));  // 198.51.100.8
     }
     isp->config.uplink = "up0";
     // The profile's heartbeat, not whatever ProbeEngineConfig defaults to: the bounds above

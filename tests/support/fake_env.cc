@@ -214,7 +214,8 @@ class FakeEnv::Sender final : public DatagramSender {
 
 class FakeEnv::FakeProber final : public Prober {
  public:
-  FakeProber(FakeEnv& env, std::string uplink) : env_(env), uplink_(std::move(uplink)) {}
+  FakeProber(FakeEnv& env, std::string uplink, Family family)
+      : env_(env), uplink_(std::move(uplink)), family_(family) {}
   ~FakeProber() override {
     for (FakeLoop::TaskId task : tasks_) env_.loop().cancel(task);
   }
@@ -227,11 +228,14 @@ class FakeEnv::FakeProber final : public Prober {
     Duration last{};
     bool waits_for_timeout = false;
     std::vector<LateReply> late;
-    for (std::uint32_t target : request.targets) {
+    for (const IpAddress& target : request.targets) {
       ScriptedProbe scripted = script(target, request.sequence);
       ProbeOutcome outcome;
       outcome.target = target;
-      if (scripted.rtt && *scripted.rtt < request.timeout) {
+      if (target.family != family_) {
+        // As the real prober: a socket of one family cannot send to the other.
+        outcome.send_error = errc(std::errc::address_family_not_supported);
+      } else if (scripted.rtt && *scripted.rtt < request.timeout) {
         outcome.rtt = scripted.rtt;
         outcome.error = ProbeError::kNone;
         last = std::max(last, *scripted.rtt);
@@ -268,7 +272,7 @@ class FakeEnv::FakeProber final : public Prober {
   void on_late_reply(LateReplyHandler handler) override { late_handler_ = std::move(handler); }
 
  private:
-  ScriptedProbe script(std::uint32_t target, std::uint16_t seq) {
+  ScriptedProbe script(const IpAddress& target, std::uint16_t seq) {
     if (env_.probe_script_) return env_.probe_script_(uplink_, target, seq);
     ScriptedProbe probe;
     if (env_.kernel().link_status(uplink_).usable()) {
@@ -282,6 +286,7 @@ class FakeEnv::FakeProber final : public Prober {
 
   FakeEnv& env_;
   std::string uplink_;
+  Family family_;
   std::set<FakeLoop::TaskId> tasks_;
   LateReplyHandler late_handler_;
 };
@@ -409,11 +414,12 @@ IoResult<std::unique_ptr<DatagramSender>> FakeEnv::open_sender(
 }
 
 IoResult<std::unique_ptr<Prober>> FakeEnv::open_prober(const std::string& uplink,
-                                                       std::uint16_t /*identifier*/) {
+                                                       std::uint16_t /*identifier*/,
+                                                       Family family) {
   if (auto e = take_open_failure()) return fail(*e);
   if (!has_capability(kCapNetRaw)) return fail(errc(std::errc::operation_not_permitted));
   if (!kernel_->ifindex(uplink)) return fail(errc(std::errc::no_such_device));
-  return std::unique_ptr<Prober>(new FakeProber(*this, uplink));
+  return std::unique_ptr<Prober>(new FakeProber(*this, uplink, family));
 }
 
 IoResult<std::unique_ptr<LinkWatch>> FakeEnv::watch_link(const std::string& ifname,

@@ -118,7 +118,7 @@ struct ScriptedProbe {
                                             // error, at once), kUnreachable (ICMP error, at once)
   std::error_code send_error;               // with kNoRoute
 };
-using ProbeScript = std::function<ScriptedProbe(const std::string& uplink, std::uint32_t target,
+using ProbeScript = std::function<ScriptedProbe(const std::string& uplink, const IpAddress& target,
                                                 std::uint16_t seq)>;
 
 class FakeEnv final : public Env {
@@ -144,8 +144,8 @@ class FakeEnv final : public Env {
   IoResult<std::unique_ptr<DatagramSender>> open_sender(std::vector<std::uint32_t> destinations,
                                                         std::uint16_t port,
                                                         const std::string& device) override;
-  IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink,
-                                                std::uint16_t identifier) override;
+  IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink, std::uint16_t identifier,
+                                                Family family) override;
   IoResult<std::unique_ptr<LinkWatch>> watch_link(const std::string& ifname,
                                                   LinkWatch::Handler on_change) override;
   IoResult<std::unique_ptr<RouteTable>> open_route_table() override;
@@ -154,7 +154,7 @@ class FakeEnv final : public Env {
       NftablesWatch::Handler on_change) override;
   IoResult<std::unique_ptr<ConnectionSteering>> open_steering() override;
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
-  IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override {
+  IoResult<bool> routes_via(const std::string& ifname, const IpAddress& destination) override {
     return kernel_->routes_via(ifname, destination);
   }
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override {

@@ -99,9 +99,29 @@ LinkStatus FakeKernel::link_status(const std::string& name) const {
   return LinkStatus{true, link->admin_up, link->carrier, link->ifindex};
 }
 
-bool FakeKernel::routes_via(const std::string& name, std::uint32_t destination) const {
+void FakeKernel::add_ipv6_address(const std::string& name, const Ipv6Prefix& prefix) {
+  Link* link = find(name);
+  if (!link) misuse("add_ipv6_address: no " + name);
+  link->ipv6_prefixes.push_back(prefix);
+  changed();
+}
+
+void FakeKernel::set_ipv6_default(const std::string& name, bool present) {
+  Link* link = find(name);
+  if (!link) misuse("set_ipv6_default: no " + name);
+  link->ipv6_default = present;
+  changed();
+}
+
+bool FakeKernel::routes_via(const std::string& name, const IpAddress& target) const {
   const Link* link = find(name);
   if (!link || !link->admin_up) return false;
+  if (target.family == Family::kIpv6) {
+    return link->ipv6_default ||
+           std::any_of(link->ipv6_prefixes.begin(), link->ipv6_prefixes.end(),
+                       [&](const Ipv6Prefix& prefix) { return prefix.contains(target.v6); });
+  }
+  const std::uint32_t destination = target.v4;
   for (const Address& a : link->addresses) {
     if (Ipv4Prefix{a.address, a.prefix_length}.contains(destination)) return true;
   }

@@ -39,6 +39,10 @@ class FakeKernel {
   void rename_link(const std::string& from, const std::string& to);
   void add_address(const std::string& name, std::uint32_t address, int prefix_length);
   void flush_addresses(const std::string& name);
+  // IPv6 is modelled only as far as routes_via needs: on-link prefixes and whether a default
+  // route leaves by the link (no IPv6 route edits: failoverd does not make any yet).
+  void add_ipv6_address(const std::string& name, const Ipv6Prefix& prefix);
+  void set_ipv6_default(const std::string& name, bool present);
 
   LinkStatus link_status(const std::string& name) const;
   std::optional<int> ifindex(const std::string& name) const;
@@ -50,7 +54,7 @@ class FakeKernel {
   // Whether the main table routes `destination` out of `name`: an address prefix of that admin-up
   // link holds it, or a default route of the main table leaves through it (what a FIB match
   // with the link as output finds here: the fake holds no other routes).
-  bool routes_via(const std::string& name, std::uint32_t destination) const;
+  bool routes_via(const std::string& name, const IpAddress& destination) const;
   // The prefixes of the addresses on usable (admin up, carrier) links.
   std::vector<Ipv4Prefix> usable_prefixes() const;
   IoResult<std::vector<DefaultRoute>> default_routes(std::uint32_t table) const;
@@ -86,6 +90,8 @@ class FakeKernel {
     bool admin_up = false;
     bool carrier = false;
     std::vector<Address> addresses;
+    std::vector<Ipv6Prefix> ipv6_prefixes;
+    bool ipv6_default = false;
   };
 
   Link* find(const std::string& name);

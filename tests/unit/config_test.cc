@@ -196,6 +196,31 @@ TEST(ValidateProbedTest, BadTargetAddress) {
   }
 }
 
+TEST(ValidateProbedTest, GlobalIpv6TargetsAccepted) {
+  ProbedOptions options = ValidProbed();
+  options.targets = {"8.8.8.8", "2001:db8::1", "2606:4700:4700::1111"};
+  EXPECT_FALSE(validate(options).has_value());
+}
+
+TEST(ValidateProbedTest, Ipv6TargetsThatNeverCrossTheIspRefusedByName) {
+  for (const char* bad :
+       {"fe80::1", "ff02::1", "::1", "::", "::ffff:192.0.2.1", "fe80::1%eth0", "[2001:db8::1]"}) {
+    ProbedOptions options = ValidProbed();
+    options.targets = {"8.8.8.8", bad};
+    auto refused = validate(options);
+    ASSERT_TRUE(refused.has_value()) << bad;
+    EXPECT_EQ(refused->option, "--target") << bad;
+    EXPECT_NE(refused->message.find(bad), std::string::npos) << refused->message;
+    EXPECT_EQ(refused->message.find('\n'), std::string::npos) << refused->message;
+  }
+}
+
+TEST(ValidateProbedTest, Ipv6TargetGivenTwiceInAnotherSpelling) {
+  ProbedOptions options = ValidProbed();
+  options.targets = {"2001:db8::1", "2001:DB8:0::1"};
+  EXPECT_TRUE(ProbedFailsOn(options, "--target"));
+}
+
 TEST(ValidateProbedTest, DnsResolversChecked) {
   ProbedOptions options = ValidProbed();
   options.dns = {"192.168.56.101", "192.168.56.1"};

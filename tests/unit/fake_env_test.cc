@@ -51,10 +51,11 @@ TEST(FakeEnvTest, CancelledAndDestroyedTimersNeverFire) {
 TEST(FakeEnvTest, DefaultProbesFollowTheUplink) {
   FakeEnv env;
   env.kernel().add_link("wan0");
-  auto prober = env.open_prober("wan0", 7);
+  auto prober = env.open_prober("wan0", 7, Family::kIpv4);
   ASSERT_TRUE(prober.has_value());
   std::vector<RoundReport> reports;
-  RoundRequest request{1, {0x08080808, 0x01010101}, milliseconds(500)};
+  RoundRequest request{
+      1, {IpAddress::ipv4(0x08080808), IpAddress::ipv4(0x01010101)}, milliseconds(500)};
   (*prober)->start_round(request, [&](const RoundReport& r) { reports.push_back(r); });
   EXPECT_TRUE(reports.empty()) << "reported inside start_round";
   env.advance(seconds(1));
@@ -76,16 +77,17 @@ TEST(FakeEnvTest, DefaultProbesFollowTheUplink) {
 TEST(FakeEnvTest, ScriptedSilenceTimesOutAndADestroyedProberSaysNothing) {
   FakeEnv env;
   env.kernel().add_link("wan0");
-  env.set_probe_script([](const std::string&, std::uint32_t target, std::uint16_t) {
+  env.set_probe_script([](const std::string&, const IpAddress& target, std::uint16_t) {
     ScriptedProbe probe;
-    if (target == 1) probe.rtt = milliseconds(30);  // others: silence
+    if (target == IpAddress::ipv4(1)) probe.rtt = milliseconds(30);  // others: silence
     return probe;
   });
-  auto prober = env.open_prober("wan0", 7);
+  auto prober = env.open_prober("wan0", 7, Family::kIpv4);
   ASSERT_TRUE(prober.has_value());
   std::optional<RoundReport> report;
-  (*prober)->start_round(RoundRequest{1, {1, 2}, milliseconds(400)},
-                         [&](const RoundReport& r) { report = r; });
+  (*prober)->start_round(
+      RoundRequest{1, {IpAddress::ipv4(1), IpAddress::ipv4(2)}, milliseconds(400)},
+      [&](const RoundReport& r) { report = r; });
   env.advance(seconds(1));
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->concluded - report->started, milliseconds(400));
@@ -93,7 +95,7 @@ TEST(FakeEnvTest, ScriptedSilenceTimesOutAndADestroyedProberSaysNothing) {
   EXPECT_EQ(report->probes[1].error, ProbeError::kTimeout);
 
   int late = 0;
-  (*prober)->start_round(RoundRequest{2, {1}, milliseconds(400)},
+  (*prober)->start_round(RoundRequest{2, {IpAddress::ipv4(1)}, milliseconds(400)},
                          [&](const RoundReport&) { ++late; });
   prober->reset();
   env.advance(seconds(1));
@@ -103,9 +105,43 @@ TEST(FakeEnvTest, ScriptedSilenceTimesOutAndADestroyedProberSaysNothing) {
 TEST(FakeEnvTest, OpenProberNeedsNetRawAndTheLink) {
   FakeEnv env;
   env.kernel().add_link("wan0");
-  EXPECT_EQ(env.open_prober("nosuch0", 1).error(), std::errc::no_such_device);
+  EXPECT_EQ(env.open_prober("nosuch0", 1, Family::kIpv4).error(), std::errc::no_such_device);
   env.set_capability(13, false);
-  EXPECT_EQ(env.open_prober("wan0", 1).error(), std::errc::operation_not_permitted);
+  EXPECT_EQ(env.open_prober("wan0", 1, Family::kIpv4).error(), std::errc::operation_not_permitted);
+}
+
+TEST(FakeEnvTest, AnIpv6ProberAnswersIpv6TargetsAndRefusesIpv4Ones) {
+  FakeEnv env;
+  env.kernel().add_link("wan0");
+  auto prober = env.open_prober("wan0", 7, Family::kIpv6);
+  ASSERT_TRUE(prober.has_value());
+  const IpAddress v6 = IpAddress::ipv6(*parse_ipv6("2001:db8::8"));
+  std::optional<RoundReport> report;
+  (*prober)->start_round(RoundRequest{1, {v6, IpAddress::ipv4(0x08080808)}, milliseconds(500)},
+                         [&](const RoundReport& r) { report = r; });
+  env.advance(seconds(1));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->probes[0].target, v6);
+  EXPECT_EQ(report->probes[0].rtt, milliseconds(10));
+  EXPECT_FALSE(report->probes[1].rtt);
+  EXPECT_EQ(report->probes[1].send_error, std::errc::address_family_not_supported);
+}
+
+TEST(FakeEnvTest, RoutesViaForIpv6FollowsPrefixesAndTheDefault) {
+  FakeEnv env;
+  env.kernel().add_link("wan0");
+  env.kernel().add_link("wan1");
+  env.kernel().add_ipv6_address("wan0", *parse_ipv6_prefix("2001:db8:1::/64"));
+  const IpAddress on_link = IpAddress::ipv6(*parse_ipv6("2001:db8:1::9"));
+  const IpAddress far = IpAddress::ipv6(*parse_ipv6("2001:db8:ff::8"));
+  EXPECT_TRUE(*env.routes_via("wan0", on_link));
+  EXPECT_FALSE(*env.routes_via("wan0", far));
+  EXPECT_FALSE(*env.routes_via("wan1", on_link));
+  env.kernel().set_ipv6_default("wan0", true);
+  EXPECT_TRUE(*env.routes_via("wan0", far));
+  EXPECT_FALSE(*env.routes_via("wan1", far));
+  env.kernel().set_link("wan0", false, false);
+  EXPECT_FALSE(*env.routes_via("wan0", far));
 }
 
 TEST(FakeEnvTest, HostsOnOneLanHearEachOtherUnlessFiltered) {

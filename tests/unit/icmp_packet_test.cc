@@ -1,10 +1,12 @@
-// ICMP echo encoding, the Internet checksum and parsing of raw IPv4 packets from an ICMP socket.
+// ICMP(v6) echo encoding, the Internet checksum and parsing of what raw ICMP(v6) sockets read.
 #include "ispfailover/core/icmp_packet.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace ispf {
@@ -319,6 +321,112 @@ TEST(IcmpParseTest, UnreachableAboutUdpIsNotAboutOurRequest) {
   if (received.has_value()) {
     EXPECT_EQ(received->kind, IcmpKind::kOther);
   }
+}
+
+// ICMPv6: what a raw IPPROTO_ICMPV6 socket reads is the message alone.
+
+Ipv6Address V6(const char* text) { return *parse_ipv6(text); }
+
+// An ICMPv6 error about an echo request from `from` to `to`: header, IPv6 header, echo request.
+Bytes Icmpv6ErrorAbout(std::uint8_t type, std::uint8_t code, const Ipv6Address& from,
+                       const Ipv6Address& to, std::uint8_t next_header, std::uint8_t inner_type,
+                       std::uint16_t id, std::uint16_t seq) {
+  Bytes message(8 + 40 + 8, 0);
+  message[0] = type;
+  message[1] = code;
+  message[8] = 0x60;
+  Put16(message, 8 + 4, 8);  // payload length: the echo request
+  message[8 + 6] = next_header;
+  message[8 + 7] = 64;
+  std::copy(from.bytes.begin(), from.bytes.end(), message.begin() + 8 + 8);
+  std::copy(to.bytes.begin(), to.bytes.end(), message.begin() + 8 + 24);
+  message[48] = inner_type;
+  Put16(message, 48 + 4, id);
+  Put16(message, 48 + 6, seq);
+  return message;
+}
+
+TEST(Icmpv6EchoRequestTest, EncodesHeaderAndPayloadWithChecksumLeftToTheKernel) {
+  const Bytes payload = {'a', 'b', 'c'};
+  Bytes packet = encode_echo6_request(0x1234, 0xbeef, payload);
+  ASSERT_EQ(packet.size(), 8u + payload.size());
+  EXPECT_EQ(packet[0], 128);
+  EXPECT_EQ(packet[1], 0);
+  EXPECT_EQ(Get16(packet, 2), 0);
+  EXPECT_EQ(Get16(packet, 4), 0x1234);
+  EXPECT_EQ(Get16(packet, 6), 0xbeef);
+  EXPECT_EQ(Bytes(packet.begin() + 8, packet.end()), payload);
+}
+
+TEST(Icmpv6ParseTest, EchoReplyToOurOwnEncodedRequest) {
+  Bytes message = encode_echo6_request(0x4242, 7, Bytes{'x', 'y'});
+  message[0] = 129;  // the replier turns the request around
+  auto parsed = parse_icmpv6_message(message, V6("2001:db8::1"));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->kind, IcmpKind::kEchoReply);
+  EXPECT_EQ(parsed->source, V6("2001:db8::1"));
+  EXPECT_EQ(parsed->about, V6("2001:db8::1"));
+  EXPECT_EQ(parsed->identifier, 0x4242);
+  EXPECT_EQ(parsed->sequence, 7);
+}
+
+TEST(Icmpv6ParseTest, TruncatedHeaderRejected) {
+  Bytes message = encode_echo6_request(1, 2, {});
+  message[0] = 129;
+  for (std::size_t length = 0; length < 8; ++length) {
+    EXPECT_FALSE(parse_icmpv6_message(std::span(message.data(), length), V6("2001:db8::1")))
+        << length;
+  }
+}
+
+TEST(Icmpv6ParseTest, DestinationUnreachableAboutOurRequest) {
+  Bytes message =
+      Icmpv6ErrorAbout(1, 0, V6("2001:db8:1::2"), V6("2001:db8:ff::9"), 58, 128, 0x4242, 9);
+  auto parsed = parse_icmpv6_message(message, V6("2001:db8:1::1"));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->kind, IcmpKind::kUnreachable);
+  EXPECT_EQ(parsed->source, V6("2001:db8:1::1"));
+  EXPECT_EQ(parsed->about, V6("2001:db8:ff::9"));
+  EXPECT_EQ(parsed->identifier, 0x4242);
+  EXPECT_EQ(parsed->sequence, 9);
+}
+
+TEST(Icmpv6ParseTest, TimeExceededAboutOurRequest) {
+  Bytes message = Icmpv6ErrorAbout(3, 0, V6("2001:db8:1::2"), V6("2001:db8:ff::9"), 58, 128, 1, 2);
+  auto parsed = parse_icmpv6_message(message, V6("2001:db8:1::1"));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->kind, IcmpKind::kUnreachable);
+  EXPECT_EQ(parsed->type, 3);
+}
+
+TEST(Icmpv6ParseTest, ErrorsNotAboutAnEchoRequestAreOther) {
+  const auto from = V6("2001:db8:1::2");
+  const auto to = V6("2001:db8:ff::9");
+  // About UDP, about someone's echo reply, with an extension header we never send.
+  for (const Bytes& message : {Icmpv6ErrorAbout(1, 4, from, to, 17, 128, 1, 2),
+                               Icmpv6ErrorAbout(1, 0, from, to, 58, 129, 1, 2),
+                               Icmpv6ErrorAbout(1, 0, from, to, 0, 128, 1, 2)}) {
+    auto parsed = parse_icmpv6_message(message, from);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->kind, IcmpKind::kOther);
+  }
+}
+
+TEST(Icmpv6ParseTest, TruncatedErrorAtEveryLengthIsNeverAboutUs) {
+  Bytes message = Icmpv6ErrorAbout(1, 0, V6("2001:db8:1::2"), V6("2001:db8:ff::9"), 58, 128, 1, 2);
+  for (std::size_t length = 8; length < message.size(); ++length) {
+    auto parsed = parse_icmpv6_message(std::span(message.data(), length), V6("2001:db8:1::1"));
+    ASSERT_TRUE(parsed) << length;
+    EXPECT_EQ(parsed->kind, IcmpKind::kOther) << length;
+  }
+}
+
+TEST(Icmpv6ParseTest, SomeoneElsesEchoRequestIsOther) {
+  Bytes message = encode_echo6_request(1, 2, {});
+  auto parsed = parse_icmpv6_message(message, V6("2001:db8::5"));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->kind, IcmpKind::kOther);
+  EXPECT_EQ(parsed->type, 128);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ long long Ms(TimePoint t) {
 ProbeEngineConfig Config() {
   ProbeEngineConfig c;
   c.name = "isp1";
-  c.targets = {0xc6336408, 0xc6336409};  // 198.51.100.8, .9
+  c.targets = {IpAddress::ipv4(0xc6336408), IpAddress::ipv4(0xc6336409)};  // 198.51.100.8, .9
   c.uplink = "up0";
   return c;
 }
@@ -293,8 +293,8 @@ TEST(ProbeEngineTest, CountsProbesSentAndAnsweredPerTarget) {
   refused.probes[0].send_error = std::make_error_code(std::errc::network_unreachable);
   engine.on_round(refused, At(600));
   EXPECT_EQ(engine.probes_sent(), 3u);
-  EXPECT_EQ(engine.probes_answered(0xc6336408), 1u);
-  EXPECT_EQ(engine.probes_answered(0xc6336409), 0u);
+  EXPECT_EQ(engine.probes_answered(IpAddress::ipv4(0xc6336408)), 1u);
+  EXPECT_EQ(engine.probes_answered(IpAddress::ipv4(0xc6336409)), 0u);
   ProbeMetrics m = engine.metrics(At(600));
   EXPECT_EQ(m.probes_sent, 3u);
   using Entry = std::pair<std::string, std::uint64_t>;
@@ -362,7 +362,7 @@ TEST(ProbeEngineTest, ALateReplyEndsTheRunAndTeachesTheTimeout) {
   ASSERT_TRUE(confirm.start_round);
   d.engine.on_round(Answered(*confirm.start_round, 1100, false), At(1150));
   // Both replies come, late; each counts as the answer it is.
-  std::uint32_t target = first.start_round->targets[0];
+  IpAddress target = first.start_round->targets[0];
   d.engine.on_late_reply(LateReply{first.start_round->sequence, target, milliseconds(120)},
                          At(1170));
   d.engine.on_late_reply(LateReply{confirm.start_round->sequence, target, milliseconds(120)},

@@ -1,10 +1,12 @@
-// ICMPv4 echo request/reply and error messages as values, with the Internet checksum.
+// ICMPv4 and ICMPv6 echo request/reply and error messages as values, with the Internet checksum.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
+
+#include "ispfailover/core/ip_address.h"
 
 namespace ispf {
 
@@ -54,5 +56,36 @@ struct IcmpReceived {
 // Parses an IPv4 packet as read from a raw ICMP socket. Returns nullopt for anything truncated,
 // not ICMP, or with a bad ICMP checksum; never reads past the span.
 std::optional<IcmpReceived> parse_icmp_packet(std::span<const std::uint8_t> ipv4_packet);
+
+// ICMPv6 (RFC 4443) has the same echo layout with other type numbers. A raw IPPROTO_ICMPV6
+// socket differs from the IPv4 one in what crosses it: we send and receive the ICMPv6 message
+// alone (no IPv6 header; the source comes from recvfrom), and the kernel computes the checksum
+// on send and verifies it on receive, since it covers a pseudo-header only the kernel knows.
+// An error message carries, after its 8-byte header, as much of the offending packet as fits:
+// its 40-byte IPv6 header, then (we send no extension headers) our echo request.
+
+inline constexpr std::uint8_t kIcmpv6DestUnreachable = 1;
+inline constexpr std::uint8_t kIcmpv6TimeExceeded = 3;
+inline constexpr std::uint8_t kIcmpv6EchoRequest = 128;
+inline constexpr std::uint8_t kIcmpv6EchoReply = 129;
+
+// Checksum left 0: the kernel fills it in for raw ICMPv6 sockets.
+std::vector<std::uint8_t> encode_echo6_request(std::uint16_t identifier, std::uint16_t sequence,
+                                               std::span<const std::uint8_t> payload);
+
+struct Icmpv6Received {
+  IcmpKind kind = IcmpKind::kOther;
+  Ipv6Address source;  // who sent the message (recvfrom's address)
+  Ipv6Address about;   // for kEchoReply the replier, for errors the original destination
+  std::uint8_t type = 0;
+  std::uint8_t code = 0;
+  std::uint16_t identifier = 0;
+  std::uint16_t sequence = 0;
+};
+
+// Parses an ICMPv6 message as read from a raw ICMPv6 socket, sent by `source`. Returns nullopt
+// for anything shorter than an ICMPv6 header; never reads past the span.
+std::optional<Icmpv6Received> parse_icmpv6_message(std::span<const std::uint8_t> message,
+                                                   const Ipv6Address& source);
 
 }  // namespace ispf

@@ -21,8 +21,8 @@ namespace ispf {
 // Everything the engine decides with; the shell builds it from ProbedOptions and the key file.
 struct ProbeEngineConfig {
   std::string name;
-  std::vector<std::uint32_t> targets;  // IPv4, host order
-  std::vector<std::uint32_t> dns;      // resolvers announced in every datagram (dns=)
+  std::vector<IpAddress> targets;  // either family
+  std::vector<std::uint32_t> dns;  // resolvers announced in every datagram (dns=)
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
   // A probe's timeout follows its target's measured RTT (RttEstimator) within these bounds;
@@ -91,9 +91,9 @@ class ProbeEngine {
   std::uint64_t instance() const { return instance_; }
   std::uint64_t datagrams_sent() const { return seq_; }
   std::uint64_t send_errors() const { return send_errors_; }
-  // Echo requests handed to the kernel, and the replies per target (host order), since start.
+  // Echo requests handed to the kernel, and the replies per target, since start.
   std::uint64_t probes_sent() const { return probes_sent_; }
-  std::uint64_t probes_answered(std::uint32_t target) const;
+  std::uint64_t probes_answered(const IpAddress& target) const;
   std::uint64_t late_replies() const { return late_replies_; }
   ProbeMetrics metrics(Now now);
   const ProbeEngineConfig& config() const { return config_; }
@@ -110,7 +110,7 @@ class ProbeEngine {
   void apply_usability(ProbeActions& out, Now now);
   std::string figures(Now now);
   Duration round_timeout();
-  RttEstimator& estimator(std::uint32_t target);
+  RttEstimator& estimator(const IpAddress& target);
   TimePoint next_round_due() const;
 
   ProbeEngineConfig config_;
@@ -133,7 +133,7 @@ class ProbeEngine {
   };
   static constexpr std::size_t kRoundsKept = 128;
   std::map<std::uint16_t, SentRound> sent_rounds_;
-  std::map<std::uint32_t, RttEstimator> rtt_;  // per target (host order)
+  std::map<IpAddress, RttEstimator> rtt_;  // per target
   std::uint64_t late_replies_ = 0;
   TimePoint next_heartbeat_{};
   std::vector<TimePoint> burst_due_;
@@ -143,7 +143,7 @@ class ProbeEngine {
   std::string since_text_ = "start";  // wall-clock time of the last up/down edge
   std::uint64_t send_errors_ = 0;
   std::uint64_t probes_sent_ = 0;
-  std::map<std::uint32_t, std::uint64_t> probes_answered_;  // kept for targets reloaded away
+  std::map<IpAddress, std::uint64_t> probes_answered_;  // kept for targets reloaded away
   TimePoint next_metrics_{};
   PerKeyRateLimiter send_error_log_{std::chrono::minutes(1), 4};
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/ip_address.h"
 
 namespace ispf {
 
@@ -27,7 +28,7 @@ struct LinkStatus {
 // One round: an echo request to every target, each concluded by its answer or the timeout.
 struct RoundRequest {
   std::uint16_t sequence = 0;
-  std::vector<std::uint32_t> targets;  // IPv4, host order
+  std::vector<IpAddress> targets;  // all of the prober's family
   Duration timeout{};
 
   bool operator==(const RoundRequest&) const = default;
@@ -36,7 +37,7 @@ struct RoundRequest {
 enum class ProbeError { kNone, kTimeout, kNoRoute, kUnreachable };
 
 struct ProbeOutcome {
-  std::uint32_t target = 0;  // host byte order
+  IpAddress target;
   std::optional<Duration> rtt;
   ProbeError error = ProbeError::kTimeout;
   std::error_code send_error;  // what sendto() said, in std::system_category
@@ -46,7 +47,7 @@ struct ProbeOutcome {
 // the RTT is a sample for the timeout (a congested line's RTT can jump past it).
 struct LateReply {
   std::uint16_t sequence = 0;
-  std::uint32_t target = 0;  // host byte order
+  IpAddress target;
   Duration rtt{};
 
   bool operator==(const LateReply&) const = default;

@@ -59,8 +59,8 @@ class DatagramSender {
   virtual std::error_code send(std::string_view datagram) = 0;
 };
 
-// ICMP echo rounds out of one uplink. `done` runs once per round, on the loop, once every
-// target answered or failed or the timeout passed; never after the prober is destroyed.
+// ICMP (or ICMPv6) echo rounds out of one uplink. `done` runs once per round, on the loop, once
+// every target answered or failed or the timeout passed; never after the prober is destroyed.
 class Prober {
  public:
   using RoundHandler = std::function<void(const RoundReport&)>;
@@ -178,9 +178,12 @@ class Env {
   // With `device`, bound to it (SO_BINDTODEVICE) so broadcasts leave by the LAN interface only.
   virtual IoResult<std::unique_ptr<DatagramSender>> open_sender(
       std::vector<std::uint32_t> destinations, std::uint16_t port, const std::string& device) = 0;
-  // EPERM without CAP_NET_RAW; ENODEV for an interface that does not exist.
+  // EPERM without CAP_NET_RAW; ENODEV for an interface that does not exist. A prober serves one
+  // family (one raw socket, ICMP or ICMPv6): a target of the other family concludes at once
+  // with send_error EAFNOSUPPORT.
   virtual IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink,
-                                                        std::uint16_t identifier) = 0;
+                                                        std::uint16_t identifier,
+                                                        Family family) = 0;
   virtual IoResult<std::unique_ptr<LinkWatch>> watch_link(const std::string& ifname,
                                                           LinkWatch::Handler on_change) = 0;
   virtual IoResult<std::unique_ptr<RouteTable>> open_route_table() = 0;
@@ -192,11 +195,11 @@ class Env {
   // The IPv4 broadcast address of `ifname` (host order): the configured one, or the one its
   // prefix implies; none for /31, /32, no address or no such interface.
   virtual std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) = 0;
-  // Whether the routing tables hold a route to `destination` (IPv4, host order) out of
-  // `ifname`: a FIB lookup with the interface as output (RTM_GETROUTE, RTM_F_FIB_MATCH), so the
-  // kernel's "bound to a device, no route: assume on-link" fallback does not count. False for an
+  // Whether the routing tables hold a route to `destination` (either family) out of `ifname`: a
+  // FIB lookup with the interface as output (RTM_GETROUTE, RTM_F_FIB_MATCH), so the kernel's
+  // "bound to a device, no route: assume on-link" fallback does not count. False for an
   // interface that does not exist.
-  virtual IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) = 0;
+  virtual IoResult<bool> routes_via(const std::string& ifname, const IpAddress& destination) = 0;
   // The IPv4 addresses, with their prefixes, of every link that is up and running: the nets
   // whose gateways this host can reach on-link now.
   virtual IoResult<std::vector<Ipv4Prefix>> usable_prefixes() = 0;

@@ -29,8 +29,8 @@ class LinuxEnv final : public Env {
   IoResult<std::unique_ptr<DatagramSender>> open_sender(std::vector<std::uint32_t> destinations,
                                                         std::uint16_t port,
                                                         const std::string& device) override;
-  IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink,
-                                                std::uint16_t identifier) override;
+  IoResult<std::unique_ptr<Prober>> open_prober(const std::string& uplink, std::uint16_t identifier,
+                                                Family family) override;
   IoResult<std::unique_ptr<LinkWatch>> watch_link(const std::string& ifname,
                                                   LinkWatch::Handler on_change) override;
   IoResult<std::unique_ptr<RouteTable>> open_route_table() override;
@@ -40,7 +40,7 @@ class LinuxEnv final : public Env {
   IoResult<std::unique_ptr<ConnectionSteering>> open_steering() override;
 
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
-  IoResult<bool> routes_via(const std::string& ifname, std::uint32_t destination) override;
+  IoResult<bool> routes_via(const std::string& ifname, const IpAddress& destination) override;
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override;
   IoResult<std::string> read_file(const std::string& path) override;
   std::string host_name() override;

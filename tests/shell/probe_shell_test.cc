@@ -1,0 +1,111 @@
+// ispprobed's shell on FakeEnv: IPv6 targets get their own prober and join the engine's rounds.
+#include "probe_shell.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ispfailover/core/status_message.h"
+#include "support/fake_env.h"
+
+namespace ispf {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const IpAddress kV4Target = IpAddress::ipv4(0x0a090909);  // 10.9.9.9
+const IpAddress kV6Target = IpAddress::ipv6(*parse_ipv6("2001:db8::8"));
+
+class ProbeShellTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    env_.kernel().add_link("lan0");
+    env_.kernel().add_address("lan0", env_.address(), 24);
+    env_.kernel().add_link("wan0");
+    // Both targets on-link, so routes_via says yes for each family.
+    env_.kernel().add_address("wan0", 0x0a000002, 8);
+    env_.kernel().add_ipv6_address("wan0", *parse_ipv6_prefix("2001:db8::/32"));
+  }
+
+  void Start(const std::vector<std::string>& targets) {
+    std::vector<std::string> args = {"ispprobed", "--name", "isp1",     "--uplink", "wan0",
+                                     "--lan",     "lan0",   "--quorum", "1"};
+    for (const auto& target : targets) {
+      args.push_back("--target");
+      args.push_back(target);
+    }
+    ASSERT_TRUE(shell_.configure(args).run);
+    ASSERT_EQ(shell_.start(), std::nullopt);
+  }
+
+  // The last status datagram ispprobed sent.
+  std::optional<Status> LastStatus() {
+    const auto& sent = env_.lan().sent();
+    for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
+      auto status = decode(std::span<const char>(it->bytes.data(), it->bytes.size()));
+      if (status) return *status;
+    }
+    return std::nullopt;
+  }
+
+  FakeEnv env_;
+  ProbeShell shell_{env_};
+};
+
+TEST_F(ProbeShellTest, EachFamilyGoesToItsOwnProberAndTheRoundsCountBoth) {
+  Start({"10.9.9.9", "2001:db8::8"});
+  env_.advance(seconds(3));
+  int v4_rounds = 0;
+  int v6_rounds = 0;
+  for (const auto& [uplink, request] : env_.rounds()) {
+    EXPECT_EQ(uplink, "wan0");
+    ASSERT_EQ(request.targets.size(), 1u) << "a round mixed the families";
+    if (request.targets[0] == kV4Target) ++v4_rounds;
+    if (request.targets[0] == kV6Target) ++v6_rounds;
+  }
+  EXPECT_GT(v4_rounds, 0);
+  EXPECT_EQ(v4_rounds, v6_rounds);
+  auto status = LastStatus();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->targets, 2u);
+  EXPECT_EQ(status->targets_up, 2u);
+}
+
+TEST_F(ProbeShellTest, ASilentIpv6TargetCountsAsOneTargetDown) {
+  env_.set_probe_script([](const std::string&, const IpAddress& target, std::uint16_t) {
+    ScriptedProbe probe;
+    if (target.family == Family::kIpv4) probe.rtt = milliseconds(10);  // IPv6: silence
+    return probe;
+  });
+  Start({"2001:db8::8", "10.9.9.9"});
+  env_.advance(seconds(3));
+  auto status = LastStatus();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->targets, 2u);
+  EXPECT_EQ(status->targets_up, 1u);
+}
+
+TEST_F(ProbeShellTest, OnlyIpv6Targets) {
+  Start({"2001:db8::8"});
+  env_.advance(seconds(3));
+  ASSERT_FALSE(env_.rounds().empty());
+  for (const auto& [uplink, request] : env_.rounds()) {
+    EXPECT_EQ(request.targets, std::vector<IpAddress>{kV6Target});
+  }
+  auto status = LastStatus();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->targets_up, 1u);
+}
+
+TEST_F(ProbeShellTest, Ipv4OnlyRoundsAreUnsplit) {
+  Start({"10.9.9.9", "10.9.9.10"});
+  env_.advance(seconds(1));
+  ASSERT_FALSE(env_.rounds().empty());
+  for (const auto& [uplink, request] : env_.rounds()) EXPECT_EQ(request.targets.size(), 2u);
+}
+
+}  // namespace
+}  // namespace ispf
