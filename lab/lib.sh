@@ -881,6 +881,57 @@ lab_isp_of_peer() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# New connections, one UDP flow each (tests/tools/lab_flows): which source the kernel picks
+# now, and for how long new connections went unanswered (issue 13's acceptance figure)
+
+LAB_FLOWS_PORT=7100
+# The echo server on the internet host, both families (started once): lab_flows_serve
+lab_flows_serve() {
+  lab_alive flows-server && return 0
+  [[ -x $LAB_BIN_DIR/lab_flows ]] || lab_die "$LAB_BIN_DIR/lab_flows not built"
+  lab_spawn flows-server inet "$LAB_BIN_DIR/lab_flows" serve "$LAB_FLOWS_PORT"
+  lab_wait_until 5 grep -q listening "$LAB_DIR/flows-server.log" ||
+    lab_die "lab_flows serve did not start: $(cat "$LAB_DIR/flows-server.log")"
+}
+# A new flow from the client every INTERVAL_MS (default 20) to ADDR (default the IPv6 target)
+# in the background until lab_flows_stop, its lines in $LAB_DIR/NAME.log; starts the server if
+# needed: lab_flows_start NAME [ADDR [INTERVAL_MS]]
+lab_flows_start() {
+  local name=$1 addr=${2:-$LAB_PING_TARGET6} interval=${3:-20}
+  lab_flows_serve
+  : >"$LAB_DIR/$name.log"
+  lab_spawn "$name" client "$LAB_BIN_DIR/lab_flows" stream "$addr" "$LAB_FLOWS_PORT" "$interval" 0
+}
+# Ends a stream (SIGINT: its open flows are settled, then its summary line is written).
+lab_flows_stop() { lab_stop "$1" INT; }
+# Largest gap between the sending of consecutive answered flows of a stream log within
+# [FROM, TO] (epoch seconds), as lab_ping_gap: "GAP_S GAP_START ANSWERED"; a window without any
+# answered flow counts from FROM to TO: lab_flows_gap NAME [FROM [TO]]
+lab_flows_gap() {
+  local from=${2:-0} to=${3:-9999999999}
+  awk -v from="$from" -v to="$to" '
+    $4 == "ok" {
+      t = $1 + 0
+      if (t < from || t > to) next
+      n++
+      if (prev != "" && t - prev > max) { max = t - prev; at = prev }
+      prev = t
+    }
+    END {
+      if (n == 0) { printf "%.3f %.6f 0\n", to - from, from; exit }
+      printf "%.3f %.6f %d\n", max, at, n
+    }' "$LAB_DIR/$1.log"
+}
+# Answered flows of a stream log sent at or after FROM: lab_flows_answered NAME [FROM]
+lab_flows_answered() { awk -v from="${2:-0}" '$4 == "ok" && $1 >= from { n++ } END { print n + 0 }' "$LAB_DIR/$1.log"; }
+# The source addresses of the answered flows sent at or after FROM, each once, in the order of
+# first use, space separated: lab_flows_sources_after NAME FROM
+lab_flows_sources_after() {
+  awk -v from="$2" '$4 == "ok" && $1 >= from && !seen[$3]++ { printf "%s%s", sep, $3; sep = " " }
+    END { print "" }' "$LAB_DIR/$1.log"
+}
+
+# ---------------------------------------------------------------------------------------------
 # e2e tests
 
 # Seconds of --failback-after in the current profile.
