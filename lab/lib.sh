@@ -632,9 +632,11 @@ lab_client_gw6() {
 # The IPv6 default route a router advertisement from ISP's router would have made the client's
 # kernel install: via the router's link-local address, proto ra, metric 1024. The lab runs no
 # radvd (and accept_ra=0 everywhere, so nothing but the tests writes the tables); this is that
-# route, made by hand: lab_ra_route ISP
+# route, made by hand. A second router's needs another METRIC: the kernel keeps two routers'
+# RA routes side by side at 1024 (flags ip cannot set), but refuses a second "ip route add" at
+# the same metric, and "append" would make one multipath route instead: lab_ra_route ISP [METRIC]
 lab_ra_route() {
-  lab_in client ip -6 route add default via "${LAB_LL6[$1]}" dev lan0 proto ra metric 1024
+  lab_in client ip -6 route add default via "${LAB_LL6[$1]}" dev lan0 proto ra metric "${2:-1024}"
 }
 
 lab_route_not() { [[ "$(lab_client_gw)" != *"$1"* ]]; }

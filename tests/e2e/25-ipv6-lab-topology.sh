@@ -122,6 +122,9 @@ lab_ra_route isp1
 lab_check "lab_client_gw6 shows it ($(lab_client_gw6))" test "$(lab_client_gw6)" = "${LAB_LL6[isp1]}"
 ra_route_shown() { lab_in client ip -6 route show default | grep -q "via fe80::1 dev lan0 proto ra metric 1024"; }
 lab_check "proto ra metric 1024 in the client's table" ra_route_shown
+lab_ra_route isp2 1025
+lab_check "with isp2's at metric 1025 beside it, lab_client_gw6 shows both ($(lab_client_gw6))" \
+  test "$(lab_client_gw6)" = "${LAB_LL6[isp1]} ${LAB_LL6[isp2]}"
 lab_in client ip -6 route show default | sed 's/^/   /'
 
 took=$(lab_diff "$t_start" "$(lab_now)")
