@@ -298,7 +298,8 @@ lab_uplink_unroute() {
 }
 lab_uplink_reroute() {
   lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0
-  lab_in "$1" ip -6 route replace default via "${LAB_INET_ADDR6[$1]}" dev up0
+  # The patience of lab_link_up: a caller may reroute just after setting up0 up (e2e 12).
+  lab_wait_until 5 lab_in "$1" ip -6 route replace default via "${LAB_INET_ADDR6[$1]}" dev up0 2>/dev/null
 }
 
 # BCP 38 ingress filtering on ISP's router: what it forwards from the LAN must come from the
