@@ -13,6 +13,18 @@
 #   lan     bridge br0 joining the lan0 veths of isp1, isp2, client and any extra LAN host
 #   client  lan0 192.168.56.200/24; nat0 10.0.2.15/24 to vnat (10.0.2.2, forwards nothing);
 #           default via 10.0.2.2 like a Vagrant box, for failoverd to take over
+#
+# IPv6 (issue 13), always on beside it; no NAT, so the source address picks the ISP:
+#   inet    2001:db8:100::1/128 and 2001:db8:100::2/128 on lo; veth "isp1" 2001:db8:f1::1/64,
+#           "isp2" 2001:db8:f2::1/64; 2001:db8:1::/48 routed back via isp1 only, 2001:db8:2::/48
+#           via isp2 only
+#   isp1/2  up0 2001:db8:f1::2/64 (f2::2), default via 2001:db8:f1::1 (f2::1); lan0
+#           2001:db8:1:1::1/64 and fe80::1 (isp2: 2001:db8:2:1::1/64, fe80::2); forwarding; BCP 38:
+#           forwards from the LAN only what comes from its own /48 (nft table "ip6 lab_bcp38")
+#   client  lan0 2001:db8:1:1::10/64 and 2001:db8:2:1::10/64; NO IPv6 default route (failoverd's
+#           to add; tests add one with lab_ra_route or ip -6 route); extra LAN hosts ::11, ::12...
+# No router advertisements, SLAAC or DAD anywhere (accept_ra=0, autoconf=0, accept_dad=0, nodad):
+# only the lab and the daemons under test write the IPv6 tables.
 
 LAB_SOURCE_DIR=${ISPF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 LAB_BIN_DIR=${ISPF_BIN_DIR:-$LAB_SOURCE_DIR/build}
@@ -30,6 +42,16 @@ LAB_VIP=192.168.56.1
 declare -A LAB_GW=([isp1]=192.168.56.101 [isp2]=192.168.56.102)
 declare -A LAB_UP_ADDR=([isp1]=203.0.113.1 [isp2]=203.0.113.5)
 declare -A LAB_INET_ADDR=([isp1]=203.0.113.2 [isp2]=203.0.113.6)
+LAB_TARGETS6=(2001:db8:100::1 2001:db8:100::2)
+LAB_PING_TARGET6=2001:db8:100::1
+declare -A LAB_GW6=([isp1]=2001:db8:1:1::1 [isp2]=2001:db8:2:1::1)     # router on the LAN
+declare -A LAB_LL6=([isp1]=fe80::1 [isp2]=fe80::2)                     # its link-local there
+declare -A LAB_PREFIX6=([isp1]=2001:db8:1:1:: [isp2]=2001:db8:2:1::)   # the LAN /64s
+declare -A LAB_SITE6=([isp1]=2001:db8:1::/48 [isp2]=2001:db8:2::/48)   # each ISP's allocation
+declare -A LAB_CLIENT6=([isp1]=2001:db8:1:1::10 [isp2]=2001:db8:2:1::10)
+declare -A LAB_UP_ADDR6=([isp1]=2001:db8:f1::2 [isp2]=2001:db8:f2::2)
+declare -A LAB_INET_ADDR6=([isp1]=2001:db8:f1::1 [isp2]=2001:db8:f2::1)
+LAB_LAN_HOST6=17           # the next extra LAN host's IPv6 interface id (::11, ::12, ...)
 declare -A LAB_PIDS=()     # name -> PID of what lab_spawn started
 LAB_HOSTS=()               # namespaces made, in order
 LAB_FAILURES=0
@@ -145,12 +167,20 @@ lab_stop() {
 # Topology
 
 lab_add_host() {
-  local host=$1
+  local host=$1 conf
   ip netns add "$LAB_PREFIX-$host"
   LAB_HOSTS+=("$host")
+  # IPv6 that only the lab drives, set on "default" before any interface exists (each inherits
+  # it) and on "all": no RAs taken, no SLAAC, no DAD (an address is usable at once, so no test
+  # waits for it), and addresses kept across link down/up as a static configuration would be
+  # restored (the kernel flushes them otherwise, which IPv4 never does).
+  for conf in all default; do
+    lab_in "$host" sysctl -qw "net.ipv6.conf.$conf.disable_ipv6=0" "net.ipv6.conf.$conf.accept_ra=0" \
+      "net.ipv6.conf.$conf.autoconf=0" "net.ipv6.conf.$conf.accept_dad=0" \
+      "net.ipv6.conf.$conf.keep_addr_on_down=1" "net.ipv6.conf.$conf.forwarding=0"
+  done
   lab_in "$host" ip link set lo up
   lab_in "$host" sysctl -qw net.ipv4.ip_forward=0
-  lab_in "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 }
 
 # A veth between two lab hosts: lab_veth HOST_A IF_A HOST_B IF_B
@@ -200,14 +230,27 @@ table inet lab {
 }
 EOF
 
-  # The LAN bridge.
-  lab_in lan ip link add br0 type bridge forward_delay 0 stp_state 0
+  # The internet's IPv6 targets beside the IPv4 ones.
+  lab_in inet ip -6 addr add "${LAB_TARGETS6[0]}/128" dev lo nodad
+  lab_in inet ip -6 addr add "${LAB_TARGETS6[1]}/128" dev lo nodad
+
+  # The LAN bridge, a switch and nothing else: no IPv6 of its own (lan and vnat carry none), and
+  # no MLD snooping, so neighbour discovery is flooded as by a plain switch whatever MLD reports
+  # the bridge has or has not seen.
+  for host in lan vnat; do lab_in "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; done
+  lab_in lan ip link add br0 type bridge forward_delay 0 stp_state 0 mcast_snooping 0
   lab_in lan ip link set br0 up
 
   for isp in isp1 isp2; do
     lab_uplink_make "$isp"
     lab_lan_port "$isp" lan0 "${LAB_GW[$isp]}/24"
     lab_in "$isp" sysctl -qw net.ipv4.ip_forward=1
+    # The ISP's LAN prefix and a link-local address a test can name (fe80::1, fe80::2) beside the
+    # kernel's EUI-64 one; forwarding (all: every interface, and with it no RAs accepted).
+    lab_in "$isp" ip -6 addr add "${LAB_GW6[$isp]}/64" dev lan0 nodad
+    lab_in "$isp" ip -6 addr add "${LAB_LL6[$isp]}/64" dev lan0 nodad
+    lab_in "$isp" sysctl -qw net.ipv6.conf.all.forwarding=1
+    lab_bcp38 "$isp"
     lab_in "$isp" nft -f - <<'EOF'
 table ip nat {
   chain post {
@@ -220,6 +263,8 @@ EOF
 
   # The client, with a Vagrant-like NAT interface whose far end forwards nothing.
   lab_lan_port client lan0 192.168.56.200/24
+  lab_in client ip -6 addr add "${LAB_CLIENT6[isp1]}/64" dev lan0 nodad
+  lab_in client ip -6 addr add "${LAB_CLIENT6[isp2]}/64" dev lan0 nodad
   lab_veth client nat0 vnat nat0
   lab_in vnat ip addr add "$LAB_NAT_GW/24" dev nat0
   lab_in client ip addr add 10.0.2.15/24 dev nat0
@@ -228,25 +273,63 @@ EOF
 
 # The ISP router's uplink up0 to the internet, its /30 and its default route, as a PPP or DHCP
 # client would set them up (again, after lab_uplink_delete): lab_uplink_make ISP
+# With IPv6 the same: up0's /64, the internet's route back to the ISP's /48 through it (it goes
+# with the veth), the router's IPv6 default route.
 lab_uplink_make() {
   local isp=$1
   lab_veth "$isp" up0 inet "$isp"
   lab_in "$isp" ip addr add "${LAB_UP_ADDR[$isp]}/30" dev up0
   lab_in inet ip addr add "${LAB_INET_ADDR[$isp]}/30" dev "$isp"
   lab_in "$isp" ip route add default via "${LAB_INET_ADDR[$isp]}" dev up0
+  lab_in "$isp" ip -6 addr add "${LAB_UP_ADDR6[$isp]}/64" dev up0 nodad
+  lab_in inet ip -6 addr add "${LAB_INET_ADDR6[$isp]}/64" dev "$isp" nodad
+  lab_in inet ip -6 route add "${LAB_SITE6[$isp]}" via "${LAB_UP_ADDR6[$isp]}" dev "$isp"
+  lab_in "$isp" ip -6 route add default via "${LAB_INET_ADDR6[$isp]}" dev up0
 }
 
 # The uplink disappears, as ppp0 does when the session ends (both ends of the veth go).
 lab_uplink_delete() { lab_in "$1" ip link del up0; }
 
-# The uplink's route to the internet ends (lease or session over); the link stays up.
-lab_uplink_unroute() { lab_in "$1" ip route del default; }
-lab_uplink_reroute() { lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0; }
+# The uplink's route to the internet ends (lease or session over); the link stays up. Both
+# families: the session carried both.
+lab_uplink_unroute() {
+  lab_in "$1" ip route del default
+  lab_in "$1" ip -6 route del default
+}
+lab_uplink_reroute() {
+  lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0
+  # The patience of lab_link_up: a caller may reroute just after setting up0 up (e2e 12).
+  lab_wait_until 5 lab_in "$1" ip -6 route replace default via "${LAB_INET_ADDR6[$1]}" dev up0 2>/dev/null
+}
 
-# Another host on the LAN bridge (observer, forger): lab_add_lan_host NAME ADDR
+# BCP 38 ingress filtering on ISP's router: what it forwards from the LAN must come from the
+# ISP's own /48, as a real ISP filters its customer line. nftables, not a policy rule or a
+# reverse-path check: IPv6 has no rp_filter sysctl, and nft's "fib saddr . iif" would tie the
+# filter to the router's routes (it would pass a source the router happened to route to lan0);
+# the allocation itself is what BCP 38 names. The rule counts, so a test can see the drop
+# happened here. Idempotent (a test may flush the chain and call it again): lab_bcp38 ISP
+lab_bcp38() {
+  lab_in "$1" nft -f - <<EOF
+table ip6 lab_bcp38
+delete table ip6 lab_bcp38
+table ip6 lab_bcp38 {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "lan0" ip6 saddr != ${LAB_SITE6[$1]} counter drop
+  }
+}
+EOF
+}
+
+# Another host on the LAN bridge (observer, forger), with an address in each ISP's IPv6 prefix
+# too (::11, ::12, ... in the order they are added): lab_add_lan_host NAME ADDR
 lab_add_lan_host() {
+  local isp id
   lab_add_host "$1"
   lab_lan_port "$1" lan0 "$2/24"
+  id=$(printf '%x' "$LAB_LAN_HOST6")
+  LAB_LAN_HOST6=$((LAB_LAN_HOST6 + 1))
+  for isp in isp1 isp2; do lab_in "$1" ip -6 addr add "${LAB_PREFIX6[$isp]}$id/64" dev lan0 nodad; done
 }
 
 # Kills everything lab_spawn started and deletes the namespaces (the sandbox does it anyway).
@@ -275,11 +358,12 @@ lab_trap_cleanup() {
 
 lab_link_down() { lab_in "$1" ip link set up0 down; }
 
-# Link up, and the default route back as a DHCP client or network manager would restore it
-# (the kernel deleted it with the link).
+# Link up, and the default routes back as a DHCP client or network manager would restore them
+# (the kernel deleted them with the link; the addresses stay, keep_addr_on_down).
 lab_link_up() {
   lab_in "$1" ip link set up0 up
   lab_wait_until 5 lab_in "$1" ip route replace default via "${LAB_INET_ADDR[$1]}" dev up0 2>/dev/null
+  lab_wait_until 5 lab_in "$1" ip -6 route replace default via "${LAB_INET_ADDR6[$1]}" dev up0 2>/dev/null
 }
 
 lab_fault_clear() {
@@ -287,16 +371,38 @@ lab_fault_clear() {
   lab_in inet nft flush chain inet lab "$1_out"
 }
 
-# Drops everything from and to ISP's uplink in the internet, silently (link stays up).
+# The faults below drop IP packets of both families (the chains are "inet") but let neighbour
+# discovery through, as they let ARP through (an "inet" chain never sees ARP): the link works,
+# what crosses it does not, the same for IPv4 and IPv6.
+lab_fault_keep_nd() {
+  local chain
+  for chain in "$1_in" "$1_out"; do
+    lab_in inet nft add rule inet lab "$chain" icmpv6 type "{ nd-neighbor-solicit, nd-neighbor-advert }" accept
+  done
+}
+
+# Drops everything from and to ISP's uplink in the internet, both families, silently (link
+# stays up).
 lab_blackhole() {
   lab_fault_clear "$1"
+  lab_fault_keep_nd "$1"
   lab_in inet nft add rule inet lab "$1_in" drop
   lab_in inet nft add rule inet lab "$1_out" drop
 }
 
-# PCT % random loss each way on ISP's uplink: lab_loss ISP PCT
+# The same for IPv6 only: ISP's IPv6 goes silent while its IPv4 works (replaces any other fault
+# on ISP; lab_fault_clear ends it): lab_blackhole6 ISP
+lab_blackhole6() {
+  lab_fault_clear "$1"
+  lab_fault_keep_nd "$1"
+  lab_in inet nft add rule inet lab "$1_in" meta nfproto ipv6 drop
+  lab_in inet nft add rule inet lab "$1_out" meta nfproto ipv6 drop
+}
+
+# PCT % random loss each way on ISP's uplink, both families: lab_loss ISP PCT
 lab_loss() {
   lab_fault_clear "$1"
+  lab_fault_keep_nd "$1"
   lab_in inet nft add rule inet lab "$1_in" numgen random mod 100 "<" "$2" drop
   lab_in inet nft add rule inet lab "$1_out" numgen random mod 100 "<" "$2" drop
 }
@@ -311,7 +417,8 @@ lab_loss() {
 # the kernel delivers it as arriving on the tun. A mark, not "iif ISP": the kernel answers ARP
 # only for addresses the input route lookup (iif, no mark) finds local, so with "iif" the ISP
 # router's neighbour entry for inet fails once it needs confirming (about 20 s in) and its
-# uplink dies. lab_delayline_stop ISP removes all of it.
+# uplink dies. lab_delayline_stop ISP removes all of it. IPv4 only for now: the mark is set in
+# an "ip" table, so IPv6 from ISP passes undelayed.
 declare -A LAB_DELAY_TABLE=([isp1]=101 [isp2]=102)
 LAB_DELAY_PREF=90         # the steering rules' preference; the local table moves to 100
 lab_delayline_start() {
@@ -515,6 +622,24 @@ lab_client_gw() {
 # True when the client has exactly one default route, via GW.
 lab_route_is() { [[ "$(lab_client_gw)" == "$1" ]]; }
 
+# Gateways of the client's IPv6 default routes (main table), space separated; a link-local one
+# as it is written (fe80::1), its device left out.
+lab_client_gw6() {
+  lab_in client ip -6 route show default |
+    awk '{ for (i = 1; i < NF; i++) if ($i == "via") { printf "%s%s", sep, $(i + 1); sep = " " } }
+         END { print "" }'
+}
+
+# The IPv6 default route a router advertisement from ISP's router would have made the client's
+# kernel install: via the router's link-local address, proto ra, metric 1024. The lab runs no
+# radvd (and accept_ra=0 everywhere, so nothing but the tests writes the tables); this is that
+# route, made by hand. A second router's needs another METRIC: the kernel keeps two routers'
+# RA routes side by side at 1024 (flags ip cannot set), but refuses a second "ip route add" at
+# the same metric, and "append" would make one multipath route instead: lab_ra_route ISP [METRIC]
+lab_ra_route() {
+  lab_in client ip -6 route add default via "${LAB_LL6[$1]}" dev lan0 proto ra metric "${2:-1024}"
+}
+
 lab_route_not() { [[ "$(lab_client_gw)" != *"$1"* ]]; }
 
 # Does the client reach the internet now? (3 pings, 200 ms apart, one reply is enough)
@@ -628,11 +753,12 @@ lab_observe() {
 # True when every sample of a lab_observe LOG shows the route via GW: lab_samples_on GW LOG
 lab_samples_on() { [[ -s $2 ]] && ! grep -v "route=$1 " "$2" >/dev/null; }
 
-# Records the client's route changes (ip -ts monitor route).
+# Records the client's route changes (ip -ts monitor route) of one family, IPv4 unless FAMILY
+# is -6: lab_watch_routes_start [NAME [FAMILY]]
 lab_watch_routes_start() {
-  local name=${1:-routes}
+  local name=${1:-routes} family=${2:--4}
   : >"$LAB_DIR/$name.log"
-  lab_spawn "$name" client ip -ts monitor route
+  lab_spawn "$name" client ip "$family" -ts monitor route
   sleep 0.2
 }
 
@@ -641,9 +767,10 @@ lab_watch_routes_stop() { lab_stop "${1:-routes}" TERM; }
 # The client's default-route events: TIME (epoch) then the route line. Main table only: the
 # per-ISP tables that failoverd keeps for sticky connections (issue 14; "table N" in the line)
 # change with each ISP's health, not when the traffic moves, and a failback read from them
-# would come --failback-after too early.
+# would come --failback-after too early. IPv4 only: a log of both families (ip monitor without
+# -4) has its IPv6 routes (a gateway with ':', or the "pref" only IPv6 routes print) left out.
 lab_route_events() {
-  awk '/default/ && !/ table / {
+  awk '/default/ && !/ table / && !/ via [0-9a-fA-F]*:/ && !/ pref / {
          ts = substr($1, 2, length($1) - 2)
          split(ts, p, /[-T:]/)
          sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
@@ -754,6 +881,57 @@ lab_isp_of_peer() {
   local isp
   for isp in isp1 isp2; do [[ $1 == "${LAB_UP_ADDR[$isp]}" ]] && echo "$isp" && return; done
   echo "unknown($1)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# New connections, one UDP flow each (tests/tools/lab_flows): which source the kernel picks
+# now, and for how long new connections went unanswered (issue 13's acceptance figure)
+
+LAB_FLOWS_PORT=7100
+# The echo server on the internet host, both families (started once): lab_flows_serve
+lab_flows_serve() {
+  lab_alive flows-server && return 0
+  [[ -x $LAB_BIN_DIR/lab_flows ]] || lab_die "$LAB_BIN_DIR/lab_flows not built"
+  lab_spawn flows-server inet "$LAB_BIN_DIR/lab_flows" serve "$LAB_FLOWS_PORT"
+  lab_wait_until 5 grep -q listening "$LAB_DIR/flows-server.log" ||
+    lab_die "lab_flows serve did not start: $(cat "$LAB_DIR/flows-server.log")"
+}
+# A new flow from the client every INTERVAL_MS (default 20) to ADDR (default the IPv6 target)
+# in the background until lab_flows_stop, its lines in $LAB_DIR/NAME.log; starts the server if
+# needed: lab_flows_start NAME [ADDR [INTERVAL_MS]]
+lab_flows_start() {
+  local name=$1 addr=${2:-$LAB_PING_TARGET6} interval=${3:-20}
+  lab_flows_serve
+  : >"$LAB_DIR/$name.log"
+  lab_spawn "$name" client "$LAB_BIN_DIR/lab_flows" stream "$addr" "$LAB_FLOWS_PORT" "$interval" 0
+}
+# Ends a stream (SIGINT: its open flows are settled, then its summary line is written).
+lab_flows_stop() { lab_stop "$1" INT; }
+# Largest gap between the sending of consecutive answered flows of a stream log within
+# [FROM, TO] (epoch seconds), as lab_ping_gap: "GAP_S GAP_START ANSWERED"; a window without any
+# answered flow counts from FROM to TO: lab_flows_gap NAME [FROM [TO]]
+lab_flows_gap() {
+  local from=${2:-0} to=${3:-9999999999}
+  awk -v from="$from" -v to="$to" '
+    $4 == "ok" {
+      t = $1 + 0
+      if (t < from || t > to) next
+      n++
+      if (prev != "" && t - prev > max) { max = t - prev; at = prev }
+      prev = t
+    }
+    END {
+      if (n == 0) { printf "%.3f %.6f 0\n", to - from, from; exit }
+      printf "%.3f %.6f %d\n", max, at, n
+    }' "$LAB_DIR/$1.log"
+}
+# Answered flows of a stream log sent at or after FROM: lab_flows_answered NAME [FROM]
+lab_flows_answered() { awk -v from="${2:-0}" '$4 == "ok" && $1 >= from { n++ } END { print n + 0 }' "$LAB_DIR/$1.log"; }
+# The source addresses of the answered flows sent at or after FROM, each once, in the order of
+# first use, space separated: lab_flows_sources_after NAME FROM
+lab_flows_sources_after() {
+  awk -v from="$2" '$4 == "ok" && $1 >= from && !seen[$3]++ { printf "%s%s", sep, $3; sep = " " }
+    END { print "" }' "$LAB_DIR/$1.log"
 }
 
 # ---------------------------------------------------------------------------------------------
