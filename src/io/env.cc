@@ -4,9 +4,16 @@
 namespace ispf {
 
 std::error_code RouteTable::apply(const RouteEdit& edit) {
-  // IPv6 routes have no table methods yet (issue 13 adds them); say so rather than guess.
-  if (edit.family != Family::kIpv4) {
-    return std::make_error_code(std::errc::address_family_not_supported);
+  if (edit.family == Family::kIpv6) {
+    switch (edit.kind) {
+      case RouteEdit::Kind::kReplaceOwn:
+        return replace_default6(edit.slot, edit.via6);
+      case RouteEdit::Kind::kRemoveOwn:
+        return remove_default6(edit.slot);
+      case RouteEdit::Kind::kDeleteForeign:
+        return delete_route6(edit.route6);
+    }
+    return std::make_error_code(std::errc::invalid_argument);
   }
   switch (edit.kind) {
     case RouteEdit::Kind::kReplaceOwn:

@@ -158,6 +158,13 @@ std::string LinuxEnv::host_name() { return ispf::host_name(); }
 
 IoResult<std::vector<Ipv4Prefix>> LinuxEnv::usable_prefixes() { return ispf::usable_prefixes(); }
 
+IoResult<std::vector<Ipv6InterfaceAddress>> LinuxEnv::ipv6_addresses() {
+  // A socket of its own each time: two cache dumps, rare enough (after a table event).
+  auto socket = open_route_socket();
+  if (!socket) return fail(socket.error());
+  return list_ipv6_addresses(socket->get());
+}
+
 IoResult<std::string> LinuxEnv::read_file(const std::string& path) {
   // Small files only (state, keys): a larger one is not ours.
   constexpr std::size_t kMaxBytes = 1 << 20;

@@ -116,4 +116,10 @@ NlAddr make_ipv4_addr(std::uint32_t address, int prefix_length) {
   return addr;
 }
 
+NlAddr make_ipv6_addr(const Ipv6Address& address, int prefix_length) {
+  NlAddr addr(nl_addr_build(AF_INET6, address.bytes.data(), address.bytes.size()));
+  if (addr) nl_addr_set_prefixlen(addr.get(), prefix_length);
+  return addr;
+}
+
 }  // namespace ispf

@@ -63,5 +63,7 @@ std::error_code netlink_request(nl_sock* socket, nl_msg* msg);
 
 // An IPv4 address (host byte order) as a libnl address object.
 NlAddr make_ipv4_addr(std::uint32_t address, int prefix_length);
+// An IPv6 address as a libnl address object.
+NlAddr make_ipv6_addr(const Ipv6Address& address, int prefix_length);
 
 }  // namespace ispf

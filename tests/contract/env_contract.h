@@ -11,6 +11,13 @@
 //   void add_address(name, "a.b.c.d/len");  void flush_addresses(name);
 //   int ifindex(name);
 //   bool add_foreign_default_route(gateway, protocol, metric, table);  // `ip route append`
+//   void add_address6(name, "2001:db8:1:1::10/64");  // nodad: usable at once
+//   void add_deprecated_address6(name, cidr);          // nodad, preferred_lft 0
+//   void add_tentative_address6(name, cidr);           // DAD runs and will not finish in a test
+//   bool add_foreign_default_route6(gateway, ifname, protocol, metric, table);  // `ip -6 route
+//                                        // append`; ifname "" for none
+// Links carry no automatic IPv6 link-local address (the real world makes them with
+// addr_gen_mode none): the tests add the ones they want, so both sides hold the same addresses.
 //   void send_from_peer(port, bytes);    // a datagram from kPeerAddress to the host's kHostAddress
 //   std::string add_hook_dir({{name, mode}, ...});  // a hook dir of ours, each hook hanging
 //                                                     // (sleep 1000) until killed; its path
@@ -21,7 +28,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -43,6 +52,32 @@ inline std::string Describe(const std::vector<DefaultRoute>& routes) {
     text += "[gw " + std::to_string(r.gateway) + " metric " + std::to_string(r.metric) + " proto " +
             std::to_string(r.protocol) + " ifindex " + std::to_string(r.ifindex) + " table " +
             std::to_string(r.table) + "] ";
+  }
+  return text.empty() ? "(none)" : text;
+}
+
+inline Ipv6Address V6(const char* text) {
+  auto address = parse_ipv6(text);
+  if (!address) throw std::invalid_argument(std::string("bad IPv6 literal ") + text);
+  return *address;
+}
+
+inline std::string Describe(const std::vector<DefaultRoute6>& routes) {
+  std::string text;
+  for (const auto& r : routes) {
+    text += "[gw " + format_ipv6(r.gateway) + " ifindex " + std::to_string(r.ifindex) + " metric " +
+            std::to_string(r.metric) + " proto " + std::to_string(r.protocol) + " table " +
+            std::to_string(r.table) + " src " +
+            (r.preferred_source ? format_ipv6(*r.preferred_source) : "-") + "] ";
+  }
+  return text.empty() ? "(none)" : text;
+}
+
+inline std::string Describe(const std::vector<Ipv6InterfaceAddress>& addresses) {
+  std::string text;
+  for (const auto& a : addresses) {
+    text += "[" + format_ipv6(a.address) + "/" + std::to_string(a.prefix_length) + " " + a.ifname +
+            "#" + std::to_string(a.ifindex) + (a.deprecated ? " deprecated" : "") + "] ";
   }
   return text.empty() ? "(none)" : text;
 }
@@ -86,6 +121,40 @@ class EnvContract : public ::testing::Test {
       return {};
     }
     return *routes;
+  }
+
+  // SetUpLan, plus lan0's IPv6 addresses: 2001:db8:1:1::10/64 and fe80::10/64.
+  void SetUpLan6() {
+    SetUpLan();
+    world_.add_address6("lan0", "2001:db8:1:1::10/64");
+    world_.add_address6("lan0", "fe80::10/64");
+  }
+
+  std::vector<DefaultRoute6> Routes6(std::uint32_t table = 254) {
+    auto routes = table_->default_routes6(table);
+    if (!routes) {
+      ADD_FAILURE() << "default_routes6: " << routes.error().message();
+      return {};
+    }
+    return *routes;
+  }
+
+  std::vector<Ipv6InterfaceAddress> Addresses6() {
+    auto addresses = world_.env().ipv6_addresses();
+    if (!addresses) {
+      ADD_FAILURE() << "ipv6_addresses: " << addresses.error().message();
+      return {};
+    }
+    return *addresses;
+  }
+
+  // The addresses listed for one link.
+  std::vector<Ipv6InterfaceAddress> Addresses6Of(const std::string& name) {
+    std::vector<Ipv6InterfaceAddress> out;
+    for (const auto& a : Addresses6()) {
+      if (a.ifname == name) out.push_back(a);
+    }
+    return out;
   }
 
   World world_;
@@ -453,6 +522,233 @@ TYPED_TEST_P(EnvContract, HooksAreListedAndAKilledHookEndsOnceBySigkill) {
   EXPECT_EQ(exits, 1);
 }
 
+// --- IPv6 (issue 13) ---
+
+const Ipv6Address kHost6 = V6("2001:db8:1:1::10");
+const Ipv6Address kGateway6 = V6("2001:db8:1:1::1");
+const Ipv6Address kOtherGateway6 = V6("2001:db8:1:1::2");
+const Ipv6Address kRouterLinkLocal = V6("fe80::1");
+
+TYPED_TEST_P(EnvContract, Replace6ListsOurRouteWithItsSourceAndMovesItInOneStep) {
+  this->SetUpLan6();
+  this->WatchTable();
+  this->world_.settle();
+  this->table_events_ = 0;
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, kHost6}));
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{{kGateway6, lan, 50, 150, 254, kHost6}}))
+      << Describe(this->Routes6());
+  EXPECT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for our IPv6 route";
+  // Another gateway: still one route, never two.
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kOtherGateway6, lan, kHost6}));
+  EXPECT_EQ(this->Routes6(),
+            (std::vector<DefaultRoute6>{{kOtherGateway6, lan, 50, 150, 254, kHost6}}))
+      << Describe(this->Routes6());
+  // The IPv4 table knows nothing of it.
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+  ASSERT_FALSE(this->table_->remove_default6(kSlot));
+  EXPECT_TRUE(this->Routes6().empty()) << Describe(this->Routes6());
+  // Removing what is not there is success.
+  EXPECT_FALSE(this->table_->remove_default6(kSlot));
+}
+
+TYPED_TEST_P(EnvContract, ForeignRoute6OfMetricZeroIsListedWithMetric1024) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  // In table 100: in main, two routes of metric 1024 with gateways would join as one multipath
+  // route.
+  ASSERT_TRUE(this->world_.add_foreign_default_route6(kOtherGateway6, "lan0", 4, 0, 100));
+  EXPECT_EQ(this->Routes6(100),
+            (std::vector<DefaultRoute6>{{kOtherGateway6, lan, kKernelDefaultMetric6, 4, 100, {}}}))
+      << Describe(this->Routes6(100));
+}
+
+TYPED_TEST_P(EnvContract, RaRoute6IsListedAndDeletedExactly) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, kHost6}));
+  ASSERT_TRUE(this->world_.add_foreign_default_route6(kRouterLinkLocal, "lan0", kRouteProtocolRa,
+                                                      kKernelDefaultMetric6, 254));
+  const DefaultRoute6 ra{kRouterLinkLocal, lan, kKernelDefaultMetric6, kRouteProtocolRa, 254, {}};
+  const DefaultRoute6 ours{kGateway6, lan, 50, 150, 254, kHost6};
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{ours, ra})) << Describe(this->Routes6());
+  ASSERT_FALSE(this->table_->delete_route6(ra));
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{ours})) << Describe(this->Routes6());
+  // Deleting a route that is gone is success.
+  EXPECT_FALSE(this->table_->delete_route6(ra));
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{ours})) << Describe(this->Routes6());
+}
+
+TYPED_TEST_P(EnvContract, LinkLocalGateway6NeedsItsIfindex) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kRouterLinkLocal, lan, kHost6}));
+  EXPECT_EQ(this->Routes6(),
+            (std::vector<DefaultRoute6>{{kRouterLinkLocal, lan, 50, 150, 254, kHost6}}))
+      << Describe(this->Routes6());
+  // Without the interface a link-local address names no router ("Egress device not specified").
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kRouterLinkLocal, 0, {}}),
+            std::errc::invalid_argument);
+  // With an interface that does not exist.
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kRouterLinkLocal, 9999, {}}),
+            std::errc::no_such_device);
+  EXPECT_EQ(this->Routes6().size(), 1u) << Describe(this->Routes6());
+}
+
+TYPED_TEST_P(EnvContract, Replace6RefusesASourceNotOfThisHostAndAnUnreachableGateway) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  // No address of this host ("Invalid source address").
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, V6("2001:db8:9::1")}),
+            std::errc::invalid_argument);
+  // An address still in duplicate address detection is not the host's yet.
+  this->world_.add_tentative_address6("lan0", "2001:db8:1:1::12/64");
+  EXPECT_EQ(
+      this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, V6("2001:db8:1:1::12")}),
+      std::errc::invalid_argument);
+  // A global gateway in no prefix of an up link: EHOSTUNREACH, where IPv4 says ENETUNREACH.
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{V6("2001:db8:5::1"), lan, kHost6}),
+            std::errc::host_unreachable);
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{V6("2001:db8:5::1"), 0, {}}),
+            std::errc::host_unreachable);
+  EXPECT_TRUE(this->Routes6().empty()) << Describe(this->Routes6());
+}
+
+// IPv6 differs from IPv4 here: the routes go with an RTM_DELROUTE, and so do the link's IPv6
+// addresses, which do not come back with the link.
+TYPED_TEST_P(EnvContract, Route6AndAddressesGoWhenTheLinkGoesDown) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  this->WatchTable();
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, kHost6}));
+  ASSERT_TRUE(this->world_.add_foreign_default_route6(kRouterLinkLocal, "lan0", kRouteProtocolRa,
+                                                      kKernelDefaultMetric6, 254));
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.set_link("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event when the route's link went down";
+  EXPECT_TRUE(this->Routes6().empty()) << Describe(this->Routes6());
+  EXPECT_TRUE(this->Addresses6Of("lan0").empty()) << Describe(this->Addresses6());
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, {}}),
+            std::errc::host_unreachable);
+  // "Nexthop device is not up".
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kRouterLinkLocal, lan, {}}),
+            std::errc::network_down);
+  this->world_.set_link("lan0", true);
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("lan0").usable(); }));
+  EXPECT_TRUE(this->Routes6().empty()) << Describe(this->Routes6());
+  EXPECT_TRUE(this->Addresses6Of("lan0").empty()) << Describe(this->Addresses6());
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, {}}),
+            std::errc::host_unreachable);
+}
+
+TYPED_TEST_P(EnvContract, Route6SurvivesCarrierLoss) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  this->WatchTable();
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, kHost6}));
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.set_carrier("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event on carrier loss";
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("lan0").carrier; }));
+  // The kernel keeps the route (iproute2 shows "linkdown") and accepts a replace meanwhile.
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{{kGateway6, lan, 50, 150, 254, kHost6}}))
+      << Describe(this->Routes6());
+  EXPECT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kOtherGateway6, lan, kHost6}));
+  EXPECT_EQ(this->Routes6().size(), 1u) << Describe(this->Routes6());
+  // The addresses stay on the link, but a link without carrier is not usable: none listed.
+  EXPECT_TRUE(this->Addresses6Of("lan0").empty()) << Describe(this->Addresses6());
+  this->world_.set_carrier("lan0", true);
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("lan0").usable(); }));
+  EXPECT_EQ(this->Addresses6Of("lan0").size(), 2u) << Describe(this->Addresses6());
+}
+
+TYPED_TEST_P(EnvContract, Route6StaysWhenTheAddressesAreFlushedButLosesItsSource) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->replace_default6(kSlot, Route6Via{kGateway6, lan, kHost6}));
+  this->world_.flush_addresses("lan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Addresses6Of("lan0").empty(); }));
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{{kGateway6, lan, 50, 150, 254, {}}}))
+      << Describe(this->Routes6());
+  // The gateway's prefix went with the address.
+  EXPECT_EQ(this->table_->replace_default6(kSlot, Route6Via{kOtherGateway6, lan, {}}),
+            std::errc::host_unreachable);
+}
+
+TYPED_TEST_P(EnvContract, Ipv6AddressesListsUsableOnesWithoutTentativeAndFlagsDeprecated) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  this->world_.add_deprecated_address6("lan0", "2001:db8:1:2::10/64");
+  this->world_.add_tentative_address6("lan0", "2001:db8:1:3::10/64");
+  this->world_.add_link("wan0");
+  ASSERT_TRUE(this->world_.await([&] { return this->Link("wan0").usable(); }));
+  this->world_.add_address6("wan0", "2001:db8:2::10/48");
+  const int wan = this->world_.ifindex("wan0");
+  auto lan_addresses = this->Addresses6Of("lan0");
+  auto has = [&](const std::vector<Ipv6InterfaceAddress>& list, const Ipv6InterfaceAddress& a) {
+    return std::find(list.begin(), list.end(), a) != list.end();
+  };
+  EXPECT_EQ(lan_addresses.size(), 3u) << Describe(lan_addresses);
+  EXPECT_TRUE(has(lan_addresses, {kHost6, 64, lan, "lan0", false})) << Describe(lan_addresses);
+  EXPECT_TRUE(has(lan_addresses, {V6("fe80::10"), 64, lan, "lan0", false}))
+      << Describe(lan_addresses);
+  EXPECT_TRUE(has(lan_addresses, {V6("2001:db8:1:2::10"), 64, lan, "lan0", true}))
+      << Describe(lan_addresses);
+  EXPECT_EQ(this->Addresses6Of("wan0"),
+            (std::vector<Ipv6InterfaceAddress>{{V6("2001:db8:2::10"), 48, wan, "wan0", false}}))
+      << Describe(this->Addresses6());
+  // Nothing from a link without carrier, nor from one that is down.
+  this->world_.set_carrier("wan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("wan0").carrier; }));
+  EXPECT_TRUE(this->Addresses6Of("wan0").empty()) << Describe(this->Addresses6());
+  this->world_.set_link("lan0", false);
+  ASSERT_TRUE(this->world_.await([&] { return !this->Link("lan0").admin_up; }));
+  EXPECT_TRUE(this->Addresses6Of("lan0").empty()) << Describe(this->Addresses6());
+}
+
+TYPED_TEST_P(EnvContract, TableWatchSeesIpv6RoutesAndAddresses) {
+  this->SetUpLan6();
+  this->WatchTable();
+  this->world_.settle();
+  this->table_events_ = 0;
+  ASSERT_TRUE(this->world_.add_foreign_default_route6(kRouterLinkLocal, "lan0", kRouteProtocolRa,
+                                                      kKernelDefaultMetric6, 254));
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for an RA-like route";
+  this->world_.settle();
+  this->table_events_ = 0;
+  this->world_.add_address6("lan0", "2001:db8:1:4::10/64");
+  ASSERT_TRUE(this->world_.await([&] { return this->table_events_ > 0; }))
+      << "no table event for an IPv6 address";
+}
+
+TYPED_TEST_P(EnvContract, ApplyCarriesOutEachKindOfIpv6Edit) {
+  this->SetUpLan6();
+  const int lan = this->world_.ifindex("lan0");
+  ASSERT_FALSE(this->table_->apply(RouteEdit::replace_own6(kSlot, {kGateway6, lan, kHost6})));
+  EXPECT_EQ(this->Routes6().size(), 1u) << Describe(this->Routes6());
+  EXPECT_TRUE(this->Routes().empty()) << Describe(this->Routes());
+  ASSERT_TRUE(this->world_.add_foreign_default_route6(kRouterLinkLocal, "lan0", kRouteProtocolRa,
+                                                      kKernelDefaultMetric6, 254));
+  const DefaultRoute6 ra{kRouterLinkLocal, lan, kKernelDefaultMetric6, kRouteProtocolRa, 254, {}};
+  ASSERT_FALSE(this->table_->apply(RouteEdit::delete_foreign6({}, ra)));
+  EXPECT_EQ(this->Routes6(), (std::vector<DefaultRoute6>{{kGateway6, lan, 50, 150, 254, kHost6}}))
+      << Describe(this->Routes6());
+  // An IPv4 removal leaves the IPv6 route alone, and the other way round.
+  ASSERT_FALSE(this->table_->apply(RouteEdit::replace_own(kSlot, kPeerAddress)));
+  ASSERT_FALSE(this->table_->apply(RouteEdit::remove_own(kSlot)));
+  EXPECT_EQ(this->Routes6().size(), 1u) << Describe(this->Routes6());
+  ASSERT_FALSE(this->table_->apply(RouteEdit::replace_own(kSlot, kPeerAddress)));
+  ASSERT_FALSE(this->table_->apply(RouteEdit::remove_own(kSlot, Family::kIpv6)));
+  EXPECT_TRUE(this->Routes6().empty()) << Describe(this->Routes6());
+  EXPECT_EQ(this->Routes().size(), 1u) << Describe(this->Routes());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     EnvContract, ReplaceListsAndRemovesOurRoute, RoutesLiveInTheirTable,
     ReplaceViaAnUnreachableGatewayFailsWithEnetunreach,
@@ -465,6 +761,13 @@ REGISTER_TYPED_TEST_SUITE_P(
     ListenerGetsDatagramsWithTheirSourceAndSeesOversize,
     ReadPendingHandsOverEachDatagramOnceInOrder, BroadcastAddressComesFromThePrefix,
     RoutesViaSeesOnlyRoutesOutOfThatLink, LinkDnsNeedsALinkThatReachesTheGateway,
-    HooksAreListedAndAKilledHookEndsOnceBySigkill);
+    HooksAreListedAndAKilledHookEndsOnceBySigkill,
+    Replace6ListsOurRouteWithItsSourceAndMovesItInOneStep,
+    ForeignRoute6OfMetricZeroIsListedWithMetric1024, RaRoute6IsListedAndDeletedExactly,
+    LinkLocalGateway6NeedsItsIfindex, Replace6RefusesASourceNotOfThisHostAndAnUnreachableGateway,
+    Route6AndAddressesGoWhenTheLinkGoesDown, Route6SurvivesCarrierLoss,
+    Route6StaysWhenTheAddressesAreFlushedButLosesItsSource,
+    Ipv6AddressesListsUsableOnesWithoutTentativeAndFlagsDeprecated,
+    TableWatchSeesIpv6RoutesAndAddresses, ApplyCarriesOutEachKindOfIpv6Edit);
 
 }  // namespace ispf::contract

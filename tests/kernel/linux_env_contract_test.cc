@@ -26,7 +26,11 @@ using std::chrono::milliseconds;
 // holds the far end of each link.
 class RealWorld {
  public:
-  RealWorld() : entered_(std::make_unique<test::EnterNetns>(host_)) {}
+  RealWorld() : entered_(std::make_unique<test::EnterNetns>(host_)) {
+    // No automatic link-local address on the links made from here on: the fake has none, and
+    // one would sit tentative for a second or two after every link came up.
+    host_.Must("sysctl -qw net.ipv6.conf.default.addr_gen_mode=1");
+  }
   ~RealWorld() {
     if (!hook_dir_.empty()) std::filesystem::remove_all(hook_dir_);
   }
@@ -60,6 +64,26 @@ class RealWorld {
         .Run("ip route append default via " + format_ipv4(gateway) + " proto " +
              std::to_string(protocol) + " metric " + std::to_string(metric) + " table " +
              std::to_string(table))
+        .ok();
+  }
+  void add_address6(const std::string& name, const std::string& cidr) {
+    host_.Must("ip -6 addr add " + cidr + " dev " + name + " nodad");
+  }
+  void add_deprecated_address6(const std::string& name, const std::string& cidr) {
+    host_.Must("ip -6 addr add " + cidr + " dev " + name +
+               " nodad preferred_lft 0 valid_lft forever");
+  }
+  // A hundred probes a second apart: duplicate address detection outlasts any test.
+  void add_tentative_address6(const std::string& name, const std::string& cidr) {
+    host_.Must("sysctl -qw net.ipv6.conf." + name + ".dad_transmits=100 && ip -6 addr add " + cidr +
+               " dev " + name);
+  }
+  bool add_foreign_default_route6(const Ipv6Address& gateway, const std::string& ifname,
+                                  int protocol, std::uint32_t metric, std::uint32_t table) {
+    return host_
+        .Run("ip -6 route append default via " + format_ipv6(gateway) +
+             (ifname.empty() ? "" : " dev " + ifname) + " proto " + std::to_string(protocol) +
+             " metric " + std::to_string(metric) + " table " + std::to_string(table))
         .ok();
   }
   void send_from_peer(std::uint16_t port, const std::string& bytes) {

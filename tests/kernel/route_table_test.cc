@@ -241,6 +241,83 @@ TEST_F(RouteTableTest, RemoveDefaultRemovesOnlyOurs) {
   EXPECT_EQ(IpDefaults().size(), 2u);
 }
 
+// The same LAN in IPv6: the client 2001:db8:56::10, routers ::101 and ::102, each holding
+// 2001:db8:ff::8 on lo.
+class RouteTable6Test : public RouteTableTest {
+ protected:
+  RouteTable6Test() {
+    client_.Must("ip -6 addr add 2001:db8:56::10/64 dev lan0 nodad");
+    router1_.Must(
+        "ip -6 addr add 2001:db8:56::101/64 dev lan0 nodad && "
+        "ip -6 addr add 2001:db8:ff::8/128 dev lo");
+    router2_.Must(
+        "ip -6 addr add 2001:db8:56::102/64 dev lan0 nodad && "
+        "ip -6 addr add 2001:db8:ff::8/128 dev lo");
+  }
+
+  std::vector<DefaultRoute6> Listed6(RouteTable& table, std::uint32_t id = 254) {
+    auto routes = table.default_routes6(id);
+    if (!routes) throw std::runtime_error("default_routes6: " + routes.error().message());
+    return *routes;
+  }
+
+  static Ipv6Address V6(const char* text) {
+    auto address = parse_ipv6(text);
+    if (!address) throw std::invalid_argument(text);
+    return *address;
+  }
+
+  // Pings 2001:db8:ff::8 until it answers: neighbour discovery may need a moment first.
+  void PingsThrough() {
+    EXPECT_TRUE(
+        test::PollUntil([&] { return client_.Run("ping -6 -q -c 1 -W 1 2001:db8:ff::8").ok(); },
+                        std::chrono::seconds(10)))
+        << client_.Must("ip -6 route show; ip -6 neigh show");
+  }
+};
+
+TEST_F(RouteTable6Test, ReplaceDefault6InstallsOurRouteWithItsSource) {
+  auto writer = OpenTable();
+  const int lan = LanIndex();
+  const Ipv6Address source = V6("2001:db8:56::10");
+  ASSERT_FALSE(writer->replace_default6(kSlot, {V6("2001:db8:56::101"), lan, source}));
+  std::string shown = client_.Must("ip -6 -N -d route show default");
+  auto routes = ParseIpRoutes(shown);
+  ASSERT_EQ(routes.size(), 1u) << shown;
+  EXPECT_EQ(routes[0].gateway, "2001:db8:56::101");
+  EXPECT_EQ(routes[0].protocol, 150);
+  EXPECT_EQ(routes[0].metric, static_cast<long>(kMetric));
+  EXPECT_NE(shown.find("src 2001:db8:56::10 "), std::string::npos) << shown;
+  PingsThrough();
+
+  ASSERT_FALSE(writer->replace_default6(kSlot, {V6("2001:db8:56::102"), lan, source}));
+  shown = client_.Must("ip -6 -N -d route show default");
+  routes = ParseIpRoutes(shown);
+  ASSERT_EQ(routes.size(), 1u) << shown;
+  EXPECT_EQ(routes[0].gateway, "2001:db8:56::102");
+  PingsThrough();
+  // No IPv4 default route came of it.
+  EXPECT_TRUE(IpDefaults().empty());
+}
+
+// `ip -6 route append` with the metric of a route that has a gateway makes one multipath route;
+// it is listed one entry per nexthop, and each nexthop can be deleted alone.
+TEST_F(RouteTable6Test, ListsEachNexthopOfAMultipathRoute) {
+  auto writer = OpenTable();
+  const int lan = LanIndex();
+  client_.Must(
+      "ip -6 route add default via 2001:db8:56::101 dev lan0 metric 100 && "
+      "ip -6 route append default via 2001:db8:56::102 dev lan0 metric 100");
+  auto listed = Listed6(*writer);
+  const DefaultRoute6 first{V6("2001:db8:56::101"), lan, 100, 3, 254, {}};
+  const DefaultRoute6 second{V6("2001:db8:56::102"), lan, 100, 3, 254, {}};
+  EXPECT_EQ(listed, (std::vector<DefaultRoute6>{first, second}))
+      << client_.Must("ip -6 -d route show default");
+  ASSERT_FALSE(writer->delete_route6(second));
+  EXPECT_EQ(Listed6(*writer), (std::vector<DefaultRoute6>{first}))
+      << client_.Must("ip -6 -d route show default");
+}
+
 TEST_F(RouteTableTest, RestartedWriterRecognisesOurRoute) {
   {
     auto first = OpenTable();

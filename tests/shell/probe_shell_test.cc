@@ -27,7 +27,7 @@ class ProbeShellTest : public testing::Test {
     env_.kernel().add_link("wan0");
     // Both targets on-link, so routes_via says yes for each family.
     env_.kernel().add_address("wan0", 0x0a000002, 8);
-    env_.kernel().add_ipv6_address("wan0", *parse_ipv6_prefix("2001:db8::/32"));
+    env_.kernel().add_address6("wan0", *parse_ipv6("2001:db8::2"), 32);
   }
 
   void Start(const std::vector<std::string>& targets) {

@@ -334,6 +334,18 @@ class FakeEnv::FakeRouteTable final : public RouteTable {
   std::error_code delete_route(const DefaultRoute& route) override {
     return kernel_.delete_route(route);
   }
+  IoResult<std::vector<DefaultRoute6>> default_routes6(std::uint32_t table) override {
+    return kernel_.default_routes6(table);
+  }
+  std::error_code replace_default6(const RouteSlot& slot, const Route6Via& via) override {
+    return kernel_.replace_default6(slot, via);
+  }
+  std::error_code remove_default6(const RouteSlot& slot) override {
+    return kernel_.remove_default6(slot);
+  }
+  std::error_code delete_route6(const DefaultRoute6& route) override {
+    return kernel_.delete_route6(route);
+  }
 
  private:
   FakeKernel& kernel_;

@@ -160,6 +160,9 @@ class FakeEnv final : public Env {
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override {
     return kernel_->usable_prefixes();
   }
+  IoResult<std::vector<Ipv6InterfaceAddress>> ipv6_addresses() override {
+    return kernel_->ipv6_addresses();
+  }
   IoResult<std::string> read_file(const std::string& path) override;
   std::string host_name() override { return host_name_; }
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;

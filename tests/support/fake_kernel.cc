@@ -50,8 +50,15 @@ void FakeKernel::set_link(const std::string& name, bool admin_up, bool carrier) 
   if (link->admin_up == admin_up && link->carrier == carrier) return;
   link->admin_up = admin_up;
   link->carrier = carrier;
-  // Admin down kills the routes; a lost carrier only flags them linkdown.
-  if (!admin_up) drop_routes_via(link->ifindex);
+  // Admin down kills the routes; a lost carrier only flags them linkdown. IPv6 loses its
+  // addresses too (keep_addr_on_down is 0), and its routes with an RTM_DELROUTE each, which the
+  // one change below stands for.
+  if (!admin_up) {
+    drop_routes_via(link->ifindex);
+    link->addresses6.clear();
+    std::erase_if(routes6_, [&](const DefaultRoute6& r) { return r.ifindex == link->ifindex; });
+    drop_stale_sources6();
+  }
   changed();
   link_changed(name);
 }
@@ -60,7 +67,9 @@ void FakeKernel::delete_link(const std::string& name) {
   Link* link = find(name);
   if (!link) misuse("delete_link: no " + name);
   drop_routes_via(link->ifindex);
+  std::erase_if(routes6_, [&](const DefaultRoute6& r) { return r.ifindex == link->ifindex; });
   links_.erase(name);
+  drop_stale_sources6();
   changed();
   link_changed(name);
 }
@@ -86,11 +95,169 @@ void FakeKernel::add_address(const std::string& name, std::uint32_t address, int
 void FakeKernel::flush_addresses(const std::string& name) {
   Link* link = find(name);
   if (!link) misuse("flush_addresses: no " + name);
-  if (link->addresses.empty()) return;
+  if (link->addresses.empty() && link->addresses6.empty()) return;
+  // The last IPv4 address gone disables IP on the link: every IPv4 route through it dies.
+  if (!link->addresses.empty()) drop_routes_via(link->ifindex);
   link->addresses.clear();
-  // The last IPv4 address gone disables IP on the link: every route through it dies.
-  drop_routes_via(link->ifindex);
+  // IPv6 routes stay; only a source that went with the addresses is forgotten.
+  link->addresses6.clear();
+  drop_stale_sources6();
   changed();
+}
+
+void FakeKernel::add_address6(const std::string& name, const Ipv6Address& address,
+                              int prefix_length, Address6State state) {
+  Link* link = find(name);
+  if (!link) misuse("add_address6: no " + name);
+  link->addresses6.push_back({address, prefix_length, state});
+  changed();
+}
+
+std::vector<Ipv6InterfaceAddress> FakeKernel::ipv6_addresses() const {
+  std::vector<Ipv6InterfaceAddress> out;
+  for (const auto& [name, link] : links_) {
+    if (!link.admin_up || !link.carrier) continue;
+    for (const Address6& a : link.addresses6) {
+      if (a.state.tentative || a.state.dad_failed) continue;
+      out.push_back(
+          Ipv6InterfaceAddress{a.address, a.prefix_length, link.ifindex, name, a.state.deprecated});
+    }
+  }
+  return out;
+}
+
+IoResult<std::vector<DefaultRoute6>> FakeKernel::default_routes6(std::uint32_t table) const {
+  std::vector<DefaultRoute6> out;
+  for (const DefaultRoute6& r : routes6_) {
+    if (r.table == table) out.push_back(r);
+  }
+  return out;
+}
+
+std::error_code FakeKernel::check_route6(DefaultRoute6& route) const {
+  // In the kernel's order (fib6_nh_init, then ip6_route_info_create): device, gateway, device
+  // up, then the source.
+  const Link* given = nullptr;
+  if (route.ifindex != 0) {
+    auto name = name_of(route.ifindex);
+    if (!name) return errc(std::errc::no_such_device);
+    given = find(*name);
+  }
+  if (route.gateway.is_link_local()) {
+    if (!given) return errc(std::errc::invalid_argument);
+  } else if (!route.gateway.is_unspecified()) {
+    // The gateway's on-link prefix route, which only an admin-up link's address provides.
+    std::optional<int> found;
+    for (const auto& [name, link] : links_) {
+      if (!link.admin_up) continue;
+      for (const Address6& a : link.addresses6) {
+        if (Ipv6Prefix::of(a.address, a.prefix_length).contains(route.gateway)) {
+          found = link.ifindex;
+        }
+      }
+      if (found) break;
+    }
+    if (!found || (given && given->ifindex != *found)) {
+      return errc(std::errc::host_unreachable);
+    }
+    route.ifindex = *found;
+    given = find(*name_of(*found));
+  } else if (!given) {
+    return errc(std::errc::invalid_argument);
+  }
+  if (!given->admin_up) return errc(std::errc::network_down);
+  if (route.preferred_source) {
+    bool ours = false;
+    for (const auto& [name, link] : links_) {
+      for (const Address6& a : link.addresses6) {
+        ours = ours ||
+               (a.address == *route.preferred_source && !a.state.tentative && !a.state.dad_failed);
+      }
+    }
+    if (!ours) return errc(std::errc::invalid_argument);
+  }
+  if (route.metric == 0) route.metric = kKernelDefaultMetric6;
+  return {};
+}
+
+void FakeKernel::drop_stale_sources6() {
+  for (DefaultRoute6& r : routes6_) {
+    if (!r.preferred_source) continue;
+    bool present = false;
+    for (const auto& [name, link] : links_) {
+      for (const Address6& a : link.addresses6)
+        present = present || a.address == *r.preferred_source;
+    }
+    if (!present) r.preferred_source.reset();
+  }
+}
+
+std::error_code FakeKernel::replace_default6(const RouteSlot& slot, const Route6Via& via) {
+  std::error_code error;
+  if (take_injected_failure(error)) return error;
+  DefaultRoute6 route{via.gateway,   via.ifindex, slot.metric,
+                      slot.protocol, slot.table,  via.preferred_source};
+  if (auto refused = check_route6(route)) return refused;
+  if (std::find(routes6_.begin(), routes6_.end(), route) != routes6_.end()) return {};
+  auto first = std::find_if(routes6_.begin(), routes6_.end(), [&](const DefaultRoute6& r) {
+    return r.table == route.table && r.metric == route.metric;
+  });
+  if (first != routes6_.end()) {
+    *first = route;
+  } else {
+    auto at = std::find_if(routes6_.begin(), routes6_.end(), [&](const DefaultRoute6& r) {
+      return r.table == route.table && r.metric > route.metric;
+    });
+    routes6_.insert(at, route);
+  }
+  changed();
+  return {};
+}
+
+std::error_code FakeKernel::remove_default6(const RouteSlot& slot) {
+  std::error_code error;
+  if (take_injected_failure(error)) return error;
+  DefaultRoute6 pattern;
+  pattern.metric = slot.metric;
+  pattern.protocol = slot.protocol;
+  pattern.table = slot.table;
+  pattern.ifindex = 0;
+  return delete_route6_matching(pattern);
+}
+
+std::error_code FakeKernel::delete_route6(const DefaultRoute6& route) {
+  std::error_code error;
+  if (take_injected_failure(error)) return error;
+  return delete_route6_matching(route);
+}
+
+std::error_code FakeKernel::delete_route6_matching(const DefaultRoute6& route) {
+  // ip6_route_del: every attribute given must match, 0 and "::" are "any"; the source never
+  // counts.
+  auto it = std::find_if(routes6_.begin(), routes6_.end(), [&](const DefaultRoute6& r) {
+    return r.table == route.table && (route.metric == 0 || r.metric == route.metric) &&
+           (route.protocol == 0 || r.protocol == route.protocol) &&
+           (route.gateway.is_unspecified() || r.gateway == route.gateway) &&
+           (route.ifindex == 0 || r.ifindex == route.ifindex);
+  });
+  if (it == routes6_.end()) return {};
+  routes6_.erase(it);
+  changed();
+  return {};
+}
+
+std::error_code FakeKernel::add_route6(const DefaultRoute6& route) {
+  DefaultRoute6 added = route;
+  if (auto refused = check_route6(added)) return refused;
+  if (std::find(routes6_.begin(), routes6_.end(), added) != routes6_.end()) {
+    return errc(std::errc::file_exists);
+  }
+  auto at = std::find_if(routes6_.begin(), routes6_.end(), [&](const DefaultRoute6& r) {
+    return r.table == added.table && r.metric > added.metric;
+  });
+  routes6_.insert(at, added);
+  changed();
+  return {};
 }
 
 LinkStatus FakeKernel::link_status(const std::string& name) const {
@@ -99,27 +266,16 @@ LinkStatus FakeKernel::link_status(const std::string& name) const {
   return LinkStatus{true, link->admin_up, link->carrier, link->ifindex};
 }
 
-void FakeKernel::add_ipv6_address(const std::string& name, const Ipv6Prefix& prefix) {
-  Link* link = find(name);
-  if (!link) misuse("add_ipv6_address: no " + name);
-  link->ipv6_prefixes.push_back(prefix);
-  changed();
-}
-
-void FakeKernel::set_ipv6_default(const std::string& name, bool present) {
-  Link* link = find(name);
-  if (!link) misuse("set_ipv6_default: no " + name);
-  link->ipv6_default = present;
-  changed();
-}
-
 bool FakeKernel::routes_via(const std::string& name, const IpAddress& target) const {
   const Link* link = find(name);
   if (!link || !link->admin_up) return false;
   if (target.family == Family::kIpv6) {
-    return link->ipv6_default ||
-           std::any_of(link->ipv6_prefixes.begin(), link->ipv6_prefixes.end(),
-                       [&](const Ipv6Prefix& prefix) { return prefix.contains(target.v6); });
+    for (const Address6& a : link->addresses6) {
+      if (Ipv6Prefix::of(a.address, a.prefix_length).contains(target.v6)) return true;
+    }
+    return std::any_of(routes6_.begin(), routes6_.end(), [&](const DefaultRoute6& route) {
+      return route.table == 254 && route.ifindex == link->ifindex;  // RT_TABLE_MAIN
+    });
   }
   const std::uint32_t destination = target.v4;
   for (const Address& a : link->addresses) {

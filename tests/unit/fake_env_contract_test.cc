@@ -49,6 +49,21 @@ class FakeWorld {
     return !env_.kernel().add_route(
         DefaultRoute{gateway, metric, static_cast<std::uint8_t>(protocol), 0, table});
   }
+  void add_address6(const std::string& name, const std::string& cidr) {
+    add_address6_as(name, cidr, {});
+  }
+  void add_deprecated_address6(const std::string& name, const std::string& cidr) {
+    add_address6_as(name, cidr, {.deprecated = true});
+  }
+  void add_tentative_address6(const std::string& name, const std::string& cidr) {
+    add_address6_as(name, cidr, {.tentative = true});
+  }
+  bool add_foreign_default_route6(const Ipv6Address& gateway, const std::string& ifname,
+                                  int protocol, std::uint32_t metric, std::uint32_t table) {
+    int index = ifname.empty() ? 0 : ifindex(ifname);
+    return !env_.kernel().add_route6(
+        DefaultRoute6{gateway, index, metric, static_cast<std::uint8_t>(protocol), table, {}});
+  }
   void send_from_peer(std::uint16_t port, const std::string& bytes) {
     env_.lan().inject(port, kPeerAddress, bytes);
   }
@@ -72,6 +87,13 @@ class FakeWorld {
   }
 
  private:
+  void add_address6_as(const std::string& name, const std::string& cidr,
+                       FakeKernel::Address6State state) {
+    auto slash = cidr.find('/');
+    auto address = parse_ipv6(cidr.substr(0, slash));
+    if (!address || slash == std::string::npos) throw std::runtime_error("bad address " + cidr);
+    env_.kernel().add_address6(name, *address, std::stoi(cidr.substr(slash + 1)), state);
+  }
   void sync(const std::string& name) {
     bool admin = admin_up_.count(name) ? admin_up_[name] : true;
     env_.kernel().set_link(name, admin, admin && peer_up_[name]);

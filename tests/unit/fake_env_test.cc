@@ -131,13 +131,16 @@ TEST(FakeEnvTest, RoutesViaForIpv6FollowsPrefixesAndTheDefault) {
   FakeEnv env;
   env.kernel().add_link("wan0");
   env.kernel().add_link("wan1");
-  env.kernel().add_ipv6_address("wan0", *parse_ipv6_prefix("2001:db8:1::/64"));
+  env.kernel().add_address6("wan0", *parse_ipv6("2001:db8:1::2"), 64);
   const IpAddress on_link = IpAddress::ipv6(*parse_ipv6("2001:db8:1::9"));
   const IpAddress far = IpAddress::ipv6(*parse_ipv6("2001:db8:ff::8"));
   EXPECT_TRUE(*env.routes_via("wan0", on_link));
   EXPECT_FALSE(*env.routes_via("wan0", far));
   EXPECT_FALSE(*env.routes_via("wan1", on_link));
-  env.kernel().set_ipv6_default("wan0", true);
+  DefaultRoute6 isp_default;
+  isp_default.gateway = *parse_ipv6("2001:db8:1::1");
+  isp_default.protocol = 4;
+  ASSERT_FALSE(env.kernel().add_route6(isp_default));
   EXPECT_TRUE(*env.routes_via("wan0", far));
   EXPECT_FALSE(*env.routes_via("wan1", far));
   env.kernel().set_link("wan0", false, false);

@@ -21,6 +21,39 @@ TEST(FakeKernelTest, InjectedFailuresChangeNothingThenStop) {
   EXPECT_EQ(kernel.default_routes(254)->size(), 1u);
 }
 
+TEST(FakeKernelTest, InjectedFailuresReachIpv6EditsToo) {
+  FakeKernel kernel;
+  int lan = kernel.add_link("lan0");
+  auto gateway = parse_ipv6("2001:db8:1:1::1");
+  auto host = parse_ipv6("2001:db8:1:1::10");
+  ASSERT_TRUE(gateway && host);
+  kernel.add_address6("lan0", *host, 64);
+  RouteSlot slot{254, 50, 150};
+  kernel.fail_next_edits(std::errc::resource_unavailable_try_again, 1);
+  EXPECT_EQ(kernel.replace_default6(slot, {*gateway, lan, *host}),
+            std::errc::resource_unavailable_try_again);
+  EXPECT_TRUE(kernel.default_routes6(254)->empty());
+  ASSERT_FALSE(kernel.replace_default6(slot, {*gateway, lan, *host}));
+  kernel.fail_next_edits(std::errc::resource_unavailable_try_again, 2);
+  EXPECT_EQ(kernel.remove_default6(slot), std::errc::resource_unavailable_try_again);
+  EXPECT_EQ(kernel.delete_route6(kernel.default_routes6(254)->front()),
+            std::errc::resource_unavailable_try_again);
+  EXPECT_EQ(kernel.default_routes6(254)->size(), 1u);
+  EXPECT_FALSE(kernel.remove_default6(slot));
+  EXPECT_TRUE(kernel.default_routes6(254)->empty());
+}
+
+// The gateway judged against the link given: a prefix on another link does not reach it.
+TEST(FakeKernelTest, Ipv6GatewayOnAnotherLinkThanTheOneGivenIsUnreachable) {
+  FakeKernel kernel;
+  kernel.add_link("lan0");
+  int wan = kernel.add_link("wan0");
+  kernel.add_address6("lan0", *parse_ipv6("2001:db8:1:1::10"), 64);
+  EXPECT_EQ(kernel.replace_default6({254, 50, 150}, {*parse_ipv6("2001:db8:1:1::1"), wan, {}}),
+            std::errc::host_unreachable);
+  EXPECT_TRUE(kernel.default_routes6(254)->empty());
+}
+
 TEST(FakeKernelTest, CallbacksSeeChangesAndCanBeRemoved) {
   FakeKernel kernel;
   int changes = 0;

@@ -81,11 +81,15 @@ class LinkWatch {
   virtual LinkStatus status() const = 0;
 };
 
-// The kernel's IPv4 routing tables, for default routes.
+// The kernel's IPv4 and IPv6 routing tables, for default routes.
 //
 // Kernel truths the fake keeps too (and the contract tests check): an IPv4 route vanishes
 // without an RTM_DELROUTE when its link goes down or its address is flushed; a replace via a
 // gateway that no up link reaches fails with ENETUNREACH; deleting a route that is gone succeeds.
+// IPv6 differs (tests/support/fake_kernel.h has the whole list): an unreachable gateway is
+// EHOSTUNREACH, a link-local one needs its ifindex (EINVAL without), a prefsrc that is no address
+// of this host is EINVAL; admin down deletes the link's IPv6 routes and addresses (with
+// RTM_DELROUTE), while a flush of its addresses leaves the routes in place.
 class RouteTable {
  public:
   virtual ~RouteTable() = default;
@@ -97,11 +101,23 @@ class RouteTable {
   virtual std::error_code remove_default(const RouteSlot& slot) = 0;
   // Exactly this route (someone else's), if it is there.
   virtual std::error_code delete_route(const DefaultRoute& route) = 0;
+
+  // Every IPv6 unicast default route (::/0) of `table`, ours and foreign (those learned from
+  // router advertisements carry protocol kRouteProtocolRa).
+  virtual IoResult<std::vector<DefaultRoute6>> default_routes6(std::uint32_t table) = 0;
+  // Our IPv6 route in `slot` via `via` (gateway, RTA_OIF, RTA_PREFSRC when set), one
+  // NLM_F_REPLACE. slot.metric is used as given (the engine keeps it below 1024).
+  virtual std::error_code replace_default6(const RouteSlot& slot, const Route6Via& via) = 0;
+  virtual std::error_code remove_default6(const RouteSlot& slot) = 0;
+  // Exactly this route (someone else's: its gateway, ifindex, metric, protocol, table).
+  virtual std::error_code delete_route6(const DefaultRoute6& route) = 0;
   std::error_code apply(const RouteEdit& edit);
 };
 
-// Says "look again" after anything that can change what default_routes() returns: an IPv4 route
-// added, changed or deleted in any table, a link going up or down, an address added or removed.
+// Says "look again" after anything that can change what default_routes(), default_routes6() or
+// ipv6_addresses() return: a route of either family added, changed or deleted in any table (one
+// learned from a router advertisement too), a link going up or down, an address added, removed
+// or changed (an IPv6 one turning deprecated).
 // Bursts may be coalesced into one call; a lost event (buffer overrun) is reported as a change.
 class TableWatch {
  public:
@@ -203,6 +219,10 @@ class Env {
   // The IPv4 addresses, with their prefixes, of every link that is up and running: the nets
   // whose gateways this host can reach on-link now.
   virtual IoResult<std::vector<Ipv4Prefix>> usable_prefixes() = 0;
+  // The IPv6 addresses of every link that is admin up with carrier, link-local ones included,
+  // without tentative or DAD-failed ones (IFA_F_TENTATIVE, IFA_F_DADFAILED); deprecated ones
+  // flagged (IFA_F_DEPRECATED). What a gateway6 is reached by, and which source to prefer.
+  virtual IoResult<std::vector<Ipv6InterfaceAddress>> ipv6_addresses() = 0;
   virtual std::string host_name() = 0;
 
   // The whole of a small file (state, keys); ENOENT when it does not exist.

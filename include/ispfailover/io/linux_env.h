@@ -42,6 +42,7 @@ class LinuxEnv final : public Env {
   std::optional<std::uint32_t> ipv4_broadcast_of(const std::string& ifname) override;
   IoResult<bool> routes_via(const std::string& ifname, const IpAddress& destination) override;
   IoResult<std::vector<Ipv4Prefix>> usable_prefixes() override;
+  IoResult<std::vector<Ipv6InterfaceAddress>> ipv6_addresses() override;
   IoResult<std::string> read_file(const std::string& path) override;
   std::string host_name() override;
 
