@@ -36,6 +36,14 @@ std::optional<std::uint32_t> parse_u32(std::string_view text) {
   return value;
 }
 
+// What the kernel accepts as a link name: 1..15 bytes (IFNAMSIZ - 1), no '/', ':' or space.
+bool is_valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || c == ',' || c == '%' || c <= ' ' || c > '~';
+  });
+}
+
 }  // namespace
 
 Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order) {
@@ -58,17 +66,45 @@ Result<IspConfig, ConfigError> parse_isp_spec(std::string_view spec, int order) 
                                    "' is not an IPv4 address; give the ISP router's LAN address"));
   }
   isp.gateway = *gateway;
-  if (comma != std::string_view::npos) {
-    std::string_view option = rest.substr(comma + 1);
+  bool priority_seen = false;
+  while (comma != std::string_view::npos) {
+    rest = rest.substr(comma + 1);
+    comma = rest.find(',');
+    std::string_view option = rest.substr(0, comma);
     constexpr std::string_view kPriority = "priority=";
-    auto value = option.substr(0, kPriority.size()) == kPriority
-                     ? parse_decimal(option.substr(kPriority.size()))
-                     : std::nullopt;
-    if (!value || *value > 1'000'000) {
-      return fail(error("--isp", quoted + ": after the gateway only ',priority=N' (N 0-1000000) "
-                                          "is understood"));
+    constexpr std::string_view kGateway6 = "gateway6=";
+    if (option.substr(0, kPriority.size()) == kPriority && !priority_seen) {
+      auto value = parse_decimal(option.substr(kPriority.size()));
+      if (!value || *value > 1'000'000) {
+        return fail(error("--isp", quoted + ": priority must be a number 0-1000000"));
+      }
+      isp.priority = static_cast<int>(*value);
+      priority_seen = true;
+    } else if (option.substr(0, kGateway6.size()) == kGateway6 && !isp.gateway6) {
+      std::string_view text = option.substr(kGateway6.size());
+      auto percent = text.find('%');
+      auto address = parse_ipv6(text.substr(0, percent));
+      std::string device =
+          percent == std::string_view::npos ? "" : std::string(text.substr(percent + 1));
+      if (!address || !address->is_unicast()) {
+        return fail(error("--isp", quoted + ": '" + std::string(text) +
+                                       "' is not an IPv6 unicast address; give the router's "
+                                       "IPv6 address on the LAN, e.g. gateway6=2001:db8:1:1::1"));
+      }
+      if (address->is_link_local() && !is_valid_interface_name(device)) {
+        return fail(error("--isp", quoted + ": a link-local gateway6 needs its interface, "
+                                            "e.g. gateway6=fe80::1%eth1"));
+      }
+      if (!address->is_link_local() && percent != std::string_view::npos) {
+        return fail(error("--isp", quoted + ": only a link-local gateway6 takes %INTERFACE; "
+                                            "drop it from a global address"));
+      }
+      isp.gateway6 = *address;
+      isp.gateway6_device = std::move(device);
+    } else {
+      return fail(error("--isp", quoted + ": after the gateway only ',gateway6=IPV6' and "
+                                          "',priority=N' (each once) are understood"));
     }
-    isp.priority = static_cast<int>(*value);
   }
   return isp;
 }
@@ -228,6 +264,12 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
   if (!table) return fail(table.error());
   settings.table = *table;
   settings.metric = o.metric;
+  if (o.metric6 == 0 || o.metric6 >= kKernelDefaultMetric6) {
+    return fail(error("--metric6", std::to_string(o.metric6) +
+                                       " is not 1-1023: the kernel stores 0 as 1024, the metric of "
+                                       "routes from router advertisements; e.g. --metric6 1"));
+  }
+  settings.metric6 = o.metric6;
   for (const auto& text : o.replace_gateways) {
     auto gateway = parse_ipv4(text);
     if (!gateway) {

@@ -57,7 +57,8 @@ void FailoverActions::append(FailoverActions&& later) {
 FailoverEngine::FailoverEngine(FailoverSettings settings, Now now)
     : settings_(std::move(settings)),
       slot_(slot_of(settings_)),
-      policy_(settings_.policy, settings_.isps, now.steady) {}
+      policy_(settings_.policy, settings_.isps, now.steady),
+      ipv6_(settings_, now.steady) {}
 
 std::optional<std::string> FailoverEngine::restore(std::string_view state) {
   if (state.empty()) return std::nullopt;
@@ -89,8 +90,12 @@ void FailoverEngine::persist_if_due(FailoverActions& out, Now now, bool force) {
   next_persist_ = now.steady + kPersistPeriod;
 }
 
-FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, Now now) {
+FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, Now now,
+                                      const std::vector<DefaultRoute6>& table6) {
   FailoverActions out;
+  if (ipv6_.enabled()) {
+    for (auto& e : ipv6_.adopt(table6)) out.log.push_back(std::move(e));
+  }
   table_ = table;
   table_known_ = true;
   for (const auto& route : table_) {
@@ -108,6 +113,10 @@ FailoverActions FailoverEngine::start(const std::vector<DefaultRoute>& table, No
   std::string isps;
   for (const auto& isp : policy_.isps()) {
     isps += (isps.empty() ? "" : ", ") + isp.name + "=" + format_ipv4(isp.gateway);
+    if (isp.gateway6) {
+      isps += "," + format_ipv6(*isp.gateway6) +
+              (isp.gateway6_device.empty() ? "" : "%" + isp.gateway6_device);
+    }
   }
   out.log.push_back(event(
       LogLevel::kInfo, EventKind::kStarted,
@@ -172,6 +181,16 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
     return out;
   }
   ++accepted_;
+  if (ipv6_.enabled()) {
+    for (auto& e : ipv6_.on_status(*status, source, now.steady)) out.log.push_back(std::move(e));
+    if (status->ipv6_refused && ipv6_refused_logged_.insert(status->name).second) {
+      out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
+                              status->name + " sends IPv6 keys (ipv6=, prefix6=) this failoverd "
+                                             "cannot read: its IPv4 verdict stands for IPv6; "
+                                             "logged once",
+                              {{"ISPF_ISP", status->name}}));
+    }
+  }
   announced_dns_[status->name] = status->dns;
   if (status->dns_refused && dns_refused_logged_.insert(status->name).second) {
     out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
@@ -262,6 +281,38 @@ FailoverActions FailoverEngine::on_local_network(const std::vector<Ipv4Prefix>& 
   return out;
 }
 
+FailoverActions FailoverEngine::on_table6(const std::vector<DefaultRoute6>& table, Now now) {
+  FailoverActions out;
+  if (stopped_ || !ipv6_.enabled()) return out;
+  ipv6_.set_table(table);
+  reconcile6(out);
+  finish(out, now);
+  return out;
+}
+
+FailoverActions FailoverEngine::on_local_network6(
+    const std::vector<Ipv6InterfaceAddress>& addresses, Now now) {
+  FailoverActions out;
+  if (stopped_ || !ipv6_.enabled()) return out;
+  if (ipv6_.set_addresses(addresses, now.steady)) {
+    publish_wanted_ = true;
+    evaluate(out, now);
+    reconcile6(out);  // a source address may have come or gone without a switch
+  }
+  finish(out, now);
+  return out;
+}
+
+void FailoverEngine::reconcile6(FailoverActions& out) {
+  if (!ipv6_.enabled()) return;
+  for (auto& edit : ipv6_.reconcile()) {
+    // Not twice in one batch (a decision and a table change in the same input).
+    if (std::find(out.route_edits.begin(), out.route_edits.end(), edit) == out.route_edits.end()) {
+      out.route_edits.push_back(std::move(edit));
+    }
+  }
+}
+
 FailoverActions FailoverEngine::on_table_error(std::error_code error, Now now) {
   FailoverActions out;
   if (stopped_) return out;
@@ -316,6 +367,12 @@ FailoverActions FailoverEngine::on_edits_done(const std::vector<RouteEdit>& edit
   for (std::size_t i = 0; i < edits.size(); ++i) {
     const RouteEdit& edit = edits[i];
     std::error_code result = i < results.size() ? results[i] : std::error_code{};
+    if (edit.family == Family::kIpv6) {
+      ipv6_.on_edit_done(edit, result, out.log);
+      if (result) failure = result;
+      if (!result && edit.kind != RouteEdit::Kind::kDeleteForeign) publish_wanted_ = true;
+      continue;
+    }
     if (result) {
       failure = result;
       continue;
@@ -450,6 +507,12 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
     }
   }
   if (d.changed || health_changed) publish_wanted_ = true;
+  if (ipv6_.enabled()) {
+    auto step = ipv6_.evaluate(now);
+    for (auto& e : step.log) out.log.push_back(std::move(e));
+    if (step.changed) reconcile6(out);
+    if (step.changed || step.health_changed) publish_wanted_ = true;
+  }
   steer(out, views, now);
 }
 
@@ -576,11 +639,20 @@ FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) 
   // The manager or its file may have changed: the resolvers are applied anew, once.
   dns_.forget();
   policy_.reconfigure(settings_.policy, settings_.isps);
+  if (ipv6_.slot() != RouteSlot{settings_.table, settings_.metric6, kRouteProtocol} &&
+      ipv6_.enabled()) {
+    // Like the IPv4 route: out of its old slot now, into the new one with the next read.
+    out.route_edits.push_back(RouteEdit::remove_own(ipv6_.slot(), Family::kIpv6));
+    table_read_for_decision_ = true;
+    out.read_table = true;
+  }
+  ipv6_.reconfigure(settings_);
   out.log.push_back(
       event(LogLevel::kInfo, EventKind::kReloaded,
             "configuration reloaded: " + std::to_string(settings_.isps.size()) + " ISP(s)"));
   reconcile(out, /*after_decision=*/true);
   evaluate(out, now);
+  reconcile6(out);
   publish_wanted_ = true;
   finish(out, now);
   return out;
@@ -600,6 +672,7 @@ FailoverActions FailoverEngine::stop(bool cleanup, Now now) {
   stopped_ = true;
   if (cleanup) {
     out.route_edits.push_back(RouteEdit::remove_own(slot_));
+    if (auto edit = ipv6_.cleanup()) out.route_edits.push_back(*edit);
     out.steering_remove = steering_sent_.has_value();
     out.dns_revert = settings_.dns_manager == DnsManager::kResolved && dns_.applied().has_value();
   } else if (auto gateway = desired_gateway()) {
@@ -635,6 +708,10 @@ StatusReport FailoverEngine::report(Now now) const {
   r.connections = connections_;
   r.resets_total = resets_total_;
   r.last_reset = last_reset_;
+  if (ipv6_.enabled()) {
+    r.ipv6 = ipv6_.report(now.steady);
+    for (const auto& w : r.ipv6->warnings) r.warnings.push_back(w);
+  }
   if (!steering_problem_.empty()) {
     r.warnings.push_back("no sticky connections or resets: " + steering_problem_);
   }
@@ -699,6 +776,9 @@ void FailoverEngine::finish(FailoverActions& out, Now now) {
   auto consider = [&](TimePoint t) {
     if (!next || t < *next) next = t;
   };
+  if (ipv6_.enabled()) {
+    if (auto t = ipv6_.next_deadline(now.steady)) consider(*t);
+  }
   consider(next_publish_);
   if (retry_at_) consider(*retry_at_);
   if (steering_retry_at_) consider(*steering_retry_at_);

@@ -96,7 +96,37 @@ std::string connection_lines(const nlohmann::json& j, const std::string& active)
 
 }  // namespace
 
+namespace {
+
+// "; IPv6 via isp2 (isp1 down: probe-loss)": the IPv6 side, decided on its own.
+std::string ipv6_summary(const Ipv6Report& six) {
+  std::string others;
+  for (std::size_t i = 0; i < six.isps.size(); ++i) {
+    if (six.active && i == *six.active) continue;
+    const IspView& v = six.isps[i];
+    others += (others.empty() ? "" : ", ") + v.config.name + " " + std::string(to_string(v.health));
+    if (v.health != IspHealth::kUp) others += ": " + v.reason;
+  }
+  std::string line = six.active ? "; IPv6 via " + six.isps[*six.active].config.name
+                                : std::string("; IPv6: no route");
+  if (six.active && six.isps[*six.active].health != IspHealth::kUp) {
+    line += " (" + std::string(to_string(six.isps[*six.active].health)) + ")";
+  }
+  if (!others.empty()) line += " (" + others + ")";
+  return line;
+}
+
+std::string summary_line_ipv4(const StatusReport& r);
+
+}  // namespace
+
 std::string summary_line(const StatusReport& r) {
+  return summary_line_ipv4(r) + (r.ipv6 ? ipv6_summary(*r.ipv6) : std::string());
+}
+
+namespace {
+
+std::string summary_line_ipv4(const StatusReport& r) {
   std::string others;
   for (std::size_t i = 0; i < r.isps.size(); ++i) {
     if (r.active && i == *r.active && !r.all_down) continue;
@@ -126,6 +156,8 @@ std::string summary_line(const StatusReport& r) {
   if (!others.empty()) line += "; " + others;
   return line;
 }
+
+}  // namespace
 
 std::string to_json(const StatusReport& r) {
   nlohmann::json j;
@@ -202,6 +234,40 @@ std::string to_json(const StatusReport& r) {
     isps.push_back(std::move(e));
   }
   j["isps"] = isps;
+  if (r.ipv6) {
+    const Ipv6Report& six = *r.ipv6;
+    nlohmann::json e;
+    e["active"] =
+        six.active ? nlohmann::json(six.isps[*six.active].config.name) : nlohmann::json(nullptr);
+    if (six.route) {
+      e["route"] = {{"gateway", format_ipv6(six.route->gateway)},
+                    {"ifindex", six.route->ifindex},
+                    {"source", six.route->preferred_source
+                                   ? nlohmann::json(format_ipv6(*six.route->preferred_source))
+                                   : nlohmann::json(nullptr)}};
+    } else {
+      e["route"] = nullptr;
+    }
+    e["switches"] = six.switches;
+    e["last_switch"] = six.last_switch;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& isp : six.isps) {
+      auto own = six.own_verdict.find(isp.config.name);
+      list.push_back({{"name", isp.config.name},
+                      {"gateway6", isp.config.gateway6 ? format_ipv6(*isp.config.gateway6) : ""},
+                      {"state", std::string(to_string(isp.health))},
+                      {"reason", isp.reason},
+                      // "ipv6": the router's own IPv6 verdict; "ipv4": it sends none, so its
+                      // IPv4 verdict stands in; null: not heard yet.
+                      {"verdict", own == six.own_verdict.end()
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json(own->second ? "ipv6" : "ipv4")}});
+    }
+    e["isps"] = list;
+    j["ipv6"] = e;
+  } else {
+    j["ipv6"] = nullptr;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -288,6 +354,29 @@ Result<std::string, std::string> render_status_table(std::string_view json_text)
     }
     out += "dns:" + servers + " (" + text_of(j["dns"], "isp") + ", " +
            text_of(j["dns"], "manager") + ")\n";
+  }
+  if (j.contains("ipv6") && j["ipv6"].is_object()) {
+    const auto& six = j["ipv6"];
+    std::string six_line = "ipv6: ";
+    if (six.contains("route") && six["route"].is_object()) {
+      six_line += "via " + text_of(six, "active") + " " + text_of(six["route"], "gateway");
+      if (six["route"].contains("source") && six["route"]["source"].is_string()) {
+        six_line += " src " + six["route"]["source"].get<std::string>();
+      }
+    } else {
+      six_line += "no route";
+    }
+    if (six.contains("isps") && six["isps"].is_array()) {
+      std::string states;
+      for (const auto& isp : six["isps"]) {
+        if (!isp.is_object()) continue;
+        states += (states.empty() ? "" : ", ") + text_of(isp, "name") + " " + text_of(isp, "state");
+        if (text_of(isp, "state") != "up") states += " (" + text_of(isp, "reason") + ")";
+        if (isp.contains("verdict") && isp["verdict"] == "ipv4") states += " [IPv4's verdict]";
+      }
+      if (!states.empty()) six_line += "; " + states;
+    }
+    out += six_line + "\n";
   }
   out += connection_lines(j, active);
   out += history_lines(j);

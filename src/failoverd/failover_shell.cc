@@ -65,10 +65,17 @@ std::optional<std::string> FailoverShell::start() {
             EventKind::kStarted,
             "listening on UDP " + std::to_string(options_.port),
             {}});
-  carry_out(engine_->start(*routes, now));
+  std::vector<DefaultRoute6> routes6;
+  if (engine_->has_ipv6()) {
+    auto listed = table_->default_routes6(engine_->slot().table);
+    if (!listed) return "cannot read the IPv6 routing table: " + listed.error().message();
+    routes6 = std::move(*listed);
+  }
+  carry_out(engine_->start(*routes, now, routes6));
   if (auto prefixes = env_.usable_prefixes()) {
     carry_out(engine_->on_local_network(*prefixes, env_.now()));
   }
+  read_table6();
   count_connections();
   return std::nullopt;
 }
@@ -225,8 +232,20 @@ void FailoverShell::read_table() {
   auto routes = table_->default_routes(engine_->slot().table);
   carry_out(routes ? engine_->on_table(*routes, env_.now())
                    : engine_->on_table_error(routes.error(), env_.now()));
+  read_table6();
   // A route, rule or link change may have been someone deleting one of ours.
   apply_steering(/*repair=*/true);
+}
+
+void FailoverShell::read_table6() {
+  if (!engine_ || !table_ || !engine_->has_ipv6()) return;
+  // As for IPv4: the addresses (which gateways we reach, and our sources), then the routes.
+  if (auto addresses = env_.ipv6_addresses()) {
+    carry_out(engine_->on_local_network6(*addresses, env_.now()));
+  }
+  auto routes = table_->default_routes6(engine_->slot().table);
+  carry_out(routes ? engine_->on_table6(*routes, env_.now())
+                   : engine_->on_table_error(routes.error(), env_.now()));
 }
 
 void FailoverShell::carry_out(FailoverActions actions) {

@@ -36,6 +36,7 @@ class FailoverShell final : public DaemonShell {
   IoResult<std::unique_ptr<DatagramListener>> open_listener(std::uint16_t port);
   void carry_out(FailoverActions actions);
   void read_table();
+  void read_table6();
   void on_table_changed();
   std::string state_file() const;
   // Points the client's resolver at the engine's choice (--dns-manager).

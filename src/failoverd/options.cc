@@ -33,10 +33,15 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
   app.set_config("--config", "", "Read options from this file (same keys, without the dashes)");
   app.allow_config_extras(false);
   app.add_option("--isp", o.isp_specs,
-                 "Trusted ISP router NAME=GATEWAY[,priority=N] (repeatable; first preferred)");
+                 "Trusted ISP router NAME=GATEWAY[,gateway6=IPV6[%IFACE]][,priority=N] "
+                 "(repeatable; first preferred)");
   app.add_option("--port", o.port, "UDP port of the datagrams")->capture_default_str();
   app.add_option("--table", o.table, "Routing table of the default route")->capture_default_str();
   app.add_option("--metric", o.metric, "Metric of the default route")->capture_default_str();
+  app.add_option("--metric6", o.metric6,
+                 "Metric of the IPv6 default route, 1-1023 (below the 1024 of routes from router "
+                 "advertisements)")
+      ->capture_default_str();
   app.add_option("--replace-gateway", o.replace_gateways,
                  "Foreign default routes via this gateway are deleted, now and whenever they "
                  "come back (repeatable; e.g. 10.0.2.2, Vagrant's NAT)");

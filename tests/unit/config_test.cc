@@ -102,6 +102,34 @@ TEST(ParseIspSpecTest, ExplicitPriority) {
   EXPECT_EQ(zero->priority, 0);
 }
 
+TEST(ParseIspSpecTest, Gateway6GlobalOrLinkLocalWithItsInterface) {
+  const auto global = parse_isp_spec("isp1=192.168.56.101,gateway6=2001:db8:1:1::1", 0);
+  ASSERT_TRUE(global.has_value()) << global.error().to_string();
+  EXPECT_EQ(global->gateway6, parse_ipv6("2001:db8:1:1::1"));
+  EXPECT_EQ(global->gateway6_device, "");
+  const auto local = parse_isp_spec("isp2=192.168.56.102,priority=4,gateway6=fe80::2%eth1", 0);
+  ASSERT_TRUE(local.has_value()) << local.error().to_string();
+  EXPECT_EQ(local->gateway6, parse_ipv6("fe80::2"));
+  EXPECT_EQ(local->gateway6_device, "eth1");
+  EXPECT_EQ(local->priority, 4);
+  EXPECT_FALSE(parse_isp_spec("isp1=192.168.56.101", 0)->gateway6);
+}
+
+TEST(ParseIspSpecTest, BadGateway6SaysWhatToWrite) {
+  for (const char* spec :
+       {"isp1=1.2.3.4,gateway6=", "isp1=1.2.3.4,gateway6=fe80::1", "isp1=1.2.3.4,gateway6=fe80::1%",
+        "isp1=1.2.3.4,gateway6=2001:db8::1%eth1", "isp1=1.2.3.4,gateway6=ff02::1",
+        "isp1=1.2.3.4,gateway6=::1", "isp1=1.2.3.4,gateway6=1.2.3.5",
+        "isp1=1.2.3.4,gateway6=fe80::1%a/b", "isp1=1.2.3.4,gateway6=fe80::1%waytoolonginterface",
+        "isp1=1.2.3.4,gateway6=2001:db8::1,gateway6=2001:db8::2"}) {
+    const auto isp = parse_isp_spec(spec, 0);
+    ASSERT_FALSE(isp.has_value()) << "\"" << spec << "\" accepted";
+    EXPECT_EQ(isp.error().option, "--isp") << spec;
+  }
+  const auto local = parse_isp_spec("isp1=1.2.3.4,gateway6=fe80::1", 0);
+  EXPECT_NE(local.error().message.find("fe80::1%eth1"), std::string::npos) << local.error().message;
+}
+
 TEST(ParseIspSpecTest, MalformedSpecsNameIsp) {
   for (const char* spec : {"", "isp1", "=1.2.3.4", "isp1=", "isp1=999.1.1.1", "isp1=1.2.3",
                            "bad name=1.2.3.4", "isp/1=1.2.3.4", "isp1=1.2.3.4,prio=3",
@@ -302,6 +330,21 @@ TEST(ValidateFailoverTest, ValidOptionsGiveSettings) {
   EXPECT_EQ(settings->table, 100u);
   EXPECT_EQ(settings->metric, 42u);
   EXPECT_EQ(settings->replace_gateways, std::vector<std::uint32_t>{0xc0a800feu});
+}
+
+TEST(ValidateFailoverTest, Metric6StaysBelowTheRouterAdvertisementsMetric) {
+  FailoverOptions options = ValidFailover();
+  auto settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->metric6, 1u);
+  options.metric6 = 1023;
+  settings = validate(options);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->metric6, 1023u);
+  for (std::uint32_t bad : {0u, 1024u, 5000u}) {
+    options.metric6 = bad;
+    EXPECT_TRUE(FailoverFailsOn(options, "--metric6")) << bad;
+  }
 }
 
 TEST(ValidateFailoverTest, DnsManagerDefaultFollowsResolved) {

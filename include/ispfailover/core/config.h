@@ -12,6 +12,7 @@
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
+#include "ispfailover/core/route.h"
 #include "ispfailover/core/steering.h"
 
 namespace ispf {
@@ -59,10 +60,14 @@ struct ProbedOptions {
 };
 
 struct FailoverOptions {
-  std::vector<std::string> isp_specs;  // NAME=GATEWAY[,priority=N], in preference order
+  // NAME=GATEWAY[,gateway6=IPV6[%IFACE]][,priority=N], in preference order
+  std::vector<std::string> isp_specs;
   std::uint16_t port = kDefaultPort;
   std::string table = "main";
   std::uint32_t metric = 0;
+  // Our IPv6 default route's metric: below 1024 (kKernelDefaultMetric6), so that it never shares
+  // a slot with a route from a router advertisement.
+  std::uint32_t metric6 = 1;
   std::vector<std::string> replace_gateways;
   Duration failback_after = std::chrono::seconds(3);
   double max_loss_pct = 20.0;
@@ -104,6 +109,7 @@ struct FailoverSettings {
   PolicyConfig policy;
   std::uint32_t table = 254;
   std::uint32_t metric = 0;
+  std::uint32_t metric6 = 1;
   std::vector<std::uint32_t> replace_gateways;
   std::vector<std::string> keys;  // from --key-file, filled by the shell
   DnsManager dns_manager = DnsManager::kNone;

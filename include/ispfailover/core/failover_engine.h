@@ -17,6 +17,7 @@
 #include "ispfailover/core/dns_follow.h"
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/hooks.h"
+#include "ispfailover/core/ipv6_router.h"
 #include "ispfailover/core/log_event.h"
 #include "ispfailover/core/rate_limit.h"
 #include "ispfailover/core/route.h"
@@ -70,7 +71,9 @@ class FailoverEngine {
 
   // The first input: our table as it is. Our own route from before a restart is adopted, foreign
   // routes named by --replace-gateway are deleted, and the decision takes over from there.
-  FailoverActions start(const std::vector<DefaultRoute>& table, Now now);
+  // With IPv6 ISPs, `table6` is our table's IPv6 default routes, read with `table`.
+  FailoverActions start(const std::vector<DefaultRoute>& table, Now now,
+                        const std::vector<DefaultRoute6>& table6 = {});
   // Before start: the state file kept by an earlier run (empty if there was none). Returns a
   // line for people if it could not be read whole.
   std::optional<std::string> restore(std::string_view state);
@@ -82,6 +85,12 @@ class FailoverEngine {
   // The prefixes of the addresses on our links that are up (read with the table after every
   // link or address event): which ISP gateways we can reach on-link at all.
   FailoverActions on_local_network(const std::vector<Ipv4Prefix>& usable, Now now);
+  // The IPv6 twins, read with the IPv4 ones when any ISP has a gateway6: our table's IPv6
+  // default routes, and the IPv6 addresses of our usable links.
+  FailoverActions on_table6(const std::vector<DefaultRoute6>& table, Now now);
+  FailoverActions on_local_network6(const std::vector<Ipv6InterfaceAddress>& addresses, Now now);
+  bool has_ipv6() const { return ipv6_.enabled(); }
+  const Ipv6Router& ipv6() const { return ipv6_; }
   // Reading the table failed: retried with backoff.
   FailoverActions on_table_error(std::error_code error, Now now);
   // The outcome of each edit of the last route_edits, in order.
@@ -122,6 +131,7 @@ class FailoverEngine {
                   const Detail& detail, Now now);
   void evaluate(FailoverActions& out, Now now);
   void reconcile(FailoverActions& out, bool after_decision);
+  void reconcile6(FailoverActions& out);
   void schedule_retry(Now now);
   void publish(FailoverActions& out, Now now);
   void finish(FailoverActions& out, Now now);
@@ -133,7 +143,9 @@ class FailoverEngine {
   FailoverSettings settings_;
   RouteSlot slot_;
   FailoverPolicy policy_;
-  std::vector<DefaultRoute> table_;  // our table's default routes as last read or edited
+  Ipv6Router ipv6_;
+  std::set<std::string> ipv6_refused_logged_;  // ISPs whose unreadable IPv6 keys were logged
+  std::vector<DefaultRoute> table_;            // our table's default routes as last read or edited
   bool table_known_ = false;
   bool stopped_ = false;
   bool all_down_ = false;

@@ -7,9 +7,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ispfailover/core/clock.h"
+#include "ispfailover/core/ip_address.h"
 #include "ispfailover/core/reachability.h"
 #include "ispfailover/core/replay_floor.h"
 #include "ispfailover/core/status_message.h"
@@ -17,9 +19,17 @@
 namespace ispf {
 
 struct IspConfig {
+  IspConfig() = default;
+  IspConfig(std::string name_, std::uint32_t gateway_, int priority_ = 0)
+      : name(std::move(name_)), gateway(gateway_), priority(priority_) {}
+
   std::string name;
   std::uint32_t gateway = 0;  // IPv4, host byte order
   int priority = 0;           // lower is preferred; ties broken by configuration order
+  // The router's IPv6 address on the LAN (gateway6=): global, or link-local with the interface
+  // it is on (gateway6_device, from "fe80::1%eth1"). None: this ISP carries no IPv6 for us.
+  std::optional<Ipv6Address> gateway6;
+  std::string gateway6_device;
 
   bool operator==(const IspConfig&) const = default;
 };

@@ -12,6 +12,7 @@
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/format.h"
 #include "ispfailover/core/result.h"
+#include "ispfailover/core/route.h"
 
 namespace ispf {
 
@@ -35,6 +36,22 @@ struct ResetRecord {
   std::string why;
   std::size_t matched = 0;
   std::size_t destroyed = 0;
+};
+
+// What the status shows of the IPv6 side.
+struct Ipv6Report {
+  std::vector<IspView> isps;  // the ISPs with a gateway6, in preference order
+  std::optional<std::size_t> active;
+  std::optional<Route6Via> route;  // what our route holds (or is about to)
+  std::string route_text;          // "via 2001:db8:1:1::1 dev ifindex 3 src 2001:db8:1:1::10"
+  std::uint64_t switches = 0;
+  std::string last_switch;
+  // Per ISP with a gateway6: whether its datagrams carry an IPv6 verdict (ipv6=) or IPv4's
+  // stands in for it.
+  std::map<std::string, bool> own_verdict;
+  std::vector<std::string> warnings;
+
+  bool operator==(const Ipv6Report&) const = default;
 };
 
 struct StatusReport {
@@ -61,6 +78,8 @@ struct StatusReport {
   std::map<std::string, std::uint64_t> connections;
   std::map<std::string, std::uint64_t> resets_total;  // sockets ended, per ISP
   std::optional<ResetRecord> last_reset;
+  // With any --isp ...,gateway6=: the IPv6 side, decided on its own.
+  std::optional<Ipv6Report> ipv6;
 };
 
 // One line that answers "which ISP and why", e.g.
