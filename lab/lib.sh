@@ -33,6 +33,9 @@ LAB_ID=${LAB_ID:-$(printf '%x%04x' "$(date +%s)" "$RANDOM" | tail -c 8)}
 LAB_PREFIX=${LAB_PREFIX:-ispf-$LAB_ID}
 LAB_DIR=${LAB_DIR:-/tmp/ispf-lab-$LAB_ID}
 LAB_PROFILE=${LAB_PROFILE:-default}    # default | fast: the daemons' timing profile
+# 1: the daemons run dual stack (IPv6 targets and prefix6 on the routers, gateway6 on the client:
+# isp1's global, isp2's link-local); 0 keeps the IPv4-only configuration the older tests pin.
+LAB_DUAL_STACK=${LAB_DUAL_STACK:-0}
 LAB_CONFIG_MODE=${LAB_CONFIG_MODE:-file}  # file: --config FILE; cli: the same as options
 LAB_SANDBOX=$LAB_SOURCE_DIR/tests/support/netns-sandbox
 LAB_TARGETS=(198.51.100.8 198.51.100.9)
@@ -522,6 +525,9 @@ lab_probed_conf() {
   local isp=$1 profile=${2:-$LAB_PROFILE}
   local conf=(name="$isp" uplink=up0 lan=lan0 target="${LAB_TARGETS[0]}" target="${LAB_TARGETS[1]}"
     quorum=1)
+  if [[ $LAB_DUAL_STACK == 1 ]]; then
+    conf+=(target="${LAB_TARGETS6[0]}" target="${LAB_TARGETS6[1]}" prefix6="${LAB_PREFIX6[$isp]}/64")
+  fi
   case $profile in
     fast) conf+=(interval=50ms down-window=100ms down-after=4 heartbeat=50ms) ;;
     *) ;;  # the daemons' own defaults (docs/timing.md)
@@ -534,6 +540,10 @@ lab_probed_conf() {
 lab_failoverd_conf() {
   local profile=${1:-$LAB_PROFILE}
   local conf=(isp="isp1=${LAB_GW[isp1]}" isp="isp2=${LAB_GW[isp2]}" replace-gateway="$LAB_NAT_GW")
+  if [[ $LAB_DUAL_STACK == 1 ]]; then
+    conf=(isp="isp1=${LAB_GW[isp1]},gateway6=${LAB_GW6[isp1]}"
+      isp="isp2=${LAB_GW[isp2]},gateway6=${LAB_LL6[isp2]}%lan0" replace-gateway="$LAB_NAT_GW")
+  fi
   case $profile in
     fast) conf+=(failback-after=1s) ;;
     *) conf+=(failback-after=3s) ;;
@@ -641,6 +651,15 @@ lab_ra_route() {
 }
 
 lab_route_not() { [[ "$(lab_client_gw)" != *"$1"* ]]; }
+
+# The client's IPv6 default route is GATEWAY (and, with SRC, carries that preferred source):
+# lab_route6_is GATEWAY [SRC]
+lab_route6_is() {
+  local line
+  line=$(lab_in client ip -6 route show default)
+  [[ "$(lab_client_gw6)" == "$1" ]] || return 1
+  [[ -z "${2:-}" || "$line" == *" src $2 "* || "$line" == *" src $2" ]]
+}
 
 # Does the client reach the internet now? (3 pings, 200 ms apart, one reply is enough)
 lab_client_reaches() {
