@@ -206,3 +206,60 @@ TEST_F(FailoverShellTest, ARefusedSteeringIsAWarningAndRetried) {
 
 }  // namespace
 }  // namespace ispf
+
+namespace ispf {
+namespace {
+
+// Dual stack through the shell: the IPv6 table and addresses are read with the IPv4 ones, the
+// route lands in the fake kernel with its source, and an RA route that appears later goes.
+TEST(FailoverShellIpv6Test, KeepsTheIpv6RouteWithItsSourceAndTheRaRouteAway) {
+  FakeEnv env;
+  FailoverShell shell(env);
+  env.kernel().add_link("lan0");
+  env.kernel().add_address("lan0", env.address(), 24);
+  env.kernel().add_address6("lan0", *parse_ipv6("2001:db8:1:1::10"), 64);
+  env.kernel().add_address6("lan0", *parse_ipv6("fe80::10"), 64);
+  DefaultRoute6 ra;
+  ra.gateway = *parse_ipv6("fe80::1");
+  ra.ifindex = *env.kernel().ifindex("lan0");
+  ra.metric = 1024;
+  ra.protocol = kRouteProtocolRa;
+  ASSERT_FALSE(env.kernel().add_route6(ra));
+  ASSERT_TRUE(shell
+                  .configure({"failoverd", "--isp", "isp1=192.168.56.101,gateway6=2001:db8:1:1::1",
+                              "--hook-dir", "", "--state-dir", "", "--status-file",
+                              "/run/failoverd/status.json"})
+                  .run);
+  ASSERT_EQ(shell.start(), std::nullopt);
+  auto ra_routes = [&] {
+    auto routes = env.kernel().default_routes6(254);
+    return std::count_if(routes->begin(), routes->end(),
+                         [](const DefaultRoute6& r) { return r.protocol == kRouteProtocolRa; });
+  };
+  EXPECT_EQ(ra_routes(), 0) << "the RA route is taken over at start";
+
+  Status status = test::SampleStatus();
+  status.name = "isp1";
+  status.seq = 1;
+  status.time_ms = env.now().wall_ms;
+  status.loss_permille = 0;
+  status.ipv6 = Status::Ipv6Line{LinkState::kUp, "probe-ok", 1, 1, std::nullopt, 0};
+  env.lan().inject(kDefaultPort, kIsp1, encode(status));
+  env.loop().run_ready();
+  auto routes = env.kernel().default_routes6(254);
+  ASSERT_TRUE(routes);
+  auto ours = std::find_if(routes->begin(), routes->end(),
+                           [](const DefaultRoute6& r) { return r.protocol == kRouteProtocol; });
+  ASSERT_NE(ours, routes->end());
+  EXPECT_EQ(ours->gateway, *parse_ipv6("2001:db8:1:1::1"));
+  EXPECT_EQ(ours->metric, 1u);
+  EXPECT_EQ(ours->preferred_source, parse_ipv6("2001:db8:1:1::10"));
+
+  // The next advertisement: the watch fires, the shell reads the table, the route goes again.
+  ASSERT_FALSE(env.kernel().add_route6(ra));
+  env.loop().run_ready();
+  EXPECT_EQ(ra_routes(), 0);
+}
+
+}  // namespace
+}  // namespace ispf
