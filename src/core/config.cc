@@ -138,6 +138,15 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
       return error("--target", "'" + target + "' is given twice");
     }
   }
+  if (!o.prefix6.empty()) {
+    auto prefix = parse_ipv6_prefix(o.prefix6);
+    if (!prefix || prefix->length < 8 || !prefix->address.is_unicast() ||
+        prefix->address.is_link_local()) {
+      return error("--prefix6", "'" + o.prefix6 +
+                                    "' must be a global unicast IPv6 prefix of length 8-128 "
+                                    "with its host bits zero, e.g. 2001:db8:1:1::/64");
+    }
+  }
   if (o.dns.size() > kMaxDnsServers) {
     return error("--dns", std::to_string(o.dns.size()) + " resolvers; at most " +
                               std::to_string(kMaxDnsServers) + " are announced");
