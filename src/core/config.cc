@@ -138,6 +138,16 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
       return error("--target", "'" + target + "' is given twice");
     }
   }
+  // state= is the IPv4 verdict, and a failoverd that predates ipv6= reads only that: with no
+  // IPv4 target it would be a verdict on nothing.
+  if (std::ranges::none_of(o.targets, [](const std::string& t) {
+        auto address = parse_ip(t);
+        return address && address->family == Family::kIpv4;
+      })) {
+    return error("--target",
+                 "IPv6 targets only; add an IPv4 target: state= is the IPv4 verdict, which every "
+                 "failoverd reads");
+  }
   if (!o.prefix6.empty()) {
     auto prefix = parse_ipv6_prefix(o.prefix6);
     if (!prefix || prefix->length < 8 || !prefix->address.is_unicast() ||

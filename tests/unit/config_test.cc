@@ -221,6 +221,18 @@ TEST(ValidateProbedTest, Ipv6TargetGivenTwiceInAnotherSpelling) {
   EXPECT_TRUE(ProbedFailsOn(options, "--target"));
 }
 
+// state= is the IPv4 verdict and the only one an older failoverd reads: without an IPv4 target
+// it would be a verdict on nothing.
+TEST(ValidateProbedTest, Ipv6OnlyTargetsRefusedWithTheFix) {
+  ProbedOptions options = ValidProbed();
+  options.targets = {"2001:db8::1", "2606:4700:4700::1111"};
+  auto refused = validate(options);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->option, "--target");
+  EXPECT_NE(refused->message.find("add an IPv4 target"), std::string::npos) << refused->message;
+  EXPECT_EQ(refused->message.find('\n'), std::string::npos) << refused->message;
+}
+
 TEST(ValidateProbedTest, Prefix6Checked) {
   ProbedOptions options = ValidProbed();
   for (const char* good : {"2001:db8:1:1::/64", "2001:db8::/32", "2001:db8::1/128"}) {
