@@ -174,6 +174,25 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
       return error("--target", "'" + target + "' is given twice");
     }
   }
+  // state= is the IPv4 verdict, and a failoverd that predates ipv6= reads only that: with no
+  // IPv4 target it would be a verdict on nothing.
+  if (std::ranges::none_of(o.targets, [](const std::string& t) {
+        auto address = parse_ip(t);
+        return address && address->family == Family::kIpv4;
+      })) {
+    return error("--target",
+                 "IPv6 targets only; add an IPv4 target: state= is the IPv4 verdict, which every "
+                 "failoverd reads");
+  }
+  if (!o.prefix6.empty()) {
+    auto prefix = parse_ipv6_prefix(o.prefix6);
+    if (!prefix || prefix->length < 8 || !prefix->address.is_unicast() ||
+        prefix->address.is_link_local()) {
+      return error("--prefix6", "'" + o.prefix6 +
+                                    "' must be a global unicast IPv6 prefix of length 8-128 "
+                                    "with its host bits zero, e.g. 2001:db8:1:1::/64");
+    }
+  }
   if (o.dns.size() > kMaxDnsServers) {
     return error("--dns", std::to_string(o.dns.size()) + " resolvers; at most " +
                               std::to_string(kMaxDnsServers) + " are announced");

@@ -182,6 +182,19 @@ std::string probe_metrics(const ProbeMetrics& m) {
   for (const auto& [target, count] : m.probes_answered) {
     w.sample("ispfailover_probes_answered_total", {{"target", target}}, count);
   }
+  if (m.ipv6) {
+    w.family("ispfailover_probe_ipv6_up", "gauge",
+             "1 if ispprobed's verdict on its line's IPv6 is up, else 0.");
+    w.sample("ispfailover_probe_ipv6_up", {}, m.ipv6->up ? "1" : "0");
+    w.family("ispfailover_probe_ipv6_rtt_seconds", "gauge",
+             "Average round-trip time of the answered IPv6 probes over the loss window.");
+    if (m.ipv6->rtt_avg_us) {
+      w.sample("ispfailover_probe_ipv6_rtt_seconds", {}, seconds_of(*m.ipv6->rtt_avg_us));
+    }
+    w.family("ispfailover_probe_ipv6_loss_ratio", "gauge",
+             "Share of the IPv6 probes lost over the loss window (0 to 1).");
+    w.sample("ispfailover_probe_ipv6_loss_ratio", {}, ratio_of(m.ipv6->loss_permille));
+  }
   return w.take();
 }
 

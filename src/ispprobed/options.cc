@@ -26,7 +26,12 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   app.add_option("--dns", o.dns,
                  "Resolver (IPv4) clients should use while this ISP carries their traffic, "
                  "e.g. this router's LAN address with a DNS forwarder (repeatable, at most 4)");
-  app.add_option("--quorum", o.quorum, "Targets that must answer for a round to count as good")
+  app.add_option("--prefix6", o.prefix6,
+                 "The LAN's IPv6 prefix this ISP routes back (e.g. 2001:db8:1:1::/64), "
+                 "announced so that clients pick their source address in it");
+  app.add_option("--quorum", o.quorum,
+                 "Targets that must answer for a round to count as good, per family: IPv4 and "
+                 "IPv6 each need min(quorum, their targets)")
       ->capture_default_str();
   add_duration_option(app, "--interval", o.interval, "Time between probe rounds");
   add_duration_option(app, "--timeout", o.timeout,

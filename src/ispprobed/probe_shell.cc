@@ -23,6 +23,7 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   for (const auto& target : options.targets) config.targets.push_back(*parse_ip(target));
   for (const auto& resolver : options.dns) config.dns.push_back(*parse_ipv4(resolver));
   config.quorum = options.quorum;
+  if (!options.prefix6.empty()) config.prefix6 = parse_ipv6_prefix(options.prefix6);
   config.interval = options.interval;
   config.timeout = options.timeout;
   config.min_timeout = options.min_timeout;
@@ -189,8 +190,8 @@ void ProbeShell::reopen_sender(Now now) {
             {}});
 }
 
-std::uint32_t ProbeShell::routed_targets(Now now) {
-  std::uint32_t routed = 0;
+RoutedTargets ProbeShell::routed_targets(Now now) {
+  RoutedTargets routed;
   const auto& targets = engine_->config().targets;
   for (const IpAddress& target : targets) {
     auto answer = env_.routes_via(options_.uplink, target);
@@ -199,9 +200,11 @@ std::uint32_t ProbeShell::routed_targets(Now now) {
       warn("cannot look up the route to " + format_ip(target) + " out of " + options_.uplink +
                ": " + answer.error().message(),
            Warning::kRouteLookup, now);
-      return static_cast<std::uint32_t>(targets.size());
+      RoutedTargets all;
+      for (const IpAddress& t : targets) ++(t.family == Family::kIpv6 ? all.ipv6 : all.ipv4);
+      return all;
     }
-    if (*answer) ++routed;
+    if (*answer) ++(target.family == Family::kIpv6 ? routed.ipv6 : routed.ipv4);
   }
   return routed;
 }

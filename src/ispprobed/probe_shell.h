@@ -62,7 +62,7 @@ class ProbeShell final : public DaemonShell {
   void on_lan(const LinkStatus& status);
   void reopen_sender(Now now);
   // How many targets the kernel routes out of the uplink now (all of them if it cannot say).
-  std::uint32_t routed_targets(Now now);
+  RoutedTargets routed_targets(Now now);
   // Warnings about the adapters, each kind at most once a minute.
   enum class Warning { kProber, kSender, kNoDestination, kRouteLookup };
   void warn(const std::string& text, Warning kind, Now now);

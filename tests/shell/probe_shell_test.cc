@@ -68,13 +68,18 @@ TEST_F(ProbeShellTest, EachFamilyGoesToItsOwnProberAndTheRoundsCountBoth) {
   }
   EXPECT_GT(v4_rounds, 0);
   EXPECT_EQ(v4_rounds, v6_rounds);
+  // Each family has its verdict: state= and its figures are IPv4's, ipv6= IPv6's.
   auto status = LastStatus();
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->targets, 2u);
-  EXPECT_EQ(status->targets_up, 2u);
+  EXPECT_EQ(status->targets, 1u);
+  EXPECT_EQ(status->targets_up, 1u);
+  ASSERT_TRUE(status->ipv6.has_value());
+  EXPECT_EQ(status->ipv6->state, LinkState::kUp);
+  EXPECT_EQ(status->ipv6->targets, 1u);
+  EXPECT_EQ(status->ipv6->targets_up, 1u);
 }
 
-TEST_F(ProbeShellTest, ASilentIpv6TargetCountsAsOneTargetDown) {
+TEST_F(ProbeShellTest, ASilentIpv6TargetTakesOnlyIpv6Down) {
   env_.set_probe_script([](const std::string&, const IpAddress& target, std::uint16_t) {
     ScriptedProbe probe;
     if (target.family == Family::kIpv4) probe.rtt = milliseconds(10);  // IPv6: silence
@@ -84,20 +89,51 @@ TEST_F(ProbeShellTest, ASilentIpv6TargetCountsAsOneTargetDown) {
   env_.advance(seconds(3));
   auto status = LastStatus();
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->targets, 2u);
+  EXPECT_EQ(status->state, LinkState::kUp);
+  EXPECT_EQ(status->targets, 1u);
   EXPECT_EQ(status->targets_up, 1u);
+  ASSERT_TRUE(status->ipv6.has_value());
+  EXPECT_EQ(status->ipv6->state, LinkState::kDown);
+  EXPECT_EQ(status->ipv6->reason, "probe-loss");
+  EXPECT_EQ(status->ipv6->targets_up, 0u);
 }
 
-TEST_F(ProbeShellTest, OnlyIpv6Targets) {
-  Start({"2001:db8::8"});
+// The routes are asked per family: an uplink with IPv4 routes and none for IPv6 has IPv6 down
+// with no-route, and IPv4 up.
+TEST_F(ProbeShellTest, NoIpv6RouteTakesOnlyIpv6Down) {
+  env_.kernel().flush_addresses("wan0");
+  env_.kernel().add_address("wan0", 0x0a000002, 8);
+  Start({"10.9.9.9", "2001:db8::8"});
   env_.advance(seconds(3));
-  ASSERT_FALSE(env_.rounds().empty());
-  for (const auto& [uplink, request] : env_.rounds()) {
-    EXPECT_EQ(request.targets, std::vector<IpAddress>{kV6Target});
-  }
   auto status = LastStatus();
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->targets_up, 1u);
+  EXPECT_EQ(status->state, LinkState::kUp);
+  ASSERT_TRUE(status->ipv6.has_value());
+  EXPECT_EQ(status->ipv6->state, LinkState::kDown);
+  EXPECT_EQ(status->ipv6->reason, "no-route");
+}
+
+TEST_F(ProbeShellTest, OnlyIpv6TargetsAreRefused) {
+  std::vector<std::string> args = {"ispprobed", "--name", "isp1",     "--uplink",   "wan0",
+                                   "--lan",     "lan0",   "--target", "2001:db8::8"};
+  auto outcome = shell_.configure(args);
+  EXPECT_FALSE(outcome.run);
+  EXPECT_NE(outcome.error.find("--target"), std::string::npos) << outcome.error;
+  EXPECT_NE(outcome.error.find("add an IPv4 target"), std::string::npos) << outcome.error;
+}
+
+TEST_F(ProbeShellTest, Prefix6IsAnnounced) {
+  std::vector<std::string> args = {
+      "ispprobed", "--name",   "isp1",      "--uplink",         "wan0", "--lan", "lan0",
+      "--target",  "10.9.9.9", "--prefix6", "2001:db8:1:1::/64"};
+  ASSERT_TRUE(shell_.configure(args).run);
+  ASSERT_EQ(shell_.start(), std::nullopt);
+  env_.advance(seconds(1));
+  auto status = LastStatus();
+  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(status->prefix6.has_value());
+  EXPECT_EQ(format_ipv6_prefix(*status->prefix6), "2001:db8:1:1::/64");
+  EXPECT_FALSE(status->ipv6.has_value()) << "no IPv6 targets, no IPv6 verdict";
 }
 
 TEST_F(ProbeShellTest, Ipv4OnlyRoundsAreUnsplit) {

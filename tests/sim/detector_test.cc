@@ -57,6 +57,9 @@ LossModel BurstyLoss(double each_way, Duration mean_burst, std::uint64_t seed) {
 struct Outcome {
   int downs = 0;
   std::vector<Duration> verdicts;  // time from each outage's start to the down verdict
+  // The same for the IPv6 verdict, with IPv6 targets.
+  int downs6 = 0;
+  std::vector<Duration> verdicts6;
 };
 
 // Runs one ProbeEngine (default settings, `targets` targets, quorum 1) against a path with
@@ -69,6 +72,10 @@ struct PathEvents {
   Duration outage_length = std::chrono::seconds(2);
   Duration step_to{};
   Duration step_every{};
+  // Dual stack: this many IPv6 targets besides the IPv4 ones, and whether the outages hit only
+  // them (an IPv6-only blackhole: a lost delegation, a broken IPv6 upstream).
+  int ipv6_targets = 0;
+  bool outage_ipv6_only = false;
 };
 
 Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration length,
@@ -76,6 +83,11 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
   ProbeEngineConfig config;
   config.name = "isp1";
   for (int i = 0; i < targets; ++i) config.targets.push_back(IpAddress::ipv4(0xc6336408 + i));
+  for (int i = 0; i < path.ipv6_targets; ++i) {
+    Ipv6Address v6 = *parse_ipv6("2001:db8::8");
+    v6.bytes[15] = static_cast<std::uint8_t>(v6.bytes[15] + i);
+    config.targets.push_back(IpAddress::ipv6(v6));
+  }
   TimePoint t0{};
   ProbeEngine engine(config, 1, Now{t0, 0});
   using Event = std::pair<TimePoint, std::function<void()>>;
@@ -108,10 +120,13 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
     }
     for (const auto& log : a.log) {
       if (log.kind == EventKind::kLineState && log.text.find("up -> down") != std::string::npos) {
-        ++out.downs;
+        bool is6 = std::ranges::any_of(log.fields, [](const auto& field) {
+          return field.first == "ISPF_FAMILY" && field.second == "ipv6";
+        });
+        ++(is6 ? out.downs6 : out.downs);
         TimePoint outage = now - (now - t0) % outage_every;
         if (outage_every != Duration::zero() && in_outage(now))
-          out.verdicts.push_back(now - outage);
+          (is6 ? out.verdicts6 : out.verdicts).push_back(now - outage);
       }
     }
     if (!a.start_round) return;
@@ -126,7 +141,8 @@ Outcome RunDetector(int targets, Duration rtt, const LossModel& lost, Duration l
       probe.target = target;
       Duration this_rtt =
           rtt_at(now) + std::uniform_int_distribution<int>(0, 1000)(jitter_rng) * 1us;
-      bool gone = in_outage(now) || lost(now, 0) || lost(now + this_rtt / 2, 1);
+      bool silenced = in_outage(now) && (!path.outage_ipv6_only || target.family == Family::kIpv6);
+      bool gone = silenced || lost(now, 0) || lost(now + this_rtt / 2, 1);
       if (!gone && this_rtt < request.timeout) {
         probe.rtt = this_rtt;
         probe.error = ProbeError::kNone;
@@ -222,6 +238,25 @@ TEST(Detector, BlackholeVerdictWithinHalfASecondUpTo50msRtt) {
     EXPECT_LE(median, 400ms) << "rtt " << to_ms(rtt);
     EXPECT_EQ(o.downs, static_cast<int>(o.verdicts.size())) << "a down outside an outage";
   }
+}
+
+// Dual stack: IPv6 blackholed for 2 s every 7 s while IPv4 works. IPv6's verdict is as fast as
+// IPv4's alone (its own run, the same confirmation rounds), and IPv4 is never called down.
+TEST(Detector, Ipv6OnlyBlackholeTakesOnlyIpv6Down) {
+  Outcome o = RunDetector(
+      2, 10ms, IndependentLoss(0, 1), std::chrono::minutes(10),
+      PathEvents{.outage_every = 7s + 3ms, .ipv6_targets = 2, .outage_ipv6_only = true});
+  EXPECT_EQ(o.downs, 0) << "IPv4 answered throughout";
+  ASSERT_GE(o.verdicts6.size(), 80u);
+  std::sort(o.verdicts6.begin(), o.verdicts6.end());
+  Duration median = o.verdicts6[o.verdicts6.size() / 2];
+  Duration worst = o.verdicts6.back();
+  std::printf("IPv6-only blackhole: verdict median %lld ms, worst %lld ms over %zu outages\n",
+              static_cast<long long>(to_ms(median)), static_cast<long long>(to_ms(worst)),
+              o.verdicts6.size());
+  EXPECT_LE(worst, 480ms);
+  EXPECT_LE(median, 400ms);
+  EXPECT_EQ(o.downs6, static_cast<int>(o.verdicts6.size())) << "an IPv6 down outside an outage";
 }
 
 TEST(Detector, GlitchesOf120msEvery1500msMakeNoDown) {

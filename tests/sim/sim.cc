@@ -276,8 +276,12 @@ void World::isp_apply(int i, ProbeActions&& actions) {
   // these, so their wake-up is the engine's latest).
   if (actions.start_round && isp.truth.link.usable()) {
     std::uint64_t gen = isp.gen;
-    auto routed =
-        static_cast<std::uint32_t>(isp.truth.routed ? actions.start_round->targets.size() : 0);
+    RoutedTargets routed;
+    if (isp.truth.routed) {
+      for (const IpAddress& target : actions.start_round->targets) {
+        ++(target.family == Family::kIpv6 ? routed.ipv6 : routed.ipv4);
+      }
+    }
     isp_apply(i, isp.engine->on_route_check(routed, now_for(i)));
     if (!isp.engine || isp.gen != gen) return;
   }

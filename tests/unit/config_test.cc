@@ -249,6 +249,35 @@ TEST(ValidateProbedTest, Ipv6TargetGivenTwiceInAnotherSpelling) {
   EXPECT_TRUE(ProbedFailsOn(options, "--target"));
 }
 
+// state= is the IPv4 verdict and the only one an older failoverd reads: without an IPv4 target
+// it would be a verdict on nothing.
+TEST(ValidateProbedTest, Ipv6OnlyTargetsRefusedWithTheFix) {
+  ProbedOptions options = ValidProbed();
+  options.targets = {"2001:db8::1", "2606:4700:4700::1111"};
+  auto refused = validate(options);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->option, "--target");
+  EXPECT_NE(refused->message.find("add an IPv4 target"), std::string::npos) << refused->message;
+  EXPECT_EQ(refused->message.find('\n'), std::string::npos) << refused->message;
+}
+
+TEST(ValidateProbedTest, Prefix6Checked) {
+  ProbedOptions options = ValidProbed();
+  for (const char* good : {"2001:db8:1:1::/64", "2001:db8::/32", "2001:db8::1/128"}) {
+    options.prefix6 = good;
+    EXPECT_FALSE(validate(options).has_value()) << good;
+  }
+  for (const char* bad : {"2001:db8::1/64", "2001:db8::/7", "fe80::/64", "ff02::/16", "::/0",
+                          "2001:db8::", "10.0.0.0/8", "2001:db8::/129", "prefix"}) {
+    options.prefix6 = bad;
+    auto refused = validate(options);
+    ASSERT_TRUE(refused.has_value()) << bad;
+    EXPECT_EQ(refused->option, "--prefix6") << bad;
+    EXPECT_NE(refused->message.find(bad), std::string::npos) << refused->message;
+    EXPECT_EQ(refused->message.find('\n'), std::string::npos) << refused->message;
+  }
+}
+
 TEST(ValidateProbedTest, DnsResolversChecked) {
   ProbedOptions options = ValidProbed();
   options.dns = {"192.168.56.101", "192.168.56.1"};

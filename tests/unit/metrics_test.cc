@@ -156,5 +156,22 @@ TEST(MetricsTest, ProbedSeriesAndValues) {
   EXPECT_EQ(text.find("\nispfailover_probe_rtt_seconds "), std::string::npos);
 }
 
+// IPv6's verdict and figures are series of their own: the IPv4 ones keep their identity.
+TEST(MetricsTest, ProbedIpv6SeriesOnlyWithIpv6Targets) {
+  ProbeMetrics m;
+  m.up = true;
+  m.loss_permille = 0;
+  EXPECT_EQ(probe_metrics(m).find("ipv6"), std::string::npos);
+  m.ipv6 = ProbeMetrics::Ipv6Figures{false, 12000, 30};
+  m.probes_answered = {{"198.51.100.8", 5}, {"2001:db8::8", 0}};
+  std::string text = probe_metrics(m);
+  EXPECT_TRUE(Has(text, "ispfailover_probe_up 1"));
+  EXPECT_TRUE(Has(text, "# TYPE ispfailover_probe_ipv6_up gauge"));
+  EXPECT_TRUE(Has(text, "ispfailover_probe_ipv6_up 0"));
+  EXPECT_TRUE(Has(text, "ispfailover_probe_ipv6_rtt_seconds 0.012"));
+  EXPECT_TRUE(Has(text, "ispfailover_probe_ipv6_loss_ratio 0.03"));
+  EXPECT_TRUE(Has(text, R"(ispfailover_probes_answered_total{target="2001:db8::8"} 0)"));
+}
+
 }  // namespace
 }  // namespace ispf

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "ispfailover/core/auth.h"
 #include "ispfailover/core/status_message.h"
 
@@ -26,15 +29,21 @@ constexpr LinkStatus kUsable{true, true, true};
 
 long long TimeoutMs(const RoundRequest& request) { return to_ms(request.timeout); }
 
-RoundReport Answered(const RoundRequest& request, long long at_ms, bool answered) {
+// Every target answers in 1 ms or none does; IPv6 targets as `answered6` says, when given.
+RoundReport Answered(const RoundRequest& request, long long at_ms, bool answered,
+                     std::optional<bool> answered6 = std::nullopt) {
+  auto answers = [&](const IpAddress& target) {
+    return target.family == Family::kIpv6 ? answered6.value_or(answered) : answered;
+  };
+  bool all = std::ranges::all_of(request.targets, answers);
   RoundReport r;
   r.sequence = request.sequence;
   r.started = At(at_ms).steady;
-  r.concluded = At(at_ms + (answered ? 1 : TimeoutMs(request))).steady;
+  r.concluded = At(at_ms + (all ? 1 : TimeoutMs(request))).steady;
   for (auto target : request.targets) {
     ProbeOutcome p;
     p.target = target;
-    if (answered) {
+    if (answers(target)) {
       p.rtt = microseconds(1000);
       p.error = ProbeError::kNone;
     }
@@ -48,6 +57,8 @@ struct Driver {
   explicit Driver(ProbeEngineConfig config) : engine(std::move(config), 0x1234, At(0)) {}
   void Take(const ProbeActions& a, long long at) {
     for (const auto& d : a.send) sent.push_back({at, d});
+    for (const auto& e : a.log) log.push_back(e);
+    if (a.service_status) service_status = *a.service_status;
     if (a.start_round) {
       rounds.push_back({*a.start_round, at});
       all_rounds.push_back({*a.start_round, at});
@@ -56,15 +67,16 @@ struct Driver {
   }
   // Rounds conclude in start order (answered after 1 ms, or at their timeout); a wake-up asked
   // for a time already past comes at once, as the shell's timer does.
+  // IPv6 targets stay silent while `ipv6_silent`.
   void RunUntil(long long end, bool answer) {
     while (true) {
       long long next = std::max(wake, now);
       if (!rounds.empty()) {
         const auto& [request, started] = rounds.front();
-        long long concluded = started + (answer ? 1 : TimeoutMs(request));
+        auto report = Answered(request, started, answer, answer && !ipv6_silent);
+        long long concluded = Ms(report.concluded);
         if (concluded <= next) {
           if (concluded > end) return;
-          auto report = Answered(request, started, answer);
           rounds.erase(rounds.begin());
           now = std::max(now, concluded);
           Take(engine.on_round(report, At(now)), now);
@@ -82,6 +94,9 @@ struct Driver {
   std::vector<std::pair<RoundRequest, long long>> rounds;
   std::vector<std::pair<RoundRequest, long long>> all_rounds;  // every round ever started
   long long wake = 0;
+  bool ipv6_silent = false;
+  std::vector<LogEvent> log;
+  std::string service_status;
 };
 
 TEST(ProbeEngineTest, FirstRoundStartsAtOnceAndRoundsKeepTheirCadence) {
@@ -193,17 +208,17 @@ TEST(ProbeEngineTest, NoRouteOutOfTheUplinkIsDownOnTheSecondCheck) {
   d.Take(d.engine.start(kUsable, At(0)), 0);
   d.RunUntil(1000, true);
   ASSERT_EQ(d.engine.state(), LinkState::kUp);
-  auto first = d.engine.on_route_check(0, At(1050));
+  auto first = d.engine.on_route_check({0, 0}, At(1050));
   EXPECT_TRUE(first.send.empty()) << "one look is not enough: a route may be being replaced";
   EXPECT_EQ(d.engine.state(), LinkState::kUp);
   // A route back in between starts the count anew.
-  d.Take(d.engine.on_route_check(2, At(1200)), 1200);
-  d.Take(d.engine.on_route_check(0, At(1350)), 1350);
+  d.Take(d.engine.on_route_check({2, 0}, At(1200)), 1200);
+  d.Take(d.engine.on_route_check({0, 0}, At(1350)), 1350);
   EXPECT_EQ(d.engine.state(), LinkState::kUp);
-  d.Take(d.engine.on_route_check(1, At(1500)), 1500);  // quorum 1: one routed target is enough
+  d.Take(d.engine.on_route_check({1, 0}, At(1500)), 1500);  // quorum 1: one routed target is enough
   EXPECT_EQ(d.engine.state(), LinkState::kUp);
-  d.Take(d.engine.on_route_check(0, At(1650)), 1650);
-  auto down = d.engine.on_route_check(0, At(1800));
+  d.Take(d.engine.on_route_check({0, 0}, At(1650)), 1650);
+  auto down = d.engine.on_route_check({0, 0}, At(1800));
   ASSERT_EQ(down.send.size(), 1u);
   EXPECT_EQ(decode(down.send[0])->state, LinkState::kDown);
   EXPECT_EQ(decode(down.send[0])->reason, "no-route");
@@ -211,7 +226,7 @@ TEST(ProbeEngineTest, NoRouteOutOfTheUplinkIsDownOnTheSecondCheck) {
   d.RunUntil(3000, true);
   EXPECT_EQ(d.engine.state(), LinkState::kDown);
   // The route is back: up once up_after rounds prove it.
-  d.Take(d.engine.on_route_check(2, At(3050)), 3050);
+  d.Take(d.engine.on_route_check({2, 0}, At(3050)), 3050);
   d.RunUntil(4000, true);
   EXPECT_EQ(d.engine.state(), LinkState::kUp);
 }
@@ -221,8 +236,8 @@ TEST(ProbeEngineTest, LinkStateExplainsBeforeRoutes) {
   Driver d(Config());
   d.Take(d.engine.start(kUsable, At(0)), 0);
   d.RunUntil(1000, true);
-  d.Take(d.engine.on_route_check(0, At(1050)), 1050);
-  d.Take(d.engine.on_route_check(0, At(1200)), 1200);
+  d.Take(d.engine.on_route_check({0, 0}, At(1050)), 1050);
+  d.Take(d.engine.on_route_check({0, 0}, At(1200)), 1200);
   EXPECT_EQ(d.engine.reason(), "no-route");
   d.Take(d.engine.on_link(LinkStatus{true, false, false, 3}, At(1300)), 1300);
   EXPECT_EQ(d.engine.reason(), "link-down");
@@ -376,6 +391,296 @@ TEST(ProbeEngineTest, ALateReplyEndsTheRunAndTeachesTheTimeout) {
   EXPECT_EQ(d.engine.state(), LinkState::kUp);
   EXPECT_EQ(d.engine.late_replies(), 2u);
   EXPECT_EQ(d.engine.probes_answered(target) > 0, true);
+}
+
+}  // namespace
+}  // namespace ispf
+
+// Dual stack: each family has its verdict.
+namespace ispf {
+namespace {
+
+const IpAddress kV6a = IpAddress::ipv6(*parse_ipv6("2001:db8::8"));
+const IpAddress kV6b = IpAddress::ipv6(*parse_ipv6("2001:db8::9"));
+
+ProbeEngineConfig Config6() {
+  ProbeEngineConfig c = Config();
+  c.targets.push_back(kV6a);
+  c.targets.push_back(kV6b);
+  return c;
+}
+
+std::string Field(const LogEvent& e, const std::string& key) {
+  for (const auto& [k, v] : e.fields) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+TEST(ProbeEngineDualStackTest, SilentIpv6TargetsTakeOnlyIpv6Down) {
+  Driver d(Config6());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_EQ(d.engine.state(), LinkState::kUp);
+  ASSERT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+  auto both_up = decode(d.sent.back().second);
+  ASSERT_TRUE(both_up->ipv6);
+  EXPECT_EQ(both_up->ipv6->state, LinkState::kUp);
+  EXPECT_EQ(both_up->targets, 2u) << "targets= counts the IPv4 targets only";
+  EXPECT_EQ(both_up->ipv6->targets, 2u);
+  d.sent.clear();
+  d.log.clear();
+  d.ipv6_silent = true;
+  d.RunUntil(3000, true);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kDown);
+  EXPECT_EQ(d.engine.ipv6_reason(), "probe-loss");
+  auto down = std::find_if(d.sent.begin(), d.sent.end(), [](const auto& s) {
+    auto status = decode(s.second);
+    return status->ipv6 && status->ipv6->state == LinkState::kDown;
+  });
+  ASSERT_NE(down, d.sent.end());
+  // As for IPv4: the round of 1050 ms fails at its 50 ms timeout, confirmations every 25 ms
+  // from 1100; the round started 200 ms after 1050 fails at 1300 ms.
+  EXPECT_EQ(down->first, 1300);
+  auto status = decode(down->second);
+  EXPECT_EQ(status->state, LinkState::kUp);
+  EXPECT_EQ(status->reason, "probe-ok");
+  EXPECT_EQ(status->targets_up, 2u);
+  EXPECT_EQ(status->ipv6->reason, "probe-loss");
+  EXPECT_EQ(status->ipv6->targets_up, 0u);
+  EXPECT_NE(down->second.find("\nstate=up\n"), std::string::npos) << down->second;
+  EXPECT_NE(down->second.find("\nipv6=down,probe-loss,0/2,"), std::string::npos) << down->second;
+  // One line, like IPv4's, saying IPv6.
+  auto line = std::find_if(d.log.begin(), d.log.end(),
+                           [](const LogEvent& e) { return e.kind == EventKind::kLineState; });
+  ASSERT_NE(line, d.log.end());
+  EXPECT_EQ(line->text.rfind("isp1: IPv6 up -> down (probe-loss): 0/2 IPv6 targets, ", 0), 0u)
+      << line->text;
+  EXPECT_EQ(Field(*line, "ISPF_FAMILY"), "ipv6");
+  EXPECT_EQ(Field(*line, "ISPF_STATE"), "down");
+  EXPECT_EQ(std::count_if(d.log.begin(), d.log.end(),
+                          [](const LogEvent& e) { return e.kind == EventKind::kLineState; }),
+            1);
+  EXPECT_EQ(d.service_status.rfind("up: 2/2 IPv4 targets", 0), 0u) << d.service_status;
+  EXPECT_NE(d.service_status.find("; IPv6 down since "), std::string::npos) << d.service_status;
+  EXPECT_NE(d.service_status.find(": probe-loss; 0/2 IPv6 targets"), std::string::npos)
+      << d.service_status;
+  // The metrics say so too, apart from IPv4's.
+  ProbeMetrics m = d.engine.metrics(At(3000));
+  EXPECT_TRUE(m.up);
+  ASSERT_TRUE(m.ipv6);
+  EXPECT_FALSE(m.ipv6->up);
+}
+
+// Rounds by hand, 150 ms apart, each concluded at once (or at its 50 ms timeout): every round
+// that counts is one the test made.
+struct Manual {
+  explicit Manual(const ProbeEngineConfig& c) : config(c), engine(c, 0x1234, At(0)) {
+    engine.start(kUsable, At(0));
+  }
+  ProbeActions Round(bool v4, bool v6) {
+    RoundRequest request{0, config.targets, milliseconds(50)};
+    RoundReport report = Answered(request, t, v4, v6);
+    ProbeActions a = engine.on_round(report, At(Ms(report.concluded)));
+    t += 150;
+    return a;
+  }
+  ProbeEngineConfig config;
+  ProbeEngine engine;
+  long long t = 0;
+};
+
+TEST(ProbeEngineDualStackTest, Ipv6RecoversAfterUpAfterRounds) {
+  Manual m(Config6());
+  for (int i = 0; i < 3; ++i) m.Round(true, true);
+  ASSERT_EQ(m.engine.ipv6_state(), LinkState::kUp);
+  for (int i = 0; i < 10; ++i) m.Round(true, false);
+  ASSERT_EQ(m.engine.ipv6_state(), LinkState::kDown);
+  ASSERT_EQ(m.engine.state(), LinkState::kUp);
+  m.Round(true, true);
+  m.Round(true, true);
+  EXPECT_EQ(m.engine.ipv6_state(), LinkState::kDown) << "two good rounds are not up_after";
+  auto third = m.Round(true, true);
+  EXPECT_EQ(m.engine.ipv6_state(), LinkState::kUp);
+  ASSERT_EQ(third.send.size(), 1u) << "the IPv6 edge is sent at once";
+  auto status = decode(third.send[0]);
+  EXPECT_EQ(status->ipv6->state, LinkState::kUp);
+  EXPECT_EQ(status->ipv6->reason, "probe-ok");
+}
+
+TEST(ProbeEngineDualStackTest, LinkDownTakesBothFamiliesDownInOneDatagram) {
+  Driver d(Config6());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+  auto a = d.engine.on_link(LinkStatus{true, true, false}, At(1010));
+  ASSERT_EQ(a.send.size(), 1u);
+  auto s = decode(a.send[0]);
+  EXPECT_EQ(s->state, LinkState::kDown);
+  EXPECT_EQ(s->reason, "link-down");
+  ASSERT_TRUE(s->ipv6);
+  EXPECT_EQ(s->ipv6->state, LinkState::kDown);
+  EXPECT_EQ(s->ipv6->reason, "link-down");
+  EXPECT_EQ(std::count_if(a.log.begin(), a.log.end(),
+                          [](const LogEvent& e) { return e.kind == EventKind::kLineState; }),
+            2);
+  // And both come back once rounds prove them.
+  d.Take(d.engine.on_link(kUsable, At(1100)), 1100);
+  d.RunUntil(3000, true);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+}
+
+TEST(ProbeEngineDualStackTest, NoIpv6RouteTakesOnlyIpv6Down) {
+  Driver d(Config6());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  d.log.clear();
+  d.Take(d.engine.on_route_check({2, 0}, At(1050)), 1050);
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kUp) << "one look is not enough";
+  auto down = d.engine.on_route_check({2, 0}, At(1200));
+  d.Take(down, 1200);
+  ASSERT_EQ(down.send.size(), 1u);
+  auto s = decode(down.send[0]);
+  EXPECT_EQ(s->state, LinkState::kUp);
+  EXPECT_EQ(s->reason, "probe-ok");
+  ASSERT_TRUE(s->ipv6);
+  EXPECT_EQ(s->ipv6->state, LinkState::kDown);
+  EXPECT_EQ(s->ipv6->reason, "no-route");
+  EXPECT_TRUE(std::ranges::any_of(d.log, [](const LogEvent& e) {
+    return e.text == "isp1: no route to the IPv6 targets out of up0 (0 of 2 routed)";
+  }));
+  // Answered rounds do not bring it up while unrouted; the route back does.
+  d.RunUntil(2000, true);
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kDown);
+  EXPECT_EQ(d.engine.state(), LinkState::kUp);
+  d.Take(d.engine.on_route_check({2, 2}, At(2050)), 2050);
+  d.RunUntil(3000, true);
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+}
+
+TEST(ProbeEngineDualStackTest, NoIpv4RouteLeavesIpv6Alone) {
+  Driver d(Config6());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  d.Take(d.engine.on_route_check({0, 2}, At(1050)), 1050);
+  d.Take(d.engine.on_route_check({0, 2}, At(1200)), 1200);
+  EXPECT_EQ(d.engine.state(), LinkState::kDown);
+  EXPECT_EQ(d.engine.reason(), "no-route");
+  EXPECT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+}
+
+// Byte-identical to before for IPv4-only configurations: no IPv6 keys at all.
+TEST(ProbeEngineDualStackTest, Ipv4OnlyDatagramsHaveNoIpv6Keys) {
+  Driver d(Config());
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(2000, true);
+  d.Take(d.engine.on_link(LinkStatus{true, true, false}, At(2010)), 2010);
+  ASSERT_FALSE(d.sent.empty());
+  for (const auto& [at, datagram] : d.sent) {
+    EXPECT_EQ(datagram.find("ipv6="), std::string::npos) << datagram;
+    EXPECT_EQ(datagram.find("prefix6="), std::string::npos) << datagram;
+  }
+  EXPECT_FALSE(d.engine.ipv6_state());
+  EXPECT_FALSE(d.engine.metrics(At(2010)).ipv6);
+  EXPECT_EQ(probe_metrics(d.engine.metrics(At(2010))).find("ipv6"), std::string::npos);
+  EXPECT_EQ(d.service_status.find("IPv"), std::string::npos) << d.service_status;
+}
+
+// Until IPv6 has shown something, ipv6= is left out: the receiver lets IPv4 stand for it.
+TEST(ProbeEngineDualStackTest, Ipv6KeyAbsentBeforeItsFirstVerdict) {
+  Manual m(Config6());
+  std::vector<std::string> sent;
+  for (int i = 0; i < 3; ++i) {
+    for (auto& datagram : m.Round(true, false).send) sent.push_back(datagram);
+  }
+  ASSERT_EQ(m.engine.state(), LinkState::kUp);
+  ASSERT_FALSE(sent.empty());
+  for (const auto& datagram : sent) {
+    EXPECT_EQ(datagram.find("ipv6="), std::string::npos) << datagram;
+  }
+  EXPECT_FALSE(m.engine.status_now(At(m.t)).ipv6);
+  // The down window passes: IPv6's first verdict, down with probe-loss, is news.
+  ProbeActions verdict;
+  for (int i = 0; i < 10 && verdict.send.empty(); ++i) verdict = m.Round(true, false);
+  ASSERT_EQ(verdict.send.size(), 1u);
+  auto s = decode(verdict.send[0]);
+  ASSERT_TRUE(s->ipv6);
+  EXPECT_EQ(s->ipv6->state, LinkState::kDown);
+  EXPECT_EQ(s->ipv6->reason, "probe-loss");
+  EXPECT_EQ(s->state, LinkState::kUp);
+}
+
+// --quorum 2 with one IPv6 target: IPv6 needs min(2, 1) = 1 answer, IPv4 still 2.
+TEST(ProbeEngineDualStackTest, QuorumAppliesPerFamily) {
+  ProbeEngineConfig config = Config();
+  config.targets.push_back(IpAddress::ipv4(0xc633640a));  // 198.51.100.10
+  config.targets.push_back(kV6a);
+  config.quorum = 2;
+  Manual m(config);
+  auto round = [&](int v4_answers) {
+    RoundRequest request{0, config.targets, milliseconds(50)};
+    RoundReport report = Answered(request, m.t, true, true);
+    for (int i = v4_answers; i < 3; ++i) {
+      report.probes[i].rtt.reset();
+      report.probes[i].error = ProbeError::kTimeout;
+    }
+    m.engine.on_round(report, At(m.t + 50));
+    m.t += 150;
+  };
+  for (int i = 0; i < 3; ++i) round(1);
+  EXPECT_EQ(m.engine.ipv6_state(), LinkState::kUp) << "one IPv6 answer is IPv6's quorum";
+  EXPECT_EQ(m.engine.state(), LinkState::kDown) << "one IPv4 answer is not IPv4's";
+  for (int i = 0; i < 3; ++i) round(2);
+  EXPECT_EQ(m.engine.state(), LinkState::kUp);
+  // The route check uses the same quorum: one routed IPv6 target is enough.
+  m.engine.on_route_check({2, 1}, At(m.t));
+  m.engine.on_route_check({2, 1}, At(m.t + 150));
+  EXPECT_EQ(m.engine.ipv6_state(), LinkState::kUp);
+  EXPECT_EQ(m.engine.state(), LinkState::kUp);
+}
+
+TEST(ProbeEngineDualStackTest, Prefix6IsAnnouncedInEveryDatagram) {
+  ProbeEngineConfig config = Config();
+  config.prefix6 = parse_ipv6_prefix("2001:db8:1:1::/64");
+  Driver d(config);
+  d.Take(d.engine.start(kUsable, At(0)), 0);
+  d.RunUntil(1000, true);
+  ASSERT_FALSE(d.sent.empty());
+  for (const auto& [at, datagram] : d.sent) {
+    auto s = decode(datagram);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->prefix6);
+    EXPECT_EQ(format_ipv6_prefix(*s->prefix6), "2001:db8:1:1::/64");
+    EXPECT_FALSE(s->ipv6) << "no IPv6 targets";
+  }
+}
+
+// A late IPv6 reply ends IPv6's run of failed rounds, not IPv4's: IPv4 still confirms.
+TEST(ProbeEngineDualStackTest, ALateIpv6ReplyCompletesOnlyItsOwnFamilysRound) {
+  // Both families miss the round of 1050 ms; then late replies come for `late` targets.
+  auto confirms_after = [](const std::vector<IpAddress>& late) {
+    Driver d(Config6());
+    d.Take(d.engine.start(kUsable, At(0)), 0);
+    d.RunUntil(1000, true);
+    EXPECT_EQ(d.engine.state(), LinkState::kUp);
+    auto first = d.engine.on_wake(At(1050));
+    EXPECT_TRUE(first.start_round);
+    if (!first.start_round) return false;
+    d.engine.on_round(Answered(*first.start_round, 1050, false), At(1100));
+    for (const IpAddress& target : late) {
+      d.engine.on_late_reply(LateReply{first.start_round->sequence, target, milliseconds(55)},
+                             At(1101));
+    }
+    EXPECT_EQ(d.engine.state(), LinkState::kUp);
+    EXPECT_EQ(d.engine.ipv6_state(), LinkState::kUp);
+    // A confirmation round would be due since 1075; the next regular one is at 1200.
+    return d.engine.on_wake(At(1102)).start_round.has_value();
+  };
+  EXPECT_TRUE(confirms_after({kV6a})) << "IPv6's answer is not IPv4's";
+  EXPECT_TRUE(confirms_after({IpAddress::ipv4(0xc6336408)})) << "nor IPv4's IPv6's";
+  EXPECT_FALSE(confirms_after({kV6a, IpAddress::ipv4(0xc6336408)})) << "both runs are over";
 }
 
 }  // namespace

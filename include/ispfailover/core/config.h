@@ -39,6 +39,9 @@ struct ProbedOptions {
   std::vector<std::string> targets{"8.8.8.8"};
   // Resolvers clients should use while this ISP carries their traffic (announced in dns=).
   std::vector<std::string> dns;
+  // The LAN prefix this ISP routes back, announced in prefix6= (e.g. 2001:db8:1:1::/64); empty:
+  // none.
+  std::string prefix6;
   std::uint32_t quorum = 1;
   Duration interval = std::chrono::milliseconds(150);
   Duration timeout = std::chrono::seconds(1);  // the ceiling of the RTT-derived timeout

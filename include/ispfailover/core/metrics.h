@@ -29,8 +29,20 @@ struct ProbeMetrics {
   std::optional<std::uint32_t> rtt_avg_us;
   std::uint32_t loss_permille = 0;
   std::uint64_t probes_sent = 0;
-  // Per target (dotted quad), in configuration order.
+  // Per target (dotted quad or IPv6 text), in configuration order.
   std::vector<std::pair<std::string, std::uint64_t>> probes_answered;
+  // The IPv6 verdict and figures, with IPv6 targets; up, rtt_avg_us and loss_permille above are
+  // IPv4's. Series of their own (ispfailover_probe_ipv6_*), not a label on the IPv4 ones: those
+  // have none, and a second series under the same name would change what every existing query
+  // and alert on them means.
+  struct Ipv6Figures {
+    bool up = false;  // false until IPv6's first verdict
+    std::optional<std::uint32_t> rtt_avg_us;
+    std::uint32_t loss_permille = 0;
+
+    bool operator==(const Ipv6Figures&) const = default;
+  };
+  std::optional<Ipv6Figures> ipv6;
 
   bool operator==(const ProbeMetrics&) const = default;
 };

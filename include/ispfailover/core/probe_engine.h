@@ -21,9 +21,13 @@ namespace ispf {
 // Everything the engine decides with; the shell builds it from ProbedOptions and the key file.
 struct ProbeEngineConfig {
   std::string name;
-  std::vector<IpAddress> targets;  // either family
+  // Either family, at least one IPv4 (validate() refuses a list without: state= is the IPv4
+  // verdict, which every failoverd reads). Each family has its own verdict, and the quorum
+  // applies per family as min(quorum, that family's targets).
+  std::vector<IpAddress> targets;
   std::vector<std::uint32_t> dns;  // resolvers announced in every datagram (dns=)
   std::uint32_t quorum = 1;
+  std::optional<Ipv6Prefix> prefix6;  // the LAN prefix announced in every datagram (prefix6=)
   Duration interval = std::chrono::milliseconds(150);
   // A probe's timeout follows its target's measured RTT (RttEstimator) within these bounds;
   // before the first reply it is the ceiling.
@@ -78,16 +82,21 @@ class ProbeEngine {
   // (an ISP's DHCP lease or PPP session can end while the link stays up, and a socket bound to
   // the uplink would then ARP for the target and may even be answered). Fewer than the quorum
   // twice in a row takes the line down at once with reason no-route; the second look is the
-  // debounce for a route being replaced (delete, then add).
-  ProbeActions on_route_check(std::uint32_t routed_targets, Now now);
+  // debounce for a route being replaced (delete, then add). Per family: an ISP may route IPv4
+  // and not IPv6 (a lost DHCPv6-PD lease, a missing RA), and that takes only IPv6 down.
+  ProbeActions on_route_check(RoutedTargets routed, Now now);
   ProbeActions on_wake(Now now);
   // A datagram could not be sent: counted, logged rate-limited.
   ProbeActions on_send_error(std::error_code error, Now now);
   ProbeActions reconfigure(ProbeEngineConfig config, Now now);
   ProbeActions set_config_problem(std::string problem, Now now);
 
-  LinkState state() const { return reachability_.state(); }
-  const std::string& reason() const { return reachability_.reason(); }
+  // The IPv4 verdict (state= on the wire).
+  LinkState state() const { return line4_.reachability.state(); }
+  const std::string& reason() const { return line4_.reachability.reason(); }
+  // The IPv6 verdict (ipv6=), when there are IPv6 targets.
+  std::optional<LinkState> ipv6_state() const;
+  std::optional<std::string> ipv6_reason() const;
   std::uint64_t instance() const { return instance_; }
   std::uint64_t datagrams_sent() const { return seq_; }
   std::uint64_t send_errors() const { return send_errors_; }
@@ -101,14 +110,35 @@ class ProbeEngine {
   Status status_now(Now now);
 
  private:
-  static ReachabilityConfig reachability_config(const ProbeEngineConfig& config);
-  void on_transition(ProbeActions& out, const Transition& t, Now now);
+  // One verdict per family: IPv4 always, IPv6 when there are IPv6 targets. Link usability is
+  // shared; routes, rounds, hysteresis and figures are each family's own.
+  struct Line {
+    Family family = Family::kIpv4;
+    Reachability reachability;
+    std::uint32_t unrouted_checks = 0;  // route checks in a row below the family's quorum
+    bool announced = false;             // has had its first verdict
+    std::string since_text = "start";   // wall-clock time of the last up/down edge
+  };
+  using MaybeTransition = std::optional<Transition>;
+
+  static ReachabilityConfig reachability_config(const ProbeEngineConfig& config, Family family);
+  static bool has_family(const ProbeEngineConfig& config, Family family);
+  Line* line_of(Family family);
+  void sync_ipv6_line(Now now);
+  bool suspect() const;
+  // Logs each transition and sends ONE datagram (then the burst) for all of them, so that a
+  // link event that takes both families down says so at once and in one piece.
+  void on_transitions(ProbeActions& out, const MaybeTransition& t4, const MaybeTransition& t6,
+                      Now now);
+  void log_transition(ProbeActions& out, Line& line, const Transition& t, Now now);
+  std::string line_label(const Line& line) const;
+  std::string line_status(Line& line, Now now);
   void send_status(ProbeActions& out, Now now);
   void update_service_status(ProbeActions& out, Now now);
   void finish(ProbeActions& out);
   void publish_metrics(ProbeActions& out, Now now);
   void apply_usability(ProbeActions& out, Now now);
-  std::string figures(Now now);
+  std::string figures(Line& line, Now now);
   Duration round_timeout();
   RttEstimator& estimator(const IpAddress& target);
   TimePoint next_round_due() const;
@@ -116,19 +146,21 @@ class ProbeEngine {
   ProbeEngineConfig config_;
   std::uint64_t instance_;
   std::optional<std::uint64_t> epoch_;
-  Reachability reachability_;
+  Line line4_;
+  std::optional<Line> line6_;
   std::uint64_t seq_ = 0;
   std::uint16_t round_seq_ = 0;
   LinkStatus uplink_{true, true, true};  // until start() says otherwise
-  std::uint32_t unrouted_checks_ = 0;    // route checks in a row below the quorum
   TimePoint next_round_{};
   TimePoint last_round_start_{};
   // The rounds that late replies may still complete: when each started, whether it was a
-  // confirmation round, and how many targets answered; the last kRoundsKept rounds.
+  // confirmation round, and how many targets answered, per family; the last kRoundsKept rounds.
   struct SentRound {
     TimePoint started;
-    bool confirming = false;
-    std::uint32_t answered = 0;
+    bool confirming4 = false;
+    bool confirming6 = false;
+    std::uint32_t answered4 = 0;
+    std::uint32_t answered6 = 0;
     bool concluded = false;
   };
   static constexpr std::size_t kRoundsKept = 128;
@@ -137,10 +169,8 @@ class ProbeEngine {
   std::uint64_t late_replies_ = 0;
   TimePoint next_heartbeat_{};
   std::vector<TimePoint> burst_due_;
-  bool announced_ = false;  // nothing is broadcast until the first verdict
   bool started_ = false;
   std::string config_problem_;
-  std::string since_text_ = "start";  // wall-clock time of the last up/down edge
   std::uint64_t send_errors_ = 0;
   std::uint64_t probes_sent_ = 0;
   std::map<IpAddress, std::uint64_t> probes_answered_;  // kept for targets reloaded away

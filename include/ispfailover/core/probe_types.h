@@ -53,6 +53,14 @@ struct LateReply {
   bool operator==(const LateReply&) const = default;
 };
 
+// How many targets of each family the kernel routes out of the uplink (a route check).
+struct RoutedTargets {
+  std::uint32_t ipv4 = 0;
+  std::uint32_t ipv6 = 0;
+
+  bool operator==(const RoutedTargets&) const = default;
+};
+
 struct RoundReport {
   std::uint16_t sequence = 0;
   TimePoint started;
