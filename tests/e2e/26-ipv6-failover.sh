@@ -10,29 +10,37 @@ LAB_DUAL_STACK=1
 lab_e2e_begin 26-ipv6-failover "IPv6 failover with the ISP's source prefix, families apart"
 gw1=${LAB_GW6[isp1]} gw2=${LAB_LL6[isp2]} src1=${LAB_CLIENT6[isp1]} src2=${LAB_CLIENT6[isp2]}
 
+# More than N flows of the stream answered since FROM: flows_answered_over N [FROM]
+flows_answered_over() { (($(lab_flows_answered flows "${2:-0}") > $1)); }
+# Our IPv6 route carries our protocol and a metric below 1024 (the RA routes' 1024).
+own_route6_slot() {
+  local line
+  line=$(lab_in client ip -6 route show default proto 150)
+  echo "   $line"
+  [[ $line == *" metric 1 "* || $line == *" metric 1" ]]
+}
+# No RA default route in the client's table.
+no_ra_route() { [[ -z "$(lab_in client ip -6 route show default proto ra)" ]]; }
+
 lab_check_within "IPv6 default route via isp1 $gw1 src $src1" 10 lab_route6_is "$gw1" "$src1"
-lab_check "our IPv6 route: proto 150, metric below 1024" \
-  bash -c "ip -n $(lab_ns client) -6 route show default | grep -q 'proto 150 metric 1 '"
+lab_check "our IPv6 route: proto 150, metric 1 (below 1024)" own_route6_slot
 lab_check_within "failoverd status: IPv6 via isp1" 5 lab_status_is .ipv6.active isp1
 
 echo "-- a router advertisement's default route appears (fe80::2, proto ra, metric 1024)"
 lab_ra_route isp2
-lab_check_within "the RA route is taken over (deleted)" 5 \
-  bash -c "! ip -n $(lab_ns client) -6 route show default proto ra | grep -q ."
+lab_check_within "the RA route is taken over (deleted)" 5 no_ra_route
 lab_check "our IPv6 route untouched" lab_route6_is "$gw1" "$src1"
 
 lab_flows_start flows "${LAB_TARGETS6[0]}" 10
-lab_check_within "new IPv6 flows answered via isp1" 5 bash -c "(( \$(lab_flows_answered flows) > 5 ))"
+lab_check_within "new IPv6 flows answered via isp1" 5 flows_answered_over 5
 
 t_fault=$(lab_now)
 echo "-- isp1: ip link set up0 down (both families)"
 lab_link_down isp1
 lab_check_within "IPv6 default route moves to isp2 ($gw2 src $src2)" 10 lab_route6_is "$gw2" "$src2"
 lab_check_within "IPv4 default route moves to isp2 too" 10 lab_route_is "${LAB_GW[isp2]}"
-lab_check_within "new IPv6 flows answered again" 5 \
-  bash -c "(( \$(lab_flows_answered flows $(lab_now)) > 0 ))"
 t_after=$(lab_now)
-lab_wait_until 5 bash -c "(( \$(lab_flows_answered flows $t_after) > 20 ))" || true
+lab_check_within "new IPv6 flows answered again" 5 flows_answered_over 20 "$t_after"
 read -r gap _ n < <(lab_flows_gap flows "$t_fault" "$(lab_now)")
 echo "   IPv6 outage (largest gap between answered new flows, one every 10 ms): $gap s ($n answered)"
 lab_check "IPv6 outage below 5 s" lab_le "$gap" 5
