@@ -679,9 +679,15 @@ lab_ping_stop() { lab_stop "${1:-ping}" INT; }
 # prints "GAP_S GAP_START REPLIES"; a window without any reply after FROM counts to TO.
 lab_ping_gap() {
   local file=$1 from=${2:-0} to=${3:-9999999999}
-  awk -v from="$from" -v to="$to" '
-    /bytes from/ {
-      t = substr($1, 2, length($1) - 2) + 0
+  awk '/bytes from/ { print substr($1, 2, length($1) - 2) }' "$file" | lab_times_gap "$from" "$to"
+}
+
+# Largest gap between consecutive times (epoch seconds, one per line on stdin, in order) within
+# [FROM, TO]: "GAP_S GAP_START COUNT"; no time in the window counts from FROM to TO.
+lab_times_gap() {
+  awk -v from="$1" -v to="$2" '
+    {
+      t = $1 + 0
       if (t < from || t > to) next
       n++
       if (prev != "" && t - prev > max) { max = t - prev; at = prev }
@@ -690,7 +696,7 @@ lab_ping_gap() {
     END {
       if (n == 0) { printf "%.3f %.6f 0\n", to - from, from; exit }
       printf "%.3f %.6f %d\n", max, at, n
-    }' "$file"
+    }'
 }
 
 # Lost echo requests in a ping -D log: sequence numbers missing between the first and last reply.
@@ -930,19 +936,7 @@ lab_flows_stop() { lab_stop "$1" INT; }
 # [FROM, TO] (epoch seconds), as lab_ping_gap: "GAP_S GAP_START ANSWERED"; a window without any
 # answered flow counts from FROM to TO: lab_flows_gap NAME [FROM [TO]]
 lab_flows_gap() {
-  local from=${2:-0} to=${3:-9999999999}
-  awk -v from="$from" -v to="$to" '
-    $4 == "ok" {
-      t = $1 + 0
-      if (t < from || t > to) next
-      n++
-      if (prev != "" && t - prev > max) { max = t - prev; at = prev }
-      prev = t
-    }
-    END {
-      if (n == 0) { printf "%.3f %.6f 0\n", to - from, from; exit }
-      printf "%.3f %.6f %d\n", max, at, n
-    }' "$LAB_DIR/$1.log"
+  awk '$4 == "ok" { print $1 }' "$LAB_DIR/$1.log" | lab_times_gap "${2:-0}" "${3:-9999999999}"
 }
 # Answered flows of a stream log sent at or after FROM: lab_flows_answered NAME [FROM]
 lab_flows_answered() { awk -v from="${2:-0}" '$4 == "ok" && $1 >= from { n++ } END { print n + 0 }' "$LAB_DIR/$1.log"; }
