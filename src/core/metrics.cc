@@ -83,13 +83,29 @@ std::string escape_label_value(std::string_view value) {
 
 std::string failover_metrics(const StatusReport& report) {
   Writer w;
+  // Each ISP once per family it carries for us: IPv4 always, IPv6 where it has a gateway6
+  // (decided on its own, so its state and active flag may differ from IPv4's).
+  struct Row {
+    const IspView* isp;
+    std::string_view family;
+    bool active;
+  };
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < report.isps.size(); ++i) {
+    rows.push_back({&report.isps[i], kMetricsFamily, report.active == i});
+  }
+  if (report.ipv6) {
+    for (std::size_t i = 0; i < report.ipv6->isps.size(); ++i) {
+      rows.push_back({&report.ipv6->isps[i], "ipv6", report.ipv6->active == i});
+    }
+  }
   auto per_isp = [&](std::string_view name, std::string_view type, std::string_view help,
-                     auto value_of) {
+                     auto value_of, bool ipv4_only = false) {
     w.family(name, type, help);
-    for (std::size_t i = 0; i < report.isps.size(); ++i) {
-      const IspView& isp = report.isps[i];
-      if (std::optional<std::string> value = value_of(i, isp)) {
-        w.sample(name, {{"isp", isp.config.name}, {"family", kMetricsFamily}}, *value);
+    for (const Row& row : rows) {
+      if (ipv4_only && row.family != kMetricsFamily) continue;
+      if (std::optional<std::string> value = value_of(row.active, *row.isp)) {
+        w.sample(name, {{"isp", row.isp->config.name}, {"family", row.family}}, *value);
       }
     }
   };
@@ -97,56 +113,68 @@ std::string failover_metrics(const StatusReport& report) {
 
   per_isp("ispfailover_isp_up", "gauge",
           "1 if the ISP can carry traffic (state up or degraded), else 0.",
-          [&](std::size_t, const IspView& isp) {
+          [&](bool, const IspView& isp) {
             return flag(isp.health == IspHealth::kUp || isp.health == IspHealth::kDegraded);
           });
   per_isp("ispfailover_isp_active", "gauge", "1 for the ISP that carries the default route.",
-          [&](std::size_t i, const IspView&) { return flag(report.active == i); });
+          [&](bool active, const IspView&) { return flag(active); });
 
   w.family("ispfailover_isp_state", "gauge",
            "The ISP's state as failoverd sees it: 1 for the current state, 0 for the others.");
   constexpr std::array kStates = {IspHealth::kUp, IspHealth::kDegraded, IspHealth::kDown,
                                   IspHealth::kStale};
-  for (const IspView& isp : report.isps) {
+  for (const Row& row : rows) {
     for (IspHealth state : kStates) {
       w.sample("ispfailover_isp_state",
-               {{"isp", isp.config.name}, {"family", kMetricsFamily}, {"state", to_string(state)}},
-               isp.health == state ? "1" : "0");
+               {{"isp", row.isp->config.name}, {"family", row.family}, {"state", to_string(state)}},
+               row.isp->health == state ? "1" : "0");
     }
   }
 
   per_isp("ispfailover_isp_rtt_seconds", "gauge",
           "Average round-trip time of the ISP's probes over its loss window, as last reported.",
-          [](std::size_t, const IspView& isp) -> std::optional<std::string> {
+          [](bool, const IspView& isp) -> std::optional<std::string> {
             if (!isp.rtt_avg_us) return std::nullopt;
             return seconds_of(*isp.rtt_avg_us);
           });
   per_isp("ispfailover_isp_loss_ratio", "gauge",
           "Share of the ISP's probes lost over its loss window (0 to 1), as last reported.",
-          [](std::size_t, const IspView& isp) -> std::optional<std::string> {
+          [](bool, const IspView& isp) -> std::optional<std::string> {
             if (!isp.since_last_seen) return std::nullopt;  // never heard: nothing to say
             return ratio_of(isp.loss_permille);
           });
 
   if (report.sticky || report.reset) {
-    per_isp("ispfailover_isp_connections", "gauge",
-            "Tracked connections that went out through the ISP (its conntrack mark), counted "
-            "once a second; those of an ISP that does not carry the route are sticky.",
-            [&](std::size_t, const IspView& isp) -> std::optional<std::string> {
-              auto found = report.connections.find(isp.config.name);
-              if (found == report.connections.end()) return std::nullopt;
-              return std::to_string(found->second);
-            });
-    per_isp("ispfailover_isp_connections_ended_total", "counter",
-            "TCP connections ended (SOCK_DESTROY) because the ISP they went through died.",
-            [&](std::size_t, const IspView& isp) -> std::optional<std::string> {
-              auto found = report.resets_total.find(isp.config.name);
-              return std::to_string(found == report.resets_total.end() ? 0 : found->second);
-            });
+    per_isp(
+        "ispfailover_isp_connections", "gauge",
+        "Tracked connections that went out through the ISP (its conntrack mark), counted "
+        "once a second; those of an ISP that does not carry the route are sticky.",
+        [&](bool, const IspView& isp) -> std::optional<std::string> {
+          auto found = report.connections.find(isp.config.name);
+          if (found == report.connections.end()) return std::nullopt;
+          return std::to_string(found->second);
+        },
+        /*ipv4_only=*/true);
+    per_isp(
+        "ispfailover_isp_connections_ended_total", "counter",
+        "TCP connections ended (SOCK_DESTROY) because the ISP they went through died.",
+        [&](bool, const IspView& isp) -> std::optional<std::string> {
+          auto found = report.resets_total.find(isp.config.name);
+          return std::to_string(found == report.resets_total.end() ? 0 : found->second);
+        },
+        /*ipv4_only=*/true);
   }
   w.family("ispfailover_switches_total", "counter",
            "Moves of the default route from one ISP (or none) to another since failoverd started.");
   w.sample("ispfailover_switches_total", {}, report.switches);
+  if (report.ipv6) {
+    // A series of its own: a family label on ispfailover_switches_total would change the
+    // identity of the IPv4 series dashboards already use.
+    w.family("ispfailover_ipv6_switches_total", "counter",
+             "Moves of the IPv6 default route from one ISP (or none) to another since failoverd "
+             "started.");
+    w.sample("ispfailover_ipv6_switches_total", {}, report.ipv6->switches);
+  }
   w.family("ispfailover_switch_transitions_total", "counter",
            "Moves of the default route by from, to (\"none\": no route) and reason.");
   for (const auto& [kind, count] : report.switch_counts) {

@@ -107,6 +107,39 @@ TEST(MetricsTest, FailoverdSeriesAndValues) {
   }
 }
 
+// Dual stack: the IPv6 side's ISPs appear with family="ipv6" in the same series, decided on
+// their own (isp1's IPv6 is up and active while its IPv4 is down), and the IPv4 samples are
+// exactly as before.
+TEST(MetricsTest, FailoverdIpv6SamplesBesideIpv4) {
+  StatusReport r = TwoIspReport();
+  const std::string ipv4_only = failover_metrics(r);
+  EXPECT_EQ(ipv4_only.find("family=\"ipv6\""), std::string::npos);
+  EXPECT_EQ(ipv4_only.find("ispfailover_ipv6_switches_total"), std::string::npos);
+  Ipv6Report six;
+  six.isps = r.isps;
+  six.isps[0].health = IspHealth::kUp;
+  six.isps[1].health = IspHealth::kDown;
+  six.active = 0;
+  six.switches = 4;
+  r.ipv6 = six;
+  std::string text = failover_metrics(r);
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_up{isp="isp1",family="ipv6"} 1)")) << text;
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_active{isp="isp1",family="ipv6"} 1)"));
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_active{isp="isp2",family="ipv6"} 0)"));
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_state{isp="isp2",family="ipv6",state="down"} 1)"));
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_up{isp="isp1",family="ipv4"} 0)"));
+  EXPECT_TRUE(Has(text, R"(ispfailover_isp_active{isp="isp2",family="ipv4"} 1)"));
+  EXPECT_TRUE(Has(text, "ispfailover_ipv6_switches_total 4"));
+  EXPECT_TRUE(Has(text, "ispfailover_switches_total 3"));
+  // One TYPE line per series: the IPv6 samples join the family, they do not start another.
+  std::size_t types = 0;
+  for (std::size_t at = text.find("# TYPE ispfailover_isp_up "); at != std::string::npos;
+       at = text.find("# TYPE ispfailover_isp_up ", at + 1)) {
+    ++types;
+  }
+  EXPECT_EQ(types, 1u);
+}
+
 TEST(MetricsTest, UnknownFiguresAreLeftOutAndDegradedCountsAsUp) {
   StatusReport r = TwoIspReport();
   r.isps[0].rtt_avg_us.reset();
