@@ -455,6 +455,14 @@ FailoverActions FailoverEngine::on_wake(Now now) {
   return out;
 }
 
+HookEvent FailoverEngine::ipv4_hook(std::string name,
+                                    std::vector<std::pair<std::string, std::string>> fields) const {
+  // With dual stack both families' events reach the hooks: each says which it is. Without it the
+  // environment stays as it always was.
+  if (ipv6_.enabled()) fields.emplace_back("ISPF_FAMILY", "ipv4");
+  return HookEvent{std::move(name), std::move(fields)};
+}
+
 void FailoverEngine::evaluate(FailoverActions& out, Now now) {
   Decision d = policy_.evaluate(now.steady);
   auto views = policy_.view(now.steady);
@@ -468,7 +476,7 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
           {"ISPF_ISP", views[i].config.name},
           {"ISPF_STATE", std::string(to_string(views[i].health))},
           {"ISPF_REASON", views[i].reason}};
-      out.hooks.push_back(HookEvent{"isp-state", fields});
+      out.hooks.push_back(ipv4_hook("isp-state", fields));
       out.log.push_back(event(LogLevel::kInfo, EventKind::kIspHealth,
                               views[i].config.name + " is " +
                                   std::string(to_string(views[i].health)) + " (" + views[i].reason +
@@ -487,7 +495,7 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
       std::vector<std::pair<std::string, std::string>> fields{{"ISPF_FROM", name_of(d.previous)},
                                                               {"ISPF_TO", name_of(d.active)},
                                                               {"ISPF_REASON", d.reason}};
-      out.hooks.push_back(HookEvent{"switch", fields});
+      out.hooks.push_back(ipv4_hook("switch", fields));
       out.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, d.why, std::move(fields)));
     }
     last_switch_ = d.why;
@@ -510,6 +518,7 @@ void FailoverEngine::evaluate(FailoverActions& out, Now now) {
   if (ipv6_.enabled()) {
     auto step = ipv6_.evaluate(now);
     for (auto& e : step.log) out.log.push_back(std::move(e));
+    for (auto& h : step.hooks) out.hooks.push_back(std::move(h));
     if (step.changed) reconcile6(out);
     if (step.changed || step.health_changed) publish_wanted_ = true;
   }

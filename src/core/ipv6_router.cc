@@ -158,13 +158,15 @@ Ipv6Router::Step Ipv6Router::evaluate(Now now) {
     if (i < last_health_.size() && previous == views[i].health) continue;
     step.health_changed = true;
     if (i < last_health_.size() || views[i].health != IspHealth::kStale) {
-      step.log.push_back(event(LogLevel::kInfo, EventKind::kIspHealth,
-                               views[i].config.name + "'s IPv6 is " +
-                                   std::string(to_string(views[i].health)) + " (" +
-                                   views[i].reason + ")",
-                               {{"ISPF_ISP", views[i].config.name},
-                                {"ISPF_STATE", std::string(to_string(views[i].health))},
-                                {"ISPF_REASON", views[i].reason}}));
+      LogEvent line =
+          event(LogLevel::kInfo, EventKind::kIspHealth,
+                views[i].config.name + "'s IPv6 is " + std::string(to_string(views[i].health)) +
+                    " (" + views[i].reason + ")",
+                {{"ISPF_ISP", views[i].config.name},
+                 {"ISPF_STATE", std::string(to_string(views[i].health))},
+                 {"ISPF_REASON", views[i].reason}});
+      step.hooks.push_back(HookEvent{"isp-state", line.fields});
+      step.log.push_back(std::move(line));
     }
   }
   last_health_.clear();
@@ -176,10 +178,12 @@ Ipv6Router::Step Ipv6Router::evaluate(Now now) {
       auto name_of = [&](std::optional<std::size_t> i) {
         return i ? views[*i].config.name : std::string();
       };
-      step.log.push_back(event(LogLevel::kWarning, EventKind::kSwitch, last_switch_,
-                               {{"ISPF_FROM", name_of(d.previous)},
-                                {"ISPF_TO", name_of(d.active)},
-                                {"ISPF_REASON", d.reason}}));
+      LogEvent line = event(LogLevel::kWarning, EventKind::kSwitch, last_switch_,
+                            {{"ISPF_FROM", name_of(d.previous)},
+                             {"ISPF_TO", name_of(d.active)},
+                             {"ISPF_REASON", d.reason}});
+      step.hooks.push_back(HookEvent{"switch", line.fields});
+      step.log.push_back(std::move(line));
     }
   }
   return step;

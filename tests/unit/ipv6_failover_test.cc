@@ -125,6 +125,16 @@ TEST_F(Ipv6FailoverTest, FamiliesAreDecidedApart) {
                            [](const LogEvent& e) { return e.kind == EventKind::kSwitch; });
   ASSERT_NE(line, a.log.end());
   EXPECT_EQ(line->text.rfind("IPv6: switch isp1 -> isp2", 0), 0u) << line->text;
+  // The hooks hear it too, told apart from IPv4's events by ISPF_FAMILY.
+  auto hook = std::find_if(a.hooks.begin(), a.hooks.end(), [](const HookEvent& h) {
+    return h.event == "switch" &&
+           std::find(h.fields.begin(), h.fields.end(),
+                     std::pair<std::string, std::string>{"ISPF_FAMILY", "ipv6"}) != h.fields.end();
+  });
+  ASSERT_NE(hook, a.hooks.end());
+  EXPECT_NE(std::find(hook->fields.begin(), hook->fields.end(),
+                      std::pair<std::string, std::string>{"ISPF_TO", "isp2"}),
+            hook->fields.end());
   ASSERT_TRUE(a.publish);
   ASSERT_TRUE(a.publish->ipv6);
   EXPECT_EQ(a.publish->ipv6->active, 1u);
@@ -140,8 +150,18 @@ TEST_F(Ipv6FailoverTest, WithoutAnIpv6VerdictIpv4StandsIn) {
   Send("isp2", LinkState::kUp, std::nullopt, 20);
   ASSERT_TRUE(Last6());
   EXPECT_EQ(Last6()->gateway, V6("2001:db8:1:1::1"));
-  Send("isp1", LinkState::kDown, std::nullopt, 100);
+  auto down = Send("isp1", LinkState::kDown, std::nullopt, 100);
   EXPECT_EQ(Last4(), kIsp2);
+  // Both families switched: two switch events, one of each family.
+  int switches = 0;
+  for (const auto& h : down.hooks) {
+    if (h.event != "switch") continue;
+    ++switches;
+    EXPECT_EQ(std::count_if(h.fields.begin(), h.fields.end(),
+                            [](const auto& f) { return f.first == "ISPF_FAMILY"; }),
+              1);
+  }
+  EXPECT_EQ(switches, 2);
   ASSERT_TRUE(Last6());
   EXPECT_EQ(Last6()->gateway, V6("fe80::2"));
   auto r = engine_.report(At(100));

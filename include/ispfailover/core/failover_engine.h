@@ -130,6 +130,8 @@ class FailoverEngine {
   void count_drop(FailoverActions& out, DropReason reason, std::uint32_t source,
                   const Detail& detail, Now now);
   void evaluate(FailoverActions& out, Now now);
+  HookEvent ipv4_hook(std::string name,
+                      std::vector<std::pair<std::string, std::string>> fields) const;
   void reconcile(FailoverActions& out, bool after_decision);
   void reconcile6(FailoverActions& out);
   void schedule_retry(Now now);

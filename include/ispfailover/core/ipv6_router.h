@@ -12,6 +12,7 @@
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/config.h"
 #include "ispfailover/core/failover_policy.h"
+#include "ispfailover/core/hooks.h"
 #include "ispfailover/core/log_event.h"
 #include "ispfailover/core/route.h"
 #include "ispfailover/core/status_message.h"
@@ -39,8 +40,9 @@ class Ipv6Router {
 
   struct Step {
     std::vector<LogEvent> log;
-    bool changed = false;         // the IPv6 route moved to another ISP (or went)
-    bool health_changed = false;  // some ISP's IPv6 health changed
+    std::vector<HookEvent> hooks;  // switch and isp-state, with ISPF_FAMILY=ipv6
+    bool changed = false;          // the IPv6 route moved to another ISP (or went)
+    bool health_changed = false;   // some ISP's IPv6 health changed
   };
   Step evaluate(Now now);
   // The edits that make the table hold what we want: our route (replaced when its gateway,
