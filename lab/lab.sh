@@ -27,7 +27,8 @@ usage: lab/lab.sh COMMAND
   down             stop the running lab (every namespace and process goes with it)
   list             running labs
 Env: ISPF_BIN_DIR (build dir with ispprobed/failoverd; default $LAB_BIN_DIR), LAB_DIR (logs,
-configs), LAB_ID (which lab, when several are up), LAB_PROFILE, LAB_NO_BUILD=1 (demo: skip build).
+configs), LAB_ID (which lab, when several are up), LAB_PROFILE, LAB_NO_BUILD=1 (demo: skip build),
+LAB_DUAL_STACK_DEMO=0 (demo: IPv4 only; by default the daemons and the story are dual stack).
 EOF
 }
 
@@ -242,6 +243,9 @@ demo_events_tsv() {
       printf "%.4f %.2f \"%s\"\n", $1 - t0, 0.42 - 0.28 * level, $2 }' >"$out"
 }
 
+# More than 20 IPv6 flows answered since FROM: demo_flows_after FROM
+demo_flows_after() { (($(lab_flows_answered flows6 "$1") > 20)); }
+
 # Seconds from the fault, for the log lines: demo_since EPOCH
 demo_since() { lab_diff "$T_FAULT" "$1"; }
 
@@ -250,6 +254,9 @@ demo() {
   local t_fault t_restore t_report t_route t_up t_back end gap gap_back
   local t_error="-" error_name="" t_reconnect="-" t_dns="-" dns_failed=0 t_stream="-"
   local stream_peer="" stream_echoes=0 stream_after=0 stream_gap="-" stream_ended="" t_judged="-"
+  local gap6="-"
+  # Both families, unless asked otherwise (LAB_DUAL_STACK_DEMO=0).
+  LAB_DUAL_STACK=${LAB_DUAL_STACK_DEMO:-1}
   lab_trap_cleanup
   if [[ -x $LAB_BIN_DIR/lab_tcp ]]; then DEMO_TCP=1; else lab_log "no $LAB_BIN_DIR/lab_tcp: no TCP connections in the demo"; fi
   if command -v dnsmasq >/dev/null && command -v getent >/dev/null && command -v unshare >/dev/null; then
@@ -261,6 +268,12 @@ demo() {
   lab_watch_datagrams_start
   lab_watch_routes_start
   lab_ping_start
+  if [[ $LAB_DUAL_STACK == 1 ]]; then
+    # New IPv6 flows every 10 ms, each on a new socket: the kernel picks the source anew.
+    lab_wait_until 10 lab_route6_is "${LAB_GW6[isp1]}" "${LAB_CLIENT6[isp1]}" ||
+      lab_log "no IPv6 route via isp1 with isp1's source!"
+    lab_flows_start flows6 "${LAB_TARGETS6[0]}" 10
+  fi
   if ((DEMO_TCP)); then
     # An application that waits on a connection through isp1 (a chat, a push channel).
     lab_tcp_serve
@@ -295,6 +308,17 @@ demo() {
     fi
   fi
   lab_wait_until 15 lab_route_is "${LAB_GW[isp2]}" || lab_log "the route did not move to isp2!"
+  if [[ $LAB_DUAL_STACK == 1 ]]; then
+    if lab_wait_until 10 lab_route6_is "${LAB_LL6[isp2]}" "${LAB_CLIENT6[isp2]}"; then
+      local t_six
+      t_six=$(lab_now)
+      lab_wait_until 5 demo_flows_after "$t_six" || true
+      read -r gap6 _ _ < <(lab_flows_gap flows6 "$t_fault" "$(lab_now)")
+      lab_log "IPv6: route via isp2 (${LAB_LL6[isp2]}, source ${LAB_CLIENT6[isp2]}) by $(demo_since "$t_six") s after the fault; new flows: largest gap $gap6 s, sources since: $(lab_flows_sources_after flows6 "$t_six")"
+    else
+      lab_log "IPv6: the route did not move to isp2 with isp2's source!"
+    fi
+  fi
   if ((DEMO_TCP)); then
     if lab_wait_until 5 demo_got_error waiter "$t_fault"; then
       read -r t_error error_name < <(lab_tcp_events waiter error "$t_fault" | awk 'NR == 1 { print $1, $3 }')
@@ -346,6 +370,7 @@ demo() {
     lab_stop waiter
   fi
   lab_ping_stop
+  if [[ $LAB_DUAL_STACK == 1 ]]; then lab_flows_stop flows6; fi
   lab_watch_datagrams_stop
   lab_watch_routes_stop
 

@@ -20,6 +20,9 @@ export ISPF_SOURCE_DIR ISPF_BIN_DIR
 source "$ISPF_SOURCE_DIR/lab/lib.sh"
 
 NAME=01-systemd-machines
+# Dual stack, as issue 13 wants shown under systemd: ICMPv6 needs AF_INET6 in the unit's
+# RestrictAddressFamilies, which nothing but a real unit shows.
+LAB_DUAL_STACK=1
 SUITE=bookworm
 CACHE_DIR=$ISPF_BIN_DIR/machine-cache
 # What the machines need besides the package's own dependencies (added from the .deb).
@@ -333,6 +336,11 @@ lab_check_within "client: /run/failoverd/failoverd.prom names isp1 active" 5 \
   in_m client grep -q '^ispfailover_isp_active{isp="isp1",family="ipv4"} 1' /run/failoverd/failoverd.prom
 lab_check_within "isp1: /run/ispprobed/ispprobed.prom says the probe is up" 5 \
   in_m isp1 grep -qx 'ispfailover_probe_up 1' /run/ispprobed/ispprobed.prom
+lab_check_within "isp1: ICMPv6 probes work under the unit (ispfailover_probe_ipv6_up 1)" 10 \
+  in_m isp1 grep -qx 'ispfailover_probe_ipv6_up 1' /run/ispprobed/ispprobed.prom
+lab_check_within "client: IPv6 default route via isp1 ${LAB_GW6[isp1]} src ${LAB_CLIENT6[isp1]}" 10 \
+  lab_route6_is "${LAB_GW6[isp1]}" "${LAB_CLIENT6[isp1]}"
+echo "   client: $(in_m client ip -6 route show default)"
 lab_check "client: node_exporter's textfile directory links to failoverd.prom, which exists" \
   in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom -a \
   -e /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
@@ -367,10 +375,11 @@ lab_check "client: failoverd's nftables table is in place" \
   in_m client sh -c 'nft list table inet failoverd | grep -q "rt ip nexthop 192.168.56.101"'
 for m in isp1 client; do
   unit=$([[ $m == client ]] && echo failoverd || echo ispprobed)
-  # Expected at warning: route changes (the first selection, and on the client the takeover of
-  # Vagrant's NAT default route named by --replace-gateway) and ispprobed's line transitions.
+  # Expected at warning: route changes of either family (the first selection, and on the client
+  # the takeover of Vagrant's NAT default route named by --replace-gateway) and ispprobed's line
+  # transitions.
   warnings=$(journal "$m" "$unit" -p warning |
-    grep -vE '^(select|switch|failback) |-> |^deleted the foreign default route via 10\.0\.2\.2 ' || true)
+    grep -vE '^(IPv6: )?(select|switch|failback) |-> |^deleted the foreign default route via 10\.0\.2\.2 ' || true)
   lab_check "$m: no unexpected warning from $unit at start${warnings:+ (got: $warnings)}" test -z "$warnings"
 done
 
