@@ -314,7 +314,7 @@ demo() {
       t_six=$(lab_now)
       lab_wait_until 5 demo_flows_after "$t_six" || true
       read -r gap6 _ _ < <(lab_flows_gap flows6 "$t_fault" "$(lab_now)")
-      lab_log "IPv6: route via isp2 (${LAB_LL6[isp2]}, source ${LAB_CLIENT6[isp2]}) by $(demo_since "$t_six") s after the fault; new flows: largest gap $gap6 s, sources since: $(lab_flows_sources_after flows6 "$t_six")"
+      lab_log "IPv6: route via isp2 (${LAB_LL6[isp2]}, source ${LAB_CLIENT6[isp2]}) when looked at, +$(demo_since "$t_six") s; new flows every 10 ms: largest gap $gap6 s, sources since: $(lab_flows_sources_after flows6 "$t_six")"
     else
       lab_log "IPv6: the route did not move to isp2 with isp2's source!"
     fi
