@@ -655,7 +655,14 @@ FailoverActions FailoverEngine::reconfigure(FailoverSettings settings, Now now) 
     table_read_for_decision_ = true;
     out.read_table = true;
   }
+  bool had_ipv6 = ipv6_.enabled();
   ipv6_.reconfigure(settings_);
+  if (ipv6_.enabled() && !had_ipv6) {
+    // IPv6 just turned on: the shell reads the IPv6 table and addresses only for an engine with
+    // IPv6, so ask for a read now rather than wait for the next table event.
+    table_read_for_decision_ = true;
+    out.read_table = true;
+  }
   out.log.push_back(
       event(LogLevel::kInfo, EventKind::kReloaded,
             "configuration reloaded: " + std::to_string(settings_.isps.size()) + " ISP(s)"));

@@ -246,6 +246,21 @@ TEST_F(Ipv6FailoverTest, CleanupOnExitRemovesBothRoutes) {
   }));
 }
 
+// A reload that gives an ISP a gateway6 asks for a read of the tables at once (the shell reads
+// the IPv6 ones only for an engine with IPv6), and the route follows.
+TEST_F(Ipv6FailoverTest, AReloadThatTurnsIpv6OnReadsTheTables) {
+  FailoverSettings v4 = Settings();
+  for (auto& isp : v4.isps) isp.gateway6.reset();
+  FailoverEngine engine(v4, At(0));
+  engine.start({}, At(0), {});
+  EXPECT_FALSE(engine.has_ipv6());
+  auto a = engine.reconfigure(Settings(), At(10));
+  EXPECT_TRUE(engine.has_ipv6());
+  EXPECT_TRUE(a.read_table);
+  // Reloading the same again asks for nothing more.
+  EXPECT_FALSE(engine.reconfigure(Settings(), At(20)).read_table);
+}
+
 TEST_F(Ipv6FailoverTest, IPv4OnlyConfigurationHasNoIpv6Side) {
   FailoverSettings s = Settings();
   for (auto& isp : s.isps) isp.gateway6.reset();
