@@ -182,7 +182,7 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
   }
   ++accepted_;
   if (ipv6_.enabled()) {
-    for (auto& e : ipv6_.on_status(*status, source, now.steady)) out.log.push_back(std::move(e));
+    ipv6_.on_status(*status, source, now.steady);
     if (status->ipv6_refused && ipv6_refused_logged_.insert(status->name).second) {
       out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
                               status->name + " sends IPv6 keys (ipv6=, prefix6=) this failoverd "

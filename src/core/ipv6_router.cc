@@ -71,10 +71,8 @@ std::vector<LogEvent> Ipv6Router::adopt(const std::vector<DefaultRoute6>& table)
   return log;
 }
 
-std::vector<LogEvent> Ipv6Router::on_status(const Status& status, std::uint32_t source,
-                                            TimePoint now) {
-  std::vector<LogEvent> log;
-  if (!isp(status.name)) return log;
+void Ipv6Router::on_status(const Status& status, std::uint32_t source, TimePoint now) {
+  if (!isp(status.name)) return;
   // The IPv6 verdict stands in for the report's own; where the router sends none (it probes no
   // IPv6 target, or predates ipv6=) the IPv4 verdict stands for both: a dead uplink takes both.
   Status six = status;
@@ -97,7 +95,6 @@ std::vector<LogEvent> Ipv6Router::on_status(const Status& status, std::uint32_t 
   // The IPv4 side has already checked source, tag and replay; wall_ms 0 skips the clock check
   // it made too.
   policy_.on_status(six, source, now, 0);
-  return log;
 }
 
 void Ipv6Router::set_table(std::vector<DefaultRoute6> table) {

@@ -31,7 +31,7 @@ class Ipv6Router {
   std::vector<LogEvent> adopt(const std::vector<DefaultRoute6>& table);
   // A datagram the IPv4 side accepted (decoded, verified, not a replay): its IPv6 verdict, or
   // the IPv4 one where the router sends none.
-  std::vector<LogEvent> on_status(const Status& status, std::uint32_t source, TimePoint now);
+  void on_status(const Status& status, std::uint32_t source, TimePoint now);
   // Our table's IPv6 default routes as they are now.
   void set_table(std::vector<DefaultRoute6> table);
   // The IPv6 addresses of our usable links: which gateways we reach, and our sources. Returns
