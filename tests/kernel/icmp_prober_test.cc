@@ -120,6 +120,24 @@ class IcmpProberTest : public ::testing::Test {
     return report;
   }
 
+  // Someone else's ping (`ping_command`, 60 echoes at 20 ms) runs beside ten rounds of ours to
+  // `target`: every round is answered, the other replies are counted as ignored.
+  void ExpectOtherPingsIgnored(const IpAddress& target, const std::string& ping_command) {
+    auto prober = Open({target}, milliseconds(1000));
+    Background ping(prober_, ping_command);
+    for (std::uint16_t seq = 100; seq < 110; ++seq) {
+      auto report = Round(*prober, seq);
+      ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
+      EXPECT_EQ(report->sequence, seq);
+      ASSERT_EQ(report->probes.size(), 1u);
+      EXPECT_EQ(report->answered(), 1u) << "round " << seq;
+      test::RunFor(io_, milliseconds(100));
+    }
+    auto done = ping.Wait(milliseconds(10000));
+    EXPECT_EQ(done.status, 0) << done.output;
+    EXPECT_GT(prober->ignored_packets(), 0u);
+  }
+
   Netns prober_{"prober"};
   Netns responder_{"resp"};
   asio::io_context io_;
@@ -298,24 +316,9 @@ TEST_F(IcmpProberTest, ProbesLeaveByTheUplinkOnly) {
 
 // Someone else's ping in the same namespace: its replies reach our raw socket too.
 TEST_F(IcmpProberTest, IgnoresOtherPingsInTheNamespace) {
-  auto prober = Open({Ip("198.51.100.8")}, milliseconds(1000));
-  Background ping(prober_, "exec ping -q -i 0.02 -c 60 -W 2 198.51.100.8");
-  for (std::uint16_t seq = 100; seq < 110; ++seq) {
-    auto report = Round(*prober, seq);
-    ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
-    EXPECT_EQ(report->sequence, seq);
-    ASSERT_EQ(report->probes.size(), 1u);
-    EXPECT_EQ(report->answered(), 1u) << "round " << seq;
-    test::RunFor(io_, milliseconds(100));
-  }
-  auto done = ping.Wait(milliseconds(10000));
-  EXPECT_EQ(done.status, 0) << done.output;
-  EXPECT_GT(prober->ignored_packets(), 0u);
+  ExpectOtherPingsIgnored(Ip("198.51.100.8"), "exec ping -q -i 0.02 -c 60 -W 2 198.51.100.8");
 }
 
-// The same world in IPv6 (documentation addresses, no DAD so they are usable at once): up0
-// (2001:db8:1::2/64) leads to a responder (2001:db8:1::1) holding the targets 2001:db8:ff::8
-// and ::9 on lo; the prober's default route goes via the responder.
 class Icmpv6ProberTest : public IcmpProberTest {
  protected:
   Icmpv6ProberTest() {
@@ -402,19 +405,8 @@ TEST_F(Icmpv6ProberTest, Ipv4TargetRefusedWithEafnosupport) {
 // Someone else's ping -6 in the same namespace: its replies reach our raw socket too, and are
 // told apart by identifier.
 TEST_F(Icmpv6ProberTest, IgnoresOtherPingsInTheNamespace) {
-  auto prober = Open({Ip6("2001:db8:ff::8")}, milliseconds(1000));
-  Background ping(prober_, "exec ping -6 -q -i 0.02 -c 60 -W 2 2001:db8:ff::8");
-  for (std::uint16_t seq = 100; seq < 110; ++seq) {
-    auto report = Round(*prober, seq);
-    ASSERT_TRUE(report.has_value()) << "round " << seq << " never reported";
-    EXPECT_EQ(report->sequence, seq);
-    ASSERT_EQ(report->probes.size(), 1u);
-    EXPECT_EQ(report->answered(), 1u) << "round " << seq;
-    test::RunFor(io_, milliseconds(100));
-  }
-  auto done = ping.Wait(milliseconds(10000));
-  EXPECT_EQ(done.status, 0) << done.output;
-  EXPECT_GT(prober->ignored_packets(), 0u);
+  ExpectOtherPingsIgnored(Ip6("2001:db8:ff::8"),
+                          "exec ping -6 -q -i 0.02 -c 60 -W 2 2001:db8:ff::8");
 }
 
 // A target reachable only by another link (a more specific route out of wan1) is not reached
