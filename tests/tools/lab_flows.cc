@@ -138,6 +138,18 @@ int server_socket(int family, int port) {
 }
 
 // Receives one datagram on FD and sends it back from the address it came to.
+// The one control message of a reply (the address the request came to, as its source).
+template <class Info>
+void put_control(msghdr& out, char* buffer, int level, int type, const Info& info) {
+  out.msg_control = buffer;
+  out.msg_controllen = CMSG_SPACE(sizeof info);
+  cmsghdr* o = CMSG_FIRSTHDR(&out);
+  o->cmsg_level = level;
+  o->cmsg_type = type;
+  o->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(o), &info, sizeof info);
+}
+
 void echo_one(int fd) {
   char payload[2048];
   char control[256];
@@ -166,24 +178,12 @@ void echo_one(int fd) {
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       info.ipi_spec_dst = info.ipi_addr;
       info.ipi_ifindex = 0;
-      out.msg_control = reply_control;
-      out.msg_controllen = CMSG_SPACE(sizeof info);
-      cmsghdr* o = CMSG_FIRSTHDR(&out);
-      o->cmsg_level = IPPROTO_IP;
-      o->cmsg_type = IP_PKTINFO;
-      o->cmsg_len = CMSG_LEN(sizeof info);
-      std::memcpy(CMSG_DATA(o), &info, sizeof info);
+      put_control(out, reply_control, IPPROTO_IP, IP_PKTINFO, info);
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
       in6_pktinfo info{};
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       info.ipi6_ifindex = 0;
-      out.msg_control = reply_control;
-      out.msg_controllen = CMSG_SPACE(sizeof info);
-      cmsghdr* o = CMSG_FIRSTHDR(&out);
-      o->cmsg_level = IPPROTO_IPV6;
-      o->cmsg_type = IPV6_PKTINFO;
-      o->cmsg_len = CMSG_LEN(sizeof info);
-      std::memcpy(CMSG_DATA(o), &info, sizeof info);
+      put_control(out, reply_control, IPPROTO_IPV6, IPV6_PKTINFO, info);
     }
   }
   sendmsg(fd, &out, 0);
