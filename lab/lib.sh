@@ -80,6 +80,15 @@ lab_diff() {
   awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
+# Like grep -q on a pipe, but reads all of its input first: under pipefail, grep -q exiting at the
+# first match kills the writer with SIGPIPE and fails the pipeline at random (e2e 25 did, once).
+lab_matches() {
+  local rc=0
+  grep -q "$@" || rc=$?
+  cat >/dev/null
+  return "$rc"
+}
+
 # Polls "$@" every 50 ms until it succeeds; fails after TIMEOUT seconds.
 lab_wait_until() {
   local timeout=$1
@@ -440,7 +449,7 @@ lab_delayline_start() {
   lab_spawn "delayline-$isp" inet "$LAB_BIN_DIR/lab_delayline" --dev "$dev" "$@"
   lab_wait_until 5 grep -q "ready" "$LAB_DIR/delayline-$isp.log" ||
     lab_die "lab_delayline did not start: $(cat "$LAB_DIR/delayline-$isp.log")"
-  if ! lab_in inet ip rule show pref 100 | grep -q "lookup local"; then
+  if ! lab_in inet ip rule show pref 100 | lab_matches "lookup local"; then
     lab_in inet ip rule add pref 100 lookup local
     lab_in inet ip rule del pref 0 lookup local
   fi
@@ -463,7 +472,7 @@ lab_delayline_stop() {
   local isp=$1 dev=dl-$1 table=${LAB_DELAY_TABLE[$1]}
   lab_in inet nft delete table ip "delay_$isp" 2>/dev/null || true
   lab_in inet ip rule del pref "$LAB_DELAY_PREF" fwmark "$table" lookup "$table" 2>/dev/null || true
-  if ! lab_in inet ip rule show | grep -q "^$LAB_DELAY_PREF:"; then
+  if ! lab_in inet ip rule show | lab_matches "^$LAB_DELAY_PREF:"; then
     lab_in inet ip rule add pref 0 lookup local 2>/dev/null || true
     lab_in inet ip rule del pref 100 lookup local 2>/dev/null || true
   fi

@@ -43,7 +43,7 @@ tail -n 1 "$LAB_DIR/observe-20.log" | sed 's/^/   last sample: /'
 lab_check "exactly one switch during 20 % loss (switches=$(lab_status_get .switches))" test "$(lab_status_get .switches)" = 1
 lab_check "traffic is on isp2 at the end" lab_route_is "${LAB_GW[isp2]}"
 lab_check "failoverd status: active isp2" lab_active_is isp2
-first=$(grep -n "route=${LAB_GW[isp2]} " "$LAB_DIR/observe-20.log" | head -n 1 | cut -d: -f1)
+first=$(grep -n -m 1 "route=${LAB_GW[isp2]} " "$LAB_DIR/observe-20.log" | cut -d: -f1)
 echo "   first sample on isp2: ${first:-none} s into the 20 % phase"
 lab_check "no sample back on isp1 after the switch" samples_on "${LAB_GW[isp2]}" "$LAB_DIR/observe-20.log" "$first"
 

@@ -62,7 +62,7 @@ lab_spawn node-exporter client prometheus-node-exporter --collector.disable-defa
   --collector.textfile --collector.textfile.directory="$textfile_dir" \
   --web.listen-address="127.0.0.1:$port"
 page() { lab_in client curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics"; }
-serves() { page 2>/dev/null | grep -q "^$1"; }
+serves() { page 2>/dev/null | lab_matches "^$1"; }
 lab_check_within "node_exporter serves ispfailover_isp_active" 10 \
   serves 'ispfailover_isp_active{family="ipv4",isp="isp2"} 1'
 lab_check "node_exporter serves ispfailover_probe_up" serves 'ispfailover_probe_up 1'

@@ -110,6 +110,6 @@ fi
 lab_watch_routes_stop
 echo "   hook events:"
 sed 's/^/     /' "$events"
-grep "hook " "$LAB_DIR/failoverd.log" | sed 's/^/     /' | head -20
+grep "hook " "$LAB_DIR/failoverd.log" | sed -n '1,20s/^/     /p'
 
 lab_finish "$LAB_TEST_NAME"

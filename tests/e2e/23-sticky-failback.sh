@@ -60,20 +60,20 @@ lab_status_text | sed -n '/^connections/p;/^last reset/p' | sed 's/^/   /'
 echo "-- nft flush ruleset (Debian's nftables service on every reload) deletes everyone's tables"
 lab_in client nft flush ruleset
 t_flush=$(lab_now)
-table_back() { lab_in client nft list table inet failoverd 2>/dev/null | grep -q "rt ip nexthop"; }
+table_back() { lab_in client nft list table inet failoverd 2>/dev/null | lab_matches "rt ip nexthop"; }
 lab_check_within "failoverd put its table back" 5 table_back
 echo "   back $(lab_diff "$t_flush" "$(lab_now)") s after the flush (upper bound: the polling adds to it)"
 lab_check "and said so in the log" grep -q "put back what someone else changed or removed: nftables table inet failoverd" \
   "$LAB_DIR/failoverd.log"
 lab_in client ip rule del pref 1500
 lab_check_within "... and its fwmark rule, deleted by hand" 5 \
-  eval 'lab_in client ip rule | grep -q "^1500:.*lookup 3151"'
+  eval 'lab_in client ip rule | lab_matches "^1500:.*lookup 3151"'
 
 echo "-- not sticky (--sticky-connections no): the same failback breaks the stream"
 lab_stop failoverd
 lab_start_failoverd "$LAB_PROFILE" --sticky-connections no
 lab_check_within "failoverd back, route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
-lab_check "failoverd removed its fwmark rules at start" eval '! lab_in client ip rule | grep -q fwmark'
+lab_check "failoverd removed its fwmark rules at start" eval '! lab_in client ip rule | lab_matches fwmark'
 outage_and_failback plain || lab_check "the lab followed the outage and the failback" false
 echo "   stream: largest gap ${PHASE_GAP} s from the repair on, ${PHASE_AFTER} echoes after the failback${PHASE_ENDED:+, ended: $PHASE_ENDED}"
 lab_check "without stickiness the failback broke the stream (so the check above can fail)" \

@@ -13,7 +13,7 @@ lab_spawn lan-server isp1 "$LAB_BIN_DIR/lab_tcp" serve "${LAB_GW[isp1]}" "$LAB_T
 lab_wait_until 5 grep -q listening "$LAB_DIR/lan-server.log"
 lab_spawn lan-waiter client "$LAB_BIN_DIR/lab_tcp" wait "${LAB_GW[isp1]}" "$LAB_TCP_PORT"
 lab_tcp_start waiter wait
-connected_via() { lab_tcp_events "$1" connected "${3:-0}" | grep -q "peer=$2\$"; }
+connected_via() { lab_tcp_events "$1" connected "${3:-0}" | lab_matches "peer=$2\$"; }
 lab_check_within "the waiting application is connected through isp1" 5 \
   connected_via waiter "${LAB_UP_ADDR[isp1]}"
 lab_check_within "the LAN connection to isp1's router is up" 5 connected_via lan-waiter 192.168.56.200

@@ -63,7 +63,7 @@ lab_check "the client has no IPv6 default route of the topology's making" test -
 lab_check "the client takes no RAs and makes no SLAAC addresses on lan0" \
   test "$(lab_in client sysctl -n net.ipv6.conf.lan0.accept_ra net.ipv6.conf.lan0.autoconf | tr '\n' ' ')" = "0 0 "
 lab_check "no address is tentative or failed DAD anywhere" all_addresses_usable
-has_ll() { lab_in "$1" ip -6 addr show dev lan0 | grep -q "inet6 ${LAB_LL6[$1]}/64"; }
+has_ll() { lab_in "$1" ip -6 addr show dev lan0 | lab_matches "inet6 ${LAB_LL6[$1]}/64"; }
 lab_check "isp1 has fe80::1 on the LAN, isp2 fe80::2" eval 'has_ll isp1 && has_ll isp2'
 
 for isp in isp1 isp2; do
@@ -120,7 +120,7 @@ echo "-- lab_ra_route isp1: the route an RA would have installed"
 lab_in client ip -6 route flush default
 lab_ra_route isp1
 lab_check "lab_client_gw6 shows it ($(lab_client_gw6))" test "$(lab_client_gw6)" = "${LAB_LL6[isp1]}"
-ra_route_shown() { lab_in client ip -6 route show default | grep -q "via fe80::1 dev lan0 proto ra metric 1024"; }
+ra_route_shown() { lab_in client ip -6 route show default | lab_matches "via fe80::1 dev lan0 proto ra metric 1024"; }
 lab_check "proto ra metric 1024 in the client's table" ra_route_shown
 lab_ra_route isp2 1025
 lab_check "with isp2's at metric 1025 beside it, lab_client_gw6 shows both ($(lab_client_gw6))" \

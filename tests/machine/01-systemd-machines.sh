@@ -156,7 +156,7 @@ journal() {
 journal_has() {
   local m=$1 unit=$2 pattern=$3
   shift 3
-  journal "$m" "$unit" "$@" | grep -qE -- "$pattern"
+  journal "$m" "$unit" "$@" | lab_matches -E -- "$pattern"
 }
 
 # "Uid CapEff CapPrm CapBnd CapAmb" of a PID inside machine M.
@@ -167,31 +167,31 @@ proc_creds() {
 
 status_line() { in_m client systemctl status --no-pager -n 0 failoverd 2>/dev/null | grep -E '^ *Status:'; }
 
-status_names() { status_line | grep -q "Status: \"via $1 "; }
+status_names() { status_line | lab_matches "Status: \"via $1 "; }
 
 pid_changed() { local now; now=$(main_pid client failoverd 2>/dev/null) && [[ -n $now && $now != 0 && $now != "$1" ]]; }
 
 client_route_line() { in_m client ip -4 route show default; }
 
 # The client's default route is failoverd's (proto ispfailover by name) via GW.
-route_is_ours() { client_route_line | grep -q "via $1 dev lan0 proto ispfailover"; }
+route_is_ours() { client_route_line | lab_matches "via $1 dev lan0 proto ispfailover"; }
 
 status_cmd_active() { in_m client failoverd status --json | jq -e ".active == \"$1\"" >/dev/null; }
 
-status_says_refused() { status_line | grep -qiE 'reload|refused|config|no-such-key'; }
+status_says_refused() { status_line | lab_matches -iE 'reload|refused|config|no-such-key'; }
 
 # The service manager's own lines about a unit (journalctl -u includes them).
-manager_log_has() { in_m "$1" journalctl --no-pager -q -u "$2" | grep -qi -- "$3"; }
+manager_log_has() { in_m "$1" journalctl --no-pager -q -u "$2" | lab_matches -i -- "$3"; }
 
 not() { ! "$@"; }
 
 # Journal lines of the client with SYSLOG_IDENTIFIER TAG that match PATTERN.
-journal_tag_has() { in_m client journalctl --no-pager -q -o cat -t "$1" | grep -qF -- "$2"; }
+journal_tag_has() { in_m client journalctl --no-pager -q -o cat -t "$1" | lab_matches -F -- "$2"; }
 
 # The journal's MESSAGE_ID of a switch (src/core/message_ids.cc, systemd/ispfailover.catalog).
 SWITCH_ID=$(awk '/^-- / { id = $2 } /^Subject: Default route moved/ { print id; exit }' \
   "$ISPF_SOURCE_DIR/systemd/ispfailover.catalog")
-chroot_lists_catalog() { chroot "$1" journalctl --list-catalog "$SWITCH_ID" | grep -q "$SWITCH_ID"; }
+chroot_lists_catalog() { chroot "$1" journalctl --list-catalog "$SWITCH_ID" | lab_matches "$SWITCH_ID"; }
 # journalctl MESSAGE_ID=... finds the switch FROM -> TO with its structured fields.
 switch_by_message_id() {
   in_m client journalctl --no-pager -q -o json "MESSAGE_ID=$SWITCH_ID" |
@@ -201,7 +201,7 @@ switch_by_message_id() {
 # journalctl -x prints the catalog's explanation, with the event's fields filled in, under it.
 switch_explained() {
   in_m client journalctl --no-pager -q -x -u failoverd |
-    grep -qF "failoverd moved this host's default route from ISP \"$1\" to ISP \"$2\""
+    lab_matches -F "failoverd moved this host's default route from ISP \"$1\" to ISP \"$2\""
 }
 
 echo "== $NAME: the package on systemd-nspawn machines (logs in $LAB_DIR)"

@@ -41,7 +41,7 @@ if [[ "${ISPF_IN_SANDBOX:-}" != 1 ]]; then
     dpkg-dev cmake)
   missing=()
   for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *"install ok installed"* ]] || missing+=("$p")
   done
   if ((${#missing[@]})); then
     log "installing ${missing[*]} (service starts blocked by policy-rc.d)"
@@ -181,7 +181,7 @@ log "vagrant up took $(($(date +%s) - start)) s"
 grep -E 'ispf-provision' "$run/up.log" >&2 || true
 
 # Safety: nothing in this namespace routes anywhere but its own bridges.
-if ip -4 route show default | grep -q .; then
+if [[ -n "$(ip -4 route show default)" ]]; then
   echo "the sandbox has a default route: refusing to go on" >&2
   exit 1
 fi
