@@ -84,12 +84,25 @@ std::optional<std::string> ProbeEngine::ipv6_reason() const {
   return line6_->reachability.reason();
 }
 
+namespace {
+// "2 targets" or "2 IPv4 + 1 IPv6 targets": each family is decided on its own, so say how many
+// targets each one has.
+std::string targets_text(const std::vector<IpAddress>& targets) {
+  std::size_t six = 0;
+  for (const IpAddress& t : targets) six += t.family == Family::kIpv6 ? 1 : 0;
+  std::size_t four = targets.size() - six;
+  std::string noun = targets.size() == 1 ? " target" : " targets";
+  if (six == 0) return std::to_string(four) + noun;
+  return std::to_string(four) + " IPv4 + " + std::to_string(six) + " IPv6" + noun;
+}
+}  // namespace
+
 ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
   ProbeActions out;
   started_ = true;
   out.log.push_back(event(
       LogLevel::kInfo, EventKind::kStarted,
-      config_.name + ": probing " + std::to_string(config_.targets.size()) + " target(s) out of " +
+      config_.name + ": probing " + targets_text(config_.targets) + " out of " +
           config_.uplink + " every " + format_duration(config_.interval) +
           " (timeout from the RTT, " + format_duration(config_.min_timeout) + " to " +
           format_duration(config_.timeout) + "; down after " +
@@ -476,7 +489,7 @@ std::string ProbeEngine::line_status(Line& line, Now now) {
 void ProbeEngine::update_service_status(ProbeActions& out, Now now) {
   std::string line;
   if (!line4_.announced) {
-    line = "starting: probing " + std::to_string(config_.targets.size()) + " target(s)";
+    line = "starting: probing " + targets_text(config_.targets);
   } else {
     line = line_status(line4_, now);
   }

@@ -417,6 +417,22 @@ std::string Field(const LogEvent& e, const std::string& key) {
   return "";
 }
 
+TEST(ProbeEngineDualStackTest, TheStartLineAndStatusCountTargetsPerFamily) {
+  Driver d(Config6());
+  ProbeActions a = d.engine.start(kUsable, At(0));
+  ASSERT_FALSE(a.log.empty());
+  EXPECT_NE(a.log.front().text.find("probing 2 IPv4 + 2 IPv6 targets out of"), std::string::npos)
+      << a.log.front().text;
+  ASSERT_TRUE(a.service_status);
+  EXPECT_EQ(*a.service_status, "starting: probing 2 IPv4 + 2 IPv6 targets");
+
+  Driver four(Config());
+  ProbeActions b = four.engine.start(kUsable, At(0));
+  ASSERT_FALSE(b.log.empty());
+  EXPECT_NE(b.log.front().text.find("probing 2 targets out of"), std::string::npos)
+      << b.log.front().text;
+}
+
 TEST(ProbeEngineDualStackTest, SilentIpv6TargetsTakeOnlyIpv6Down) {
   Driver d(Config6());
   d.Take(d.engine.start(kUsable, At(0)), 0);
