@@ -102,15 +102,14 @@ ProbeActions ProbeEngine::start(const LinkStatus& uplink, Now now) {
   started_ = true;
   out.log.push_back(event(
       LogLevel::kInfo, EventKind::kStarted,
-      config_.name + ": probing " + targets_text(config_.targets) + " out of " +
-          config_.uplink + " every " + format_duration(config_.interval) +
-          " (timeout from the RTT, " + format_duration(config_.min_timeout) + " to " +
-          format_duration(config_.timeout) + "; down after " +
-          format_duration(config_.down_window) + " and " + std::to_string(config_.down_after) +
-          " rounds unanswered, confirmed every " + format_duration(config_.confirm_interval) +
-          "; up after " + std::to_string(config_.up_after) + "), heartbeat " +
-          format_duration(config_.heartbeat) + ", " +
-          (config_.keys.empty() ? "unsigned (no --key-file)" : "signed")));
+      config_.name + ": probing " + targets_text(config_.targets) + " out of " + config_.uplink +
+          " every " + format_duration(config_.interval) + " (timeout from the RTT, " +
+          format_duration(config_.min_timeout) + " to " + format_duration(config_.timeout) +
+          "; down after " + format_duration(config_.down_window) + " and " +
+          std::to_string(config_.down_after) + " rounds unanswered, confirmed every " +
+          format_duration(config_.confirm_interval) + "; up after " +
+          std::to_string(config_.up_after) + "), heartbeat " + format_duration(config_.heartbeat) +
+          ", " + (config_.keys.empty() ? "unsigned (no --key-file)" : "signed")));
   uplink_ = uplink;
   if (!uplink.usable()) {
     ProbeActions link = on_link(uplink, now);
