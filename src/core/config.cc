@@ -193,20 +193,34 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
                                     "with its host bits zero, e.g. 2001:db8:1:1::/64");
     }
   }
-  if (o.dns.size() > kMaxDnsServers) {
-    return error("--dns", std::to_string(o.dns.size()) + " resolvers; at most " +
-                              std::to_string(kMaxDnsServers) + " are announced");
-  }
   std::set<std::string> seen_dns;
+  std::size_t dns4 = 0, dns6 = 0;
   for (const auto& resolver : o.dns) {
-    if (!parse_ipv4(resolver)) {
+    auto address = parse_ip(resolver);
+    if (!address) {
       return error("--dns", "'" + resolver +
-                                "' is not an IPv4 address; give e.g. this router's "
+                                "' is not an IPv4 or IPv6 address; give e.g. this router's "
                                 "LAN address where its DNS forwarder listens");
     }
-    if (!seen_dns.insert(format_ipv4(*parse_ipv4(resolver))).second) {
+    if (address->family == Family::kIpv6 &&
+        (!address->v6.is_unicast() || address->v6.is_link_local())) {
+      return error("--dns", "'" + resolver +
+                                "' is not a global or ULA unicast IPv6 address (a link-local "
+                                "one has no zone on another host); give the router's routable "
+                                "LAN address");
+    }
+    if (!seen_dns.insert(format_ip(*address)).second) {
       return error("--dns", "'" + resolver + "' is given twice");
     }
+    ++(address->family == Family::kIpv6 ? dns6 : dns4);
+  }
+  if (dns4 > kMaxDnsServers) {
+    return error("--dns", std::to_string(dns4) + " IPv4 resolvers; at most " +
+                              std::to_string(kMaxDnsServers) + " are announced");
+  }
+  if (dns6 > kMaxDns6Servers) {
+    return error("--dns", std::to_string(dns6) + " IPv6 resolvers; at most " +
+                              std::to_string(kMaxDns6Servers) + " are announced");
   }
   if (o.quorum == 0 || o.quorum > o.targets.size()) {
     return error("--quorum", std::to_string(o.quorum) + " must be between 1 and the " +

@@ -192,10 +192,13 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
     }
   }
   announced_dns_[status->name] = status->dns;
-  if (status->dns_refused && dns_refused_logged_.insert(status->name).second) {
+  announced_dns6_[status->name] = status->dns6;
+  if ((status->dns_refused || status->dns6_refused) &&
+      dns_refused_logged_.insert(status->name).second) {
+    std::string key = status->dns_refused ? "dns=" : "dns6=";
     out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
-                            status->name + " announces resolvers (dns=) this failoverd cannot "
-                                           "read: taken as none; logged once",
+                            status->name + " announces resolvers (" + key +
+                                ") this failoverd cannot read: taken as none; logged once",
                             {{"ISPF_ISP", status->name}}));
   }
   if (signed_datagram && settings_.keys.empty() && unverified_.insert(status->name).second) {
@@ -755,15 +758,27 @@ void FailoverEngine::follow_dns(FailoverActions& out) {
     gateway = isp.gateway;
   }
   static const std::vector<std::uint32_t> kNone;
+  static const std::vector<Ipv6Address> kNone6;
   auto announced = active ? announced_dns_.find(*active) : announced_dns_.end();
+  // The IPv6 resolvers come from the ISP the IPv6 route goes through: only it routes back the
+  // source the client's IPv6 queries leave with.
+  std::optional<std::string> active6 = ipv6_.enabled() ? ipv6_.active_name() : std::nullopt;
+  auto announced6 = active6 ? announced_dns6_.find(*active6) : announced_dns6_.end();
   auto step =
-      dns_.step(active, gateway, announced == announced_dns_.end() ? kNone : announced->second);
+      dns_.step(active, gateway, announced == announced_dns_.end() ? kNone : announced->second,
+                active6, announced6 == announced_dns6_.end() ? kNone6 : announced6->second);
   if (step.note) out.log.push_back(event(LogLevel::kInfo, EventKind::kDns, *step.note));
   if (step.update) {
     std::string servers;
-    for (auto s : step.update->servers) servers += (servers.empty() ? "" : " ") + format_ipv4(s);
+    for (const IpAddress& s : step.update->servers) {
+      servers += (servers.empty() ? "" : " ") + format_ip(s);
+    }
+    std::string whose = step.update->isp;
+    if (!step.update->isp6.empty() && step.update->isp6 != whose) {
+      whose += ", IPv6 ones of " + step.update->isp6;
+    }
     out.log.push_back(event(LogLevel::kInfo, EventKind::kDns,
-                            "resolvers now " + servers + " (" + step.update->isp + ", " +
+                            "resolvers now " + servers + " (" + whose + ", " +
                                 std::string(to_string(settings_.dns_manager)) + ")",
                             {{"ISPF_ISP", step.update->isp}}));
     out.dns = std::move(step.update);

@@ -289,4 +289,9 @@ std::optional<RouteEdit> Ipv6Router::cleanup() const {
   return RouteEdit::remove_own(slot_, Family::kIpv6);
 }
 
+std::optional<std::string> Ipv6Router::active_name() const {
+  if (!policy_.active()) return std::nullopt;
+  return policy_.isps()[*policy_.active()].name;
+}
+
 }  // namespace ispf

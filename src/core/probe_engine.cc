@@ -413,6 +413,7 @@ Status ProbeEngine::status_now(Now now) {
   s.window_ms = static_cast<std::uint32_t>(to_ms(config_.loss_window));
   s.epoch = epoch_;
   s.dns = config_.dns;
+  s.dns6 = config_.dns6;
   // Left out until IPv6's first verdict: a receiver then lets IPv4 stand for IPv6, which is
   // closer to the truth than a "down, starting" that nothing has shown.
   if (line6_ && line6_->announced) {

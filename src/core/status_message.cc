@@ -95,6 +95,23 @@ std::optional<std::vector<std::uint32_t>> parse_dns_list(std::string_view text) 
   }
 }
 
+// "A,B,...": 1..kMaxDns6Servers IPv6 unicast addresses, not link-local (no zone can travel
+// here), none twice. All or nothing.
+std::optional<std::vector<Ipv6Address>> parse_dns6_list(std::string_view text) {
+  std::vector<Ipv6Address> out;
+  while (true) {
+    auto comma = text.find(',');
+    auto address = parse_ipv6(text.substr(0, comma));
+    if (!address || !address->is_unicast() || address->is_link_local() ||
+        out.size() == kMaxDns6Servers || std::find(out.begin(), out.end(), *address) != out.end()) {
+      return std::nullopt;
+    }
+    out.push_back(*address);
+    if (comma == std::string_view::npos) return out;
+    text = text.substr(comma + 1);
+  }
+}
+
 bool is_key(std::string_view key) {
   if (key.empty() || key.size() > 32) return false;
   for (char c : key) {
@@ -122,12 +139,13 @@ enum Key : std::size_t {
   kDns,
   kIpv6,
   kPrefix6,
+  kDns6,
   kKeyCount
 };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
     "name",         "instance",   "seq",     "time_ms",     "state",      "reason",
     "heartbeat_ms", "targets_up", "targets", "rtt_last_us", "rtt_avg_us", "loss_pct",
-    "window_ms",    "epoch",      "dns",     "ipv6",        "prefix6"};
+    "window_ms",    "epoch",      "dns",     "ipv6",        "prefix6",    "dns6"};
 // Required in every datagram; ipv6= and prefix6= are decoded (and refused) apart.
 constexpr bool is_required_key(std::size_t key) {
   return key <= kWindowMs && key != kRttLastUs && key != kRttAvgUs;
@@ -281,6 +299,14 @@ std::string encode_all(const Status& s) {
     append_field(out, "ipv6", line);
   }
   if (s.prefix6) append_field(out, "prefix6", format_ipv6_prefix(*s.prefix6));
+  if (!s.dns6.empty()) {
+    std::string list;
+    for (const Ipv6Address& address : s.dns6) {
+      if (!list.empty()) list += ',';
+      list += format_ipv6(address);
+    }
+    append_field(out, "dns6", list);
+  }
   return out;
 }
 
@@ -290,8 +316,8 @@ std::string encode(const Status& status, std::size_t budget) {
   std::string text = encode_all(status);
   if (text.size() <= budget) return text;
   // Over budget only with extreme values (32-byte name and reasons, four resolvers, the longest
-  // prefix text, numbers near their maximum): the figures go first, then the IPv6 part, so that
-  // the IPv4 verdict always gets through.
+  // prefix text, numbers near their maximum): the figures go first, then the IPv6 part (ipv6=,
+  // prefix6=, dns6=), so that the IPv4 verdict always gets through.
   Status trimmed = status;
   trimmed.rtt_last_us.reset();
   if (trimmed.ipv6) trimmed.ipv6->rtt_avg_us.reset();
@@ -300,6 +326,7 @@ std::string encode(const Status& status, std::size_t budget) {
   if ((text = encode_all(trimmed)).size() <= budget) return text;
   trimmed.ipv6.reset();
   trimmed.prefix6.reset();
+  trimmed.dns6.clear();
   return encode_all(trimmed);
 }
 
@@ -431,6 +458,14 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
       s.dns = std::move(*dns);
     } else {
       s.dns_refused = true;
+    }
+  }
+  if (values[kDns6]) {
+    auto dns6 = parse_dns6_list(*values[kDns6]);
+    if (dns6) {
+      s.dns6 = std::move(*dns6);
+    } else {
+      s.dns6_refused = true;
     }
   }
   std::optional<Status::Ipv6Line> ipv6;

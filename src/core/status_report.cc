@@ -191,7 +191,7 @@ std::string to_json(const StatusReport& r) {
   j["drops"] = drops;
   j["warnings"] = r.warnings;
   nlohmann::json dns_servers = nlohmann::json::array();
-  for (std::uint32_t server : r.dns_servers) dns_servers.push_back(format_ipv4(server));
+  for (const IpAddress& server : r.dns_servers) dns_servers.push_back(format_ip(server));
   j["dns"] = {{"manager", r.dns_manager},
               {"isp", r.dns_isp.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.dns_isp)},
               {"servers", dns_servers}};

@@ -196,7 +196,7 @@ std::error_code LinuxEnv::write_file_atomically(const std::string& path, std::st
 }
 
 std::error_code LinuxEnv::set_link_dns(std::uint32_t gateway,
-                                       const std::vector<std::uint32_t>& servers) {
+                                       const std::vector<IpAddress>& servers) {
   auto link = link_reaching(gateway);
   if (!link) return link.error();
   return resolved_set_link_dns(*link, servers);

@@ -55,18 +55,24 @@ std::error_code call_manager(const char* method, int ifindex, Append append) {
 
 }  // namespace
 
-std::error_code resolved_set_link_dns(int ifindex, const std::vector<std::uint32_t>& servers) {
+std::error_code resolved_set_link_dns(int ifindex, const std::vector<IpAddress>& servers) {
   auto ec = call_manager("SetLinkDNS", ifindex, [&](sd_bus_message* m) {
     // a(iay): address family and the address in network byte order.
     int r = sd_bus_message_open_container(m, 'a', "(iay)");
     for (std::size_t i = 0; r >= 0 && i < servers.size(); ++i) {
-      std::uint32_t address = servers[i];
+      const IpAddress& server = servers[i];
+      std::uint32_t address = server.v4;
       std::array<std::uint8_t, 4> bytes{
           static_cast<std::uint8_t>(address >> 24), static_cast<std::uint8_t>(address >> 16),
           static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address)};
+      bool six = server.family == Family::kIpv6;
       r = sd_bus_message_open_container(m, 'r', "iay");
-      if (r >= 0) r = sd_bus_message_append(m, "i", AF_INET);
-      if (r >= 0) r = sd_bus_message_append_array(m, 'y', bytes.data(), bytes.size());
+      if (r >= 0) r = sd_bus_message_append(m, "i", six ? AF_INET6 : AF_INET);
+      if (r >= 0) {
+        r = six ? sd_bus_message_append_array(m, 'y', server.v6.bytes.data(),
+                                              server.v6.bytes.size())
+                : sd_bus_message_append_array(m, 'y', bytes.data(), bytes.size());
+      }
       if (r >= 0) r = sd_bus_message_close_container(m);
     }
     return r < 0 ? r : sd_bus_message_close_container(m);

@@ -24,8 +24,9 @@ ProbedCommandLine parse_probed_command_line(const std::vector<std::string>& args
   app.add_option("--target", o.targets, "Internet host to probe, IPv4 or global IPv6 (repeatable)")
       ->capture_default_str();
   app.add_option("--dns", o.dns,
-                 "Resolver (IPv4) clients should use while this ISP carries their traffic, "
-                 "e.g. this router's LAN address with a DNS forwarder (repeatable, at most 4)");
+                 "Resolver clients should use while this ISP carries their traffic, e.g. this "
+                 "router's LAN address with a DNS forwarder; IPv4 (at most 4) or global IPv6 "
+                 "(at most 3, announced as dns6=) (repeatable)");
   app.add_option("--prefix6", o.prefix6,
                  "The LAN's IPv6 prefix this ISP routes back (e.g. 2001:db8:1:1::/64), "
                  "announced so that clients pick their source address in it");

@@ -21,7 +21,14 @@ ProbeEngineConfig ProbeShell::engine_config(const ProbedOptions& options,
   ProbeEngineConfig config;
   config.name = options.name;
   for (const auto& target : options.targets) config.targets.push_back(*parse_ip(target));
-  for (const auto& resolver : options.dns) config.dns.push_back(*parse_ipv4(resolver));
+  for (const auto& resolver : options.dns) {
+    IpAddress address = *parse_ip(resolver);
+    if (address.family == Family::kIpv6) {
+      config.dns6.push_back(address.v6);
+    } else {
+      config.dns.push_back(address.v4);
+    }
+  }
   config.quorum = options.quorum;
   if (!options.prefix6.empty()) config.prefix6 = parse_ipv6_prefix(options.prefix6);
   config.interval = options.interval;

@@ -484,7 +484,8 @@ TYPED_TEST_P(EnvContract, RoutesViaSeesOnlyRoutesOutOfThatLink) {
 TYPED_TEST_P(EnvContract, LinkDnsNeedsALinkThatReachesTheGateway) {
   this->SetUpLan();
   Env& env = this->world_.env();
-  EXPECT_EQ(env.set_link_dns(kFarGateway, {kPeerAddress}), std::errc::no_such_device_or_address);
+  EXPECT_EQ(env.set_link_dns(kFarGateway, {IpAddress::ipv4(kPeerAddress)}),
+            std::errc::no_such_device_or_address);
   EXPECT_EQ(env.revert_link_dns(kFarGateway), std::errc::no_such_device_or_address);
 }
 

@@ -540,7 +540,7 @@ bool reaches(FakeKernel& kernel, std::uint32_t gateway) {
 }  // namespace
 
 std::error_code FakeEnv::set_link_dns(std::uint32_t gateway,
-                                      const std::vector<std::uint32_t>& servers) {
+                                      const std::vector<IpAddress>& servers) {
   if (!reaches(*kernel_, gateway)) return errc(std::errc::no_such_device_or_address);
   link_dns_[gateway] = servers;
   return {};

@@ -167,7 +167,7 @@ class FakeEnv final : public Env {
   std::string host_name() override { return host_name_; }
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
   std::error_code set_link_dns(std::uint32_t gateway,
-                               const std::vector<std::uint32_t>& servers) override;
+                               const std::vector<IpAddress>& servers) override;
   std::error_code revert_link_dns(std::uint32_t gateway) override;
   IoResult<HookListing> list_hooks(const std::string& dir) override;
   IoResult<std::unique_ptr<HookProcess>> run_hook(const std::string& path,
@@ -209,7 +209,7 @@ class FakeEnv final : public Env {
     write_failures_ = count;
   }
   // systemd-resolved's per-link DNS as set_link_dns left it, by the gateway the link reaches.
-  const std::map<std::uint32_t, std::vector<std::uint32_t>>& link_dns() const { return link_dns_; }
+  const std::map<std::uint32_t, std::vector<IpAddress>>& link_dns() const { return link_dns_; }
   // Hook directories that exist (list_hooks says ENOENT for any other), and every hook run:
   // a run ends when the test calls finish_hook (or, once killed, on the loop with SIGKILL).
   void set_hook_dir(const HookListing& listing) { hook_dirs_[listing.dir] = listing; }
@@ -285,7 +285,7 @@ class FakeEnv final : public Env {
   std::set<int> missing_capabilities_;
   std::optional<int> kept_capability_;
   std::map<std::string, std::string> files_;
-  std::map<std::uint32_t, std::vector<std::uint32_t>> link_dns_;
+  std::map<std::uint32_t, std::vector<IpAddress>> link_dns_;
   std::errc write_failure_{};
   int write_failures_ = 0;
   std::map<std::string, HookListing> hook_dirs_;

@@ -282,7 +282,11 @@ TEST(ValidateProbedTest, DnsResolversChecked) {
   ProbedOptions options = ValidProbed();
   options.dns = {"192.168.56.101", "192.168.56.1"};
   EXPECT_FALSE(validate(options).has_value());
-  for (const char* bad : {"", "router", "192.168.56", "2001:db8::1"}) {
+  // IPv6 resolvers beside them (announced as dns6=), global or ULA.
+  options.dns = {"192.168.56.101", "2001:db8:1::53", "fd56:1::101"};
+  EXPECT_FALSE(validate(options).has_value());
+  for (const char* bad :
+       {"", "router", "192.168.56", "fe80::1", "ff02::1", "::1", "2001:db8::1%lan0"}) {
     options.dns = {bad};
     EXPECT_TRUE(ProbedFailsOn(options, "--dns")) << bad;
   }
@@ -290,6 +294,13 @@ TEST(ValidateProbedTest, DnsResolversChecked) {
   EXPECT_TRUE(ProbedFailsOn(options, "--dns"));
   options.dns = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"};
   EXPECT_TRUE(ProbedFailsOn(options, "--dns"));
+  options.dns = {"2001:db8::1", "2001:db8:0::1"};
+  EXPECT_TRUE(ProbedFailsOn(options, "--dns")) << "the same address twice, written two ways";
+  options.dns = {"2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4"};
+  EXPECT_TRUE(ProbedFailsOn(options, "--dns")) << "4 IPv6 resolvers: at most 3";
+  options.dns = {"10.0.0.1",    "10.0.0.2",    "10.0.0.3",   "10.0.0.4",
+                 "2001:db8::1", "2001:db8::2", "2001:db8::3"};
+  EXPECT_FALSE(validate(options).has_value()) << "each family has its own limit";
 }
 
 TEST(ValidateProbedTest, NoTargets) {

@@ -207,6 +207,11 @@ TEST(StatusMessageTest, OverBudgetDropsFiguresThenIpv6NeverTheIpv4Verdict) {
                                  1000};
   status.prefix6 = parse_ipv6_prefix("2001:db8:ffff:ffff:ffff:ffff:ffff:fff0/124");
   ASSERT_TRUE(status.prefix6);
+  for (const char* resolver :
+       {"2001:db8:ffff:ffff:ffff:ffff:ffff:fff1", "2001:db8:ffff:ffff:ffff:ffff:ffff:fff2",
+        "2001:db8:ffff:ffff:ffff:ffff:ffff:fff3"}) {
+    status.dns6.push_back(*parse_ipv6(resolver));
+  }
   const std::string text = encode(status, kMaxSignedBodyBytes);
   EXPECT_LE(sign_datagram(text, "key").size(), kMaxDatagramBytes);
   const auto decoded = Decode(text);
@@ -217,9 +222,10 @@ TEST(StatusMessageTest, OverBudgetDropsFiguresThenIpv6NeverTheIpv4Verdict) {
   EXPECT_EQ(decoded->epoch, status.epoch);
   EXPECT_FALSE(decoded->rtt_last_us);
   EXPECT_FALSE(decoded->ipv6);
+  EXPECT_TRUE(decoded->dns6.empty()) << "dns6= goes with the IPv6 part";
 
   // A realistic dual-stack router (a 16-byte name, reasons of our own, today's numbers, four
-  // resolvers, the longest prefix text) keeps every key, signed.
+  // IPv4 resolvers or two of each family, the longest prefix text) keeps every key, signed.
   Status real = status;
   real.name = "branch-office-01";
   real.reason = "probe-loss";
@@ -229,11 +235,20 @@ TEST(StatusMessageTest, OverBudgetDropsFiguresThenIpv6NeverTheIpv4Verdict) {
   real.epoch = 9'999'999'999;
   real.rtt_last_us = real.rtt_avg_us = real.ipv6->rtt_avg_us = 9'999'999;
   real.window_ms = 300'000;
+  real.dns6.clear();
   const std::string full = encode(real, kMaxSignedBodyBytes);
   EXPECT_LE(sign_datagram(full, "key").size(), kMaxDatagramBytes);
   const auto all = Decode(full);
   ASSERT_TRUE(all.has_value());
   EXPECT_EQ(*all, real);
+
+  real.dns = {0x08080808u, 0x08080404u};
+  real.dns6 = {*parse_ipv6("2001:4860:4860::8888"), *parse_ipv6("2001:4860:4860::8844")};
+  const std::string both = encode(real, kMaxSignedBodyBytes);
+  EXPECT_LE(sign_datagram(both, "key").size(), kMaxDatagramBytes);
+  const auto all_both = Decode(both);
+  ASSERT_TRUE(all_both.has_value());
+  EXPECT_EQ(*all_both, real) << both.size() << " bytes: " << both;
 }
 
 // The grammar allows any unsigned decimal for heartbeat_ms; only 0 is out of range.
@@ -700,6 +715,38 @@ TEST(StatusMessageDnsTest, BadListRefusesOnlyTheKey) {
     EXPECT_TRUE(decoded->dns.empty()) << bad;
     EXPECT_TRUE(decoded->dns_refused) << bad;
     EXPECT_EQ(decoded->name, "isp1");
+  }
+}
+
+TEST(StatusMessageDnsTest, Dns6RoundTripsAndIsAKeyOfItsOwn) {
+  Status status = SampleStatus();
+  status.dns = {0xc0a83865u};
+  status.dns6 = {*parse_ipv6("2001:db8:1::53"), *parse_ipv6("fd56:1::101")};
+  const std::string text = encode(status);
+  EXPECT_NE(text.find("\ndns=192.168.56.101\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ndns6=2001:db8:1::53,fd56:1::101\n"), std::string::npos) << text;
+  const auto decoded = Decode(text);
+  ASSERT_TRUE(decoded.has_value()) << to_string(decoded.error().error);
+  EXPECT_EQ(*decoded, status);
+  auto three = Decode(std::string(kRequiredOnly) + "dns6=2001:db8::1,2001:db8::2,2001:DB8::3\n");
+  ASSERT_TRUE(three.has_value());
+  EXPECT_EQ(three->dns6.size(), 3u);
+  EXPECT_FALSE(three->dns6_refused);
+}
+
+// A bad dns6= refuses that key only; dns= and the verdict stand.
+TEST(StatusMessageDnsTest, BadDns6ListRefusesOnlyTheKey) {
+  for (std::string_view bad :
+       {"", ",", "2001:db8::1,", "1.1.1.1", "fe80::1", "fe80::1%lan0", "ff02::1", "::1",
+        "::", "::ffff:1.2.3.4", "2001:db8::1,2001:db8::1",
+        "2001:db8::1,2001:db8::2,2001:db8::3,2001:db8::4", "[2001:db8::1]", "2001:db8::g"}) {
+    const auto decoded =
+        Decode(std::string(kRequiredOnly) + "dns=1.1.1.1\ndns6=" + std::string(bad) + "\n");
+    ASSERT_TRUE(decoded.has_value()) << bad << ": " << to_string(decoded.error().error);
+    EXPECT_TRUE(decoded->dns6.empty()) << bad;
+    EXPECT_TRUE(decoded->dns6_refused) << bad;
+    EXPECT_EQ(decoded->dns, std::vector<std::uint32_t>{0x01010101u}) << bad;
+    EXPECT_FALSE(decoded->dns_refused) << bad;
   }
 }
 

@@ -172,6 +172,7 @@ class FailoverEngine {
   bool floors_dirty_ = false;            // floors differ from what was last written
   TimePoint next_persist_{};
   std::map<std::string, std::vector<std::uint32_t>> announced_dns_;  // per ISP, latest report
+  std::map<std::string, std::vector<Ipv6Address>> announced_dns6_;   // likewise, dns6=
   std::set<std::string> dns_refused_logged_;  // ISPs whose unreadable dns= was logged once
   DnsFollower dns_;
   std::optional<SteeringState> steering_sent_;  // what the kernel was last asked to hold

@@ -53,6 +53,8 @@ class Ipv6Router {
   std::optional<TimePoint> next_deadline(TimePoint now) const;
   // The route we want now (nullopt: none).
   std::optional<Route6Via> desired() const;
+  // The ISP the IPv6 route goes through now (nullopt: none).
+  std::optional<std::string> active_name() const;
   Ipv6Report report(TimePoint now) const;
   // New settings (already checked): the ISP list and policy; the active ISP stays if kept.
   void reconfigure(const FailoverSettings& settings);

@@ -25,7 +25,8 @@ struct ProbeEngineConfig {
   // verdict, which every failoverd reads). Each family has its own verdict, and the quorum
   // applies per family as min(quorum, that family's targets).
   std::vector<IpAddress> targets;
-  std::vector<std::uint32_t> dns;  // resolvers announced in every datagram (dns=)
+  std::vector<std::uint32_t> dns;  // IPv4 resolvers announced in every datagram (dns=)
+  std::vector<Ipv6Address> dns6;   // IPv6 ones (dns6=)
   std::uint32_t quorum = 1;
   std::optional<Ipv6Prefix> prefix6;  // the LAN prefix announced in every datagram (prefix6=)
   Duration interval = std::chrono::milliseconds(150);

@@ -45,6 +45,10 @@ namespace ispf {
 //                               optional: the IPv6 verdict when the sender probes IPv6 targets:
 //                               state, reason, targets up/targets, loss_pct[, rtt_avg_us], each
 //                               as its IPv4 key (absent: IPv4's state stands for IPv6 too)
+//   dns6=2001:db8:1::53         optional: IPv6 resolvers, as dns= (1..kMaxDns6Servers RFC 5952
+//                               or RFC 4291 addresses, unicast, not link-local: a resolver must be
+//                               reachable through a route). A key of its own so that a failoverd
+//                               that predates it keeps reading dns=
 //   prefix6=2001:db8:1:1::/64   optional: the LAN prefix this ISP routes back (--prefix6), so
 //                               that a client picks its own address in it as the source; host
 //                               bits zero, length 8..128
@@ -70,6 +74,9 @@ inline constexpr std::uint64_t kUnauthenticatedReplayWindow = 64;
 // Resolvers a datagram may announce in dns=: glibc reads at most 3 nameserver lines, and 4 full
 // addresses (63 bytes with the key) keep a signed datagram far below kMaxDatagramBytes.
 inline constexpr std::size_t kMaxDnsServers = 4;
+// IPv6 resolvers in dns6=: 3, as glibc reads no more, and 3 of the longest text (39 bytes each)
+// still fit beside everything else.
+inline constexpr std::size_t kMaxDns6Servers = 3;
 
 enum class LinkState { kDown, kUp };
 
@@ -97,6 +104,9 @@ struct Status {
   // dns= was there but not a list this version understands: only that key is refused (a later
   // sender may announce IPv6 resolvers there, and that must not make its routes unusable).
   bool dns_refused = false;
+  // The IPv6 resolvers (dns6=), in order of preference; refused apart, as dns=.
+  std::vector<Ipv6Address> dns6;
+  bool dns6_refused = false;
 
   // The IPv6 verdict and its figures, when the sender probes IPv6 targets.
   struct Ipv6Line {

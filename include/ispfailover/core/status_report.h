@@ -11,6 +11,7 @@
 #include "ispfailover/core/clock.h"
 #include "ispfailover/core/failover_policy.h"
 #include "ispfailover/core/format.h"
+#include "ispfailover/core/ip_address.h"
 #include "ispfailover/core/result.h"
 #include "ispfailover/core/route.h"
 
@@ -70,7 +71,7 @@ struct StatusReport {
   std::vector<std::string> warnings;          // configuration problems worth a person's attention
   std::string dns_manager = "none";           // --dns-manager in force
   std::string dns_isp;                        // whose resolvers are in force ("": none set by us)
-  std::vector<std::uint32_t> dns_servers;     // the resolvers in force (IPv4, host order)
+  std::vector<IpAddress> dns_servers;         // the resolvers in force, in order
   bool sticky = false;                        // --sticky-connections
   bool reset = false;                         // --reset-connections
   // Tracked connections per ISP by their mark (counted once a second); an ISP that does not

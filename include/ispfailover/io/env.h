@@ -233,11 +233,11 @@ class Env {
                                                 std::string_view content) = 0;
 
   // systemd-resolved's per-link DNS (failoverd --dns-manager resolved), on the link that reaches
-  // `gateway` on-link: `servers` (IPv4, host order) become its DNS servers and "~." its routing
+  // `gateway` on-link: `servers` (either family) become its DNS servers and "~." its routing
   // domain, so every lookup prefers them. ENXIO when no up link reaches the gateway (before any
   // D-Bus call); the bus's error otherwise (ENOENT or ECONNREFUSED without a bus or resolved).
   virtual std::error_code set_link_dns(std::uint32_t gateway,
-                                       const std::vector<std::uint32_t>& servers) = 0;
+                                       const std::vector<IpAddress>& servers) = 0;
   // Gives the DNS of the link that reaches `gateway` back to resolved (RevertLink); errors as
   // set_link_dns.
   virtual std::error_code revert_link_dns(std::uint32_t gateway) = 0;

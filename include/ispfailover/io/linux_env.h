@@ -49,7 +49,7 @@ class LinuxEnv final : public Env {
   std::error_code write_file_atomically(const std::string& path, std::string_view content) override;
 
   std::error_code set_link_dns(std::uint32_t gateway,
-                               const std::vector<std::uint32_t>& servers) override;
+                               const std::vector<IpAddress>& servers) override;
   std::error_code revert_link_dns(std::uint32_t gateway) override;
   IoResult<HookListing> list_hooks(const std::string& dir) override;
   IoResult<std::unique_ptr<HookProcess>> run_hook(const std::string& path,
