@@ -2,7 +2,12 @@
 # Vagrant provisioning of the client: the project's package, /etc/ispfailover/failoverd.conf,
 # failoverd enabled and started.
 #
-#   client.sh --lan-address 192.168.56.200 --isp isp1=192.168.56.101 --isp isp2=192.168.56.102
+#   client.sh --lan-address 192.168.56.200 [--lan-address6 fd56:1::200/64 ...]
+#             --isp isp1=192.168.56.101[,gateway6=fd56:1::101] --isp isp2=...
+#
+# IPv6: the client has an address in each ISP's LAN prefix (--lan-address6, one per ISP; set at
+# every boot by ispf-lan6.service), and failoverd keeps the IPv6 default route on the best ISP
+# whose IPv6 is up, with the address in that ISP's prefix as the preferred source.
 #
 # --replace-gateway is the gateway of the provider's management default route, as found here:
 # 10.0.2.2 on VirtualBox, the libvirt management network's gateway on libvirt. failoverd takes
@@ -11,11 +16,12 @@ set -euo pipefail
 # shellcheck source=provision/common.sh
 source /tmp/ispf/common.sh
 
-lan_address="" isps=()
+lan_address="" isps=() lan_addresses6=()
 while (($#)); do
   case $1 in
     --lan-address) lan_address=$2; shift 2 ;;
     --isp) isps+=("$2"); shift 2 ;;
+    --lan-address6) lan_addresses6+=("$2"); shift 2 ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -30,6 +36,31 @@ if [[ -z $management_gateway && -f /etc/ispfailover/failoverd.conf ]]; then
 fi
 [[ -n $management_gateway ]] || die "no management default route found (ip route show default)"
 log "client: LAN $lan ($lan_address), management gateway $management_gateway"
+
+if ((${#lan_addresses6[@]})); then
+  # Static addresses, and no SLAAC or RA default route of the LAN's own: failoverd owns the
+  # IPv6 default route as it owns the IPv4 one.
+  cat >/etc/systemd/system/ispf-lan6.service <<EOT
+[Unit]
+Description=ispfailover Vagrant demo: the client's IPv6 addresses, one in each ISP's prefix
+After=network-online.target
+Wants=network-online.target
+Before=failoverd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/sysctl -qw net.ipv6.conf.$lan.accept_ra=0
+$(for a in "${lan_addresses6[@]}"; do echo "ExecStart=/usr/sbin/ip -6 addr replace $a dev $lan"; done)
+
+[Install]
+WantedBy=multi-user.target
+EOT
+  systemctl daemon-reload
+  systemctl enable ispf-lan6.service >/dev/null 2>&1
+  systemctl restart ispf-lan6.service
+  log "client: IPv6 ${lan_addresses6[*]} on $lan"
+fi
 
 install_package
 
@@ -60,4 +91,4 @@ for ((i = 0; i < 30; i++)); do
   ip -4 route show default | grep -q 'proto \(150\|ispfailover\)' && break
   sleep 1
 done
-log "client: failoverd running; default route now: $(ip -4 route show default | tr '\n' ';')"
+log "client: failoverd running; default route now: $(ip -4 route show default | tr '\n' ';')${lan_addresses6:+ IPv6: $(ip -6 route show default | tr '\n' ';')}"

@@ -6,7 +6,9 @@
 # Network safety: libvirtd, virtlogd, dnsmasq, qemu and vagrant run inside
 # tests/support/netns-sandbox: a network namespace with no link to anything outside it, so
 # libvirt's NAT networks and every VM reach only that namespace. The "internet" the ISPs probe
-# and the client pings is 198.51.100.8 (documentation address) on the namespace's loopback.
+# and the client pings is 198.51.100.8 and 2001:db8:100::8 (documentation addresses) on the
+# namespace's loopback; the uplink network has IPv6 (ISPF_LIBVIRT_UPLINK_IPV6, 2001:db8:ffff::/64)
+# so that both families fail over.
 # libvirt's state and config live in the build tree, bind-mounted over /etc/libvirt,
 # /var/lib/libvirt, /run/libvirt... in the sandbox's own mount namespace.
 #
@@ -24,6 +26,7 @@ source_dir=${ISPF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin_dir=${ISPF_BIN_DIR:-$source_dir/build}
 work=$bin_dir/vagrant-test
 target=198.51.100.8
+target6=2001:db8:100::8
 log() { printf '[vagrant-test %s] %s\n' "$(date +%T)" "$*" >&2; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 
@@ -100,6 +103,7 @@ rm -rf "$run"
 mkdir -p "$run"/{etc-libvirt,var-lib-libvirt,var-cache-libvirt,log-libvirt,run-libvirt,images,serial,vagrant.d,dotvagrant,pid}
 ip link set lo up
 ip addr add "$target/32" dev lo
+ip -6 addr add "$target6/128" dev lo nodad
 if ip -o link show | awk -F': ' '{ print $2 }' | grep -vqx lo; then
   echo "the sandbox has interfaces other than lo: refusing to run" >&2
   exit 1
@@ -149,7 +153,8 @@ export ISPF_LIBVIRT_KERNEL=$work/box/vmlinuz
 export ISPF_LIBVIRT_INITRD=$work/box/initrd.img
 export ISPF_LIBVIRT_CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 quiet"
 export ISPF_LIBVIRT_SERIAL_DIR=$run/serial
-export ISPF_TARGETS=$target
+export ISPF_TARGETS="$target $target6"
+export ISPF_LIBVIRT_UPLINK_IPV6=2001:db8:ffff::1/64
 
 cleanup() {
   local rc=$?
@@ -181,7 +186,7 @@ log "vagrant up took $(($(date +%s) - start)) s"
 grep -E 'ispf-provision' "$run/up.log" >&2 || true
 
 # Safety: nothing in this namespace routes anywhere but its own bridges.
-if [[ -n "$(ip -4 route show default)" ]]; then
+if [[ -n "$(ip -4 route show default)$(ip -6 route show default)" ]]; then
   echo "the sandbox has a default route: refusing to go on" >&2
   exit 1
 fi
@@ -204,9 +209,19 @@ check "failoverd active on the client" is_active client failoverd
 routes=$(on client 'ip -4 route show default')
 log "client default routes: $routes"
 check "the client's only default route is failoverd's via isp1" only_route_via_isp1 "$routes"
+# IPv6: failoverd's route via isp1's LAN address, with the client's address in isp1's prefix.
+only_route6_via_isp1() {
+  [[ $(grep -c . <<<"$1") == 1 && $1 == *"via fd56:1::101 "* && $1 == *"proto ispfailover"* &&
+    $1 == *"src fd56:1::200 "* ]]
+}
+routes6=$(on client 'ip -6 route show default')
+log "client IPv6 default routes: $routes6"
+check "the client's only IPv6 default route is failoverd's via isp1, source in isp1's prefix" \
+  only_route6_via_isp1 "$routes6"
+check "the client reaches $target6 over IPv6" on client "ping -6 -n -c 3 -i 0.2 -W 2 $target6 >/dev/null"
 
-log "walk-through (provision/walkthrough.sh $target)"
-if ! bash "$source_dir/provision/walkthrough.sh" "$target" 2>&1 | tee "$run/walkthrough.log"; then
+log "walk-through (provision/walkthrough.sh $target $target6)"
+if ! bash "$source_dir/provision/walkthrough.sh" "$target" "$target6" 2>&1 | tee "$run/walkthrough.log"; then
   failures=$((failures + 1))
 fi
 check "walk-through completed (switch and failback)" grep -q '^failoverd on isp2 at' "$run/walkthrough.log"
@@ -220,6 +235,12 @@ check "the journal has the failback isp2 -> isp1" grep -q 'failback isp2 -> isp1
 check "the journal tells the management default route was deleted" \
   grep -q 'deleted the foreign default route via 192.168.121.1' <<<"$journal"
 check "the client's ping got replies through the ISPs" grep -q 'replies: [1-9]' "$run/walkthrough.log"
+check "systemctl status failoverd named isp2 for IPv6 while isp1 was down" \
+  grep -q 'Status: "via isp2 .*; IPv6 via isp2' "$run/walkthrough.log"
+check "the client's IPv6 ping ran and got replies through the ISPs" \
+  awk '/\(ispf-walk-ping6\)/ { six = 1 } six && /replies: [1-9]/ { ok = 1 } END { exit !ok }' \
+  "$run/walkthrough.log"
+check "the journal has the IPv6 switch isp1 -> isp2" grep -q 'IPv6: switch isp1 -> isp2' <<<"$journal"
 
 if ((failures)); then
   echo "$failures check(s) failed" >&2
