@@ -40,25 +40,10 @@ log "client: LAN $lan ($lan_address), management gateway $management_gateway"
 if ((${#lan_addresses6[@]})); then
   # Static addresses, and no SLAAC or RA default route of the LAN's own: failoverd owns the
   # IPv6 default route as it owns the IPv4 one.
-  cat >/etc/systemd/system/ispf-lan6.service <<EOT
-[Unit]
-Description=ispfailover Vagrant demo: the client's IPv6 addresses, one in each ISP's prefix
-After=network-online.target
-Wants=network-online.target
-Before=failoverd.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/sbin/sysctl -qw net.ipv6.conf.$lan.accept_ra=0
-$(for a in "${lan_addresses6[@]}"; do echo "ExecStart=/usr/sbin/ip -6 addr replace $a dev $lan"; done)
-
-[Install]
-WantedBy=multi-user.target
-EOT
-  systemctl daemon-reload
-  systemctl enable ispf-lan6.service >/dev/null 2>&1
-  systemctl restart ispf-lan6.service
+  commands=("/usr/sbin/sysctl -qw net.ipv6.conf.$lan.accept_ra=0")
+  for a in "${lan_addresses6[@]}"; do commands+=("/usr/sbin/ip -6 addr replace $a dev $lan"); done
+  boot_oneshot ispf-lan6 "ispfailover Vagrant demo: the client's IPv6 addresses, one in each ISP's prefix" \
+    failoverd.service "${commands[@]}"
   log "client: IPv6 ${lan_addresses6[*]} on $lan"
 fi
 

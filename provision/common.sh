@@ -43,3 +43,20 @@ toml_list() {
   for item in "$@"; do out+="${out:+, }\"$item\""; done
   printf '[%s]' "$out"
 }
+
+# A oneshot unit that sets something up at every boot before UNIT, run once now:
+#   boot_oneshot NAME "DESCRIPTION" BEFORE-UNIT COMMAND...   (each COMMAND one ExecStart= line)
+boot_oneshot() {
+  local name=$1 description=$2 before=$3 command
+  shift 3
+  {
+    printf '[Unit]\nDescription=%s\nAfter=network-online.target\nWants=network-online.target\n' \
+      "$description"
+    printf 'Before=%s\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n' "$before"
+    for command in "$@"; do printf 'ExecStart=%s\n' "$command"; done
+    printf '\n[Install]\nWantedBy=multi-user.target\n'
+  } >"/etc/systemd/system/$name.service"
+  systemctl daemon-reload
+  systemctl enable "$name.service" >/dev/null 2>&1
+  systemctl restart "$name.service"
+}

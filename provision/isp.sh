@@ -148,24 +148,8 @@ esac
 EOT
 chmod 0755 /usr/local/sbin/ispf-uplink
 
-cat >/etc/systemd/system/ispf-uplink.service <<'EOT'
-[Unit]
-Description=ispfailover Vagrant demo: ISP uplink routes and NAT
-After=network-online.target
-Wants=network-online.target
-Before=ispprobed.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/ispf-uplink setup
-
-[Install]
-WantedBy=multi-user.target
-EOT
-systemctl daemon-reload
-systemctl enable ispf-uplink.service >/dev/null 2>&1
-systemctl restart ispf-uplink.service
+boot_oneshot ispf-uplink "ispfailover Vagrant demo: ISP uplink routes and NAT" ispprobed.service \
+  "/usr/local/sbin/ispf-uplink setup"
 
 install_package
 
