@@ -511,7 +511,7 @@ lab_write_conf() {
     echo "# written by lab/lib.sh"
     for key in "${keys[@]}"; do
       case $key in
-        target | isp | replace-gateway | broadcast) echo "$key = [${values[$key]}]" ;;
+        target | isp | replace-gateway | broadcast | dns) echo "$key = [${values[$key]}]" ;;
         *) echo "$key = ${values[$key]}" ;;
       esac
     done

@@ -27,7 +27,9 @@ SUITE=bookworm
 CACHE_DIR=$ISPF_BIN_DIR/machine-cache
 # What the machines need besides the package's own dependencies (added from the .deb).
 # nftables: the witness of failoverd's own table (failoverd itself needs only libnftables1).
-BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps nftables)
+# systemd-resolved: failoverd --dns-manager resolved sets the client's per-link DNS over D-Bus,
+# which only a real resolved under the unit's sandbox shows working.
+BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps nftables systemd-resolved)
 MACHINES=(isp1 isp2 client)
 
 skip() {
@@ -252,7 +254,7 @@ for m in "${MACHINES[@]}"; do
   if [[ $m == client ]]; then
     # As the provisioning: failoverd --isp isp1=192.168.56.101 --isp isp2=192.168.56.102
     # --replace-gateway 10.0.2.2, in the config file; the status file stays at its default.
-    lab_failoverd_conf | grep -v '^status-file=' >"$RUN/client.conf.words"
+    { lab_failoverd_conf | grep -v '^status-file='; echo dns-manager=resolved; } >"$RUN/client.conf.words"
     mapfile -t words <"$RUN/client.conf.words"
     lab_write_conf "$root/etc/ispfailover/failoverd.conf" "${words[@]}"
     unit=failoverd.service
@@ -267,7 +269,8 @@ echo "$ISPF_SEQ $ISPF_EVENT ${ISPF_FROM:-} ${ISPF_TO:-} ${ISPF_REASON:-} uid=$(i
 HOOK
     chmod 0755 "$root/etc/ispfailover/hooks.d/20-record"
   else
-    mapfile -t words < <(lab_probed_conf "$m")
+    # Each router announces its LAN addresses as resolvers, one per family (dns=, dns6=).
+    mapfile -t words < <(lab_probed_conf "$m"; echo "dns=${LAB_GW[$m]}"; echo "dns=${LAB_GW6[$m]}")
     lab_write_conf "$root/etc/ispfailover/ispprobed.conf" "${words[@]}"
     unit=ispprobed.service
   fi
@@ -341,6 +344,11 @@ lab_check_within "isp1: ICMPv6 probes work under the unit (ispfailover_probe_ipv
 lab_check_within "client: IPv6 default route via isp1 ${LAB_GW6[isp1]} src ${LAB_CLIENT6[isp1]}" 10 \
   lab_route6_is "${LAB_GW6[isp1]}" "${LAB_CLIENT6[isp1]}"
 echo "   client: $(in_m client ip -6 route show default)"
+# --dns-manager resolved: the active ISP's resolvers of both families as lan0's DNS in resolved.
+link_dns_is() { [[ "$(in_m client resolvectl dns lan0 2>/dev/null)" == *"(lan0): $1" ]]; }
+lab_check_within "client: resolved's DNS on lan0 is isp1's, both families (${LAB_GW[isp1]} ${LAB_GW6[isp1]})" 10 \
+  link_dns_is "${LAB_GW[isp1]} ${LAB_GW6[isp1]}"
+echo "   client: $(in_m client resolvectl dns lan0 2>&1)"
 lab_check "client: node_exporter's textfile directory links to failoverd.prom, which exists" \
   in_m client test -L /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom -a \
   -e /var/lib/prometheus/node-exporter/ispfailover-failoverd.prom
@@ -423,6 +431,8 @@ lab_check_within "journalctl -u failoverd -p warning: 'switch isp1 -> isp2: <rea
   journal_has client failoverd '^switch isp1 -> isp2: .+' -p warning
 lab_check_within "systemctl status failoverd: STATUS= via isp2" 5 status_names isp2
 echo "   $(status_line | sed 's/^ *//')"
+lab_check_within "client: resolved's DNS on lan0 follows to isp2's (${LAB_GW[isp2]} ${LAB_GW6[isp2]})" 10 \
+  link_dns_is "${LAB_GW[isp2]} ${LAB_GW6[isp2]}"
 lab_check_within "journalctl MESSAGE_ID=$SWITCH_ID: the switch isp1 -> isp2 with ISPF_FROM, ISPF_TO, ISPF_REASON" 5 \
   switch_by_message_id isp1 isp2
 lab_check_within "journalctl -x -u failoverd: the catalog explains the switch isp1 -> isp2" 5 \
