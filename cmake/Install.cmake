@@ -64,6 +64,10 @@ install(DIRECTORY DESTINATION ${ISPF_CONF_DIR}/hooks.d
                               WORLD_READ WORLD_EXECUTE)
 install(FILES ${PROJECT_SOURCE_DIR}/config/rt_protos.d/ispfailover.conf
         DESTINATION ${ISPF_IPROUTE2_CONF_DIR}/rt_protos.d)
+# polkit's rule letting user failoverd set systemd-resolved's per-link DNS (--dns-manager
+# resolved): resolved allows only root without it. Read only where polkitd is installed.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/ispfailover-polkit.rules
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/polkit-1/rules.d RENAME 50-ispfailover.rules)
 
 # Man pages and the changelog, compressed as Debian wants them (gzip -9n: reproducible).
 find_program(ISPF_GZIP gzip REQUIRED)
@@ -116,6 +120,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | systemd-standalone-sysusers, passwd")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "iproute2")
+# failoverd --dns-manager resolved, as its own user, needs polkit to be allowed (the rule above).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "polkitd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/postinst
     ${PROJECT_SOURCE_DIR}/packaging/debian/prerm

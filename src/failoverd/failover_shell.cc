@@ -209,7 +209,15 @@ void FailoverShell::apply_dns(const DnsUpdate& update) {
     where = "systemd-resolved";
     if (!ec) resolved_gateway_ = update.gateway;
   }
-  if (ec) carry_out(engine_->on_dns_failed(where + ": " + ec.message(), env_.now()));
+  if (!ec) return;
+  std::string problem = where + ": " + ec.message();
+  // resolved allows root, and asks polkit about anyone else: name the fix.
+  if (ec == std::errc::permission_denied && settings_.dns_manager == DnsManager::kResolved) {
+    problem +=
+        " (failoverd runs as its own user: install polkitd, whose rule "
+        "/usr/share/polkit-1/rules.d/50-ispfailover.rules allows it, or use --dns-manager file)";
+  }
+  carry_out(engine_->on_dns_failed(problem, env_.now()));
 }
 
 std::string FailoverShell::state_file() const { return options_.state_dir + "/replay-floors"; }

@@ -27,9 +27,11 @@ SUITE=bookworm
 CACHE_DIR=$ISPF_BIN_DIR/machine-cache
 # What the machines need besides the package's own dependencies (added from the .deb).
 # nftables: the witness of failoverd's own table (failoverd itself needs only libnftables1).
-# systemd-resolved: failoverd --dns-manager resolved sets the client's per-link DNS over D-Bus,
-# which only a real resolved under the unit's sandbox shows working.
-BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps nftables systemd-resolved)
+# systemd-resolved and polkitd: failoverd --dns-manager resolved sets the client's per-link DNS
+# over D-Bus, allowed for user failoverd by the package's polkit rule; only a real resolved and
+# polkitd with the unit's sandbox show that working.
+BASE_PACKAGES=(systemd systemd-sysv dbus iproute2 iputils-ping procps nftables systemd-resolved
+  polkitd)
 MACHINES=(isp1 isp2 client)
 
 skip() {
