@@ -358,7 +358,7 @@ Result<FailoverSettings, ConfigError> validate(const FailoverOptions& o) {
                                          "critical"));
   }
   if (o.dns_manager.empty()) {
-    settings.dns_manager = o.resolved_running ? DnsManager::kResolved : DnsManager::kNone;
+    settings.dns_manager = o.resolved_usable ? DnsManager::kResolved : DnsManager::kNone;
   } else if (o.dns_manager == "resolved") {
     settings.dns_manager = DnsManager::kResolved;
   } else if (o.dns_manager == "file") {

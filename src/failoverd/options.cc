@@ -20,6 +20,14 @@ bool resolved_runs_here() {
   return !ec && ours == init;
 }
 
+// resolved lets root set per-link DNS, and anyone else only when polkit says so (the package's
+// rule names user failoverd): without polkitd a default of resolved would fail at every switch.
+bool may_set_link_dns() {
+  if (geteuid() == 0) return true;
+  std::error_code ec;
+  return std::filesystem::exists("/usr/lib/polkit-1/polkitd", ec);
+}
+
 }  // namespace
 
 FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& args) {
@@ -127,7 +135,7 @@ FailoverCommandLine parse_failover_command_line(const std::vector<std::string>& 
     return result;
   }
   o.config_file = app.get_config_ptr()->as<std::string>();
-  o.resolved_running = resolved_runs_here();
+  o.resolved_usable = resolved_runs_here() && may_set_link_dns();
   auto settings = validate(o);
   if (!settings) {
     result.outcome = {false, kExitUsage, settings.error().to_string()};

@@ -392,7 +392,7 @@ TEST(ValidateFailoverTest, DnsManagerDefaultFollowsResolved) {
   auto settings = validate(options);
   ASSERT_TRUE(settings.has_value());
   EXPECT_EQ(settings->dns_manager, DnsManager::kNone);
-  options.resolved_running = true;
+  options.resolved_usable = true;
   settings = validate(options);
   ASSERT_TRUE(settings.has_value());
   EXPECT_EQ(settings->dns_manager, DnsManager::kResolved);

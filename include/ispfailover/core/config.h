@@ -90,10 +90,11 @@ struct FailoverOptions {
   std::string hook_dir = "/etc/ispfailover/hooks.d";
   Duration hook_timeout = std::chrono::seconds(10);  // then the hook's process group is killed
   bool cleanup_on_exit = false;
-  // resolved, file or none; empty: resolved if systemd-resolved runs, else none.
+  // resolved, file or none; empty: resolved if systemd-resolved runs and lets us, else none.
   std::string dns_manager;
-  // Filled by the shell before validate: whether systemd-resolved runs on this host.
-  bool resolved_running = false;
+  // Filled by the shell before validate: whether systemd-resolved runs on this host and would
+  // let us set per-link DNS (as root, or with polkitd there to apply the package's rule).
+  bool resolved_usable = false;
   // Where --dns-manager file writes; /etc/resolv.conf is meant to be a symlink to it.
   std::string resolv_conf = "/run/failoverd/resolv.conf";
   // Sticky connections and resets (yes or no), and where their marks, tables and rules live.
