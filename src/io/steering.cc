@@ -101,7 +101,7 @@ IoResult<std::unique_ptr<LinuxSteering>> LinuxSteering::open() {
 IoResult<bool> LinuxSteering::apply_table(const SteeringState& state) {
   // The structure of the table changes only with a reload; the routed flags live elsewhere.
   auto structure = [](SteeringState s) {
-    for (auto& isp : s.isps) isp.routed = false;
+    for (auto& isp : s.isps) isp.routed = isp.routed6 = false;
     return s;
   };
   if (applied_ && structure(*applied_) == structure(state)) {
@@ -236,7 +236,8 @@ std::error_code LinuxSteering::remove() {
 
 ResetOutcome LinuxSteering::reset(const ConnectionReset& reset) {
   ResetOutcome outcome;
-  auto connections = connections_.tcp_connections(reset.mark, reset.mask);
+  int family = reset.family == Family::kIpv6 ? AF_INET6 : AF_INET;
+  auto connections = connections_.tcp_connections(reset.mark, reset.mask, family);
   if (!connections) {
     outcome.problem = "cannot list the connections: " + connections.error().message();
     return outcome;
@@ -252,7 +253,7 @@ ResetOutcome LinuxSteering::reset(const ConnectionReset& reset) {
   // The dead ISP's entries of every protocol go too: the next packet of a UDP or ICMP flow
   // starts a new entry, marked for the route it takes now, instead of returning to the dead
   // ISP's table the moment that ISP is back.
-  if (auto ec = connections_.forget(reset.mark, reset.mask)) {
+  if (auto ec = connections_.forget(reset.mark, reset.mask, family)) {
     outcome.problem += std::string(outcome.problem.empty() ? "" : "; ") +
                        "cannot forget its conntrack entries: " + ec.message();
   }
