@@ -84,6 +84,12 @@ std::error_code rule_request(nl_sock* socket, const MarkRule& rule, std::uint8_t
 // and our slot must be what it lists.
 constexpr std::uint32_t kMetric6 = 1;
 
+// A kernel without IPv6 (ipv6.disable=1) refuses IPv6 route requests: it can hold none of ours,
+// and an IPv4-only configuration must not fail over it.
+bool without_ipv6(std::error_code ec) {
+  return ec == std::errc::operation_not_supported || ec == std::errc::address_family_not_supported;
+}
+
 }  // namespace
 
 LinuxSteering::LinuxSteering(NlSocket socket, std::unique_ptr<RouteTable> routes, Nftables nft,
@@ -140,6 +146,7 @@ IoResult<std::vector<std::string>> LinuxSteering::apply_rules(const SteeringStat
       }
     }
     auto found = our_rules(socket_.get(), state.route_protocol, family);
+    if (!found && family == AF_INET6 && wanted.empty() && without_ipv6(found.error())) continue;
     if (!found) return fail(found.error());
     for (const auto& rule : *found) {
       if (std::find(wanted.begin(), wanted.end(), rule) != wanted.end()) continue;
@@ -196,6 +203,7 @@ IoResult<std::vector<std::string>> LinuxSteering::apply_routes6(const SteeringSt
   for (const auto& isp : state.isps) {
     RouteSlot slot{isp.table, kMetric6, state.route_protocol};
     auto routes = routes_->default_routes6(isp.table);
+    if (!routes && without_ipv6(routes.error()) && !isp.gateway6) continue;
     if (!routes) return fail(routes.error());
     bool present = false;
     bool correct = false;
@@ -257,8 +265,8 @@ IoResult<std::vector<std::string>> LinuxSteering::apply(const SteeringState& sta
       if (auto ec = routes_->remove_default(RouteSlot{old.table, 0, state.route_protocol})) {
         return fail(ec);
       }
-      if (auto ec =
-              routes_->remove_default6(RouteSlot{old.table, kMetric6, state.route_protocol})) {
+      if (auto ec = routes_->remove_default6(RouteSlot{old.table, kMetric6, state.route_protocol});
+          ec && !without_ipv6(ec)) {
         return fail(ec);
       }
     }
@@ -288,13 +296,16 @@ std::error_code LinuxSteering::remove() {
           keep_first(ec);
         }
       }
-    } else {
+    } else if (family == AF_INET || !without_ipv6(rules.error())) {
       keep_first(rules.error());
     }
   }
   for (auto table : tables) {
     keep_first(routes_->remove_default(RouteSlot{table, 0, protocol}));
-    keep_first(routes_->remove_default6(RouteSlot{table, kMetric6, protocol}));
+    if (auto ec = routes_->remove_default6(RouteSlot{table, kMetric6, protocol});
+        !without_ipv6(ec)) {
+      keep_first(ec);
+    }
   }
   keep_first(nft_.run(nft_delete_script()));
   applied_.reset();
