@@ -596,8 +596,9 @@ FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& rese
   }
   if (!outcome.problem.empty()) text += "; " + outcome.problem;
   if (outcome.matched > 0 || !outcome.problem.empty()) {
-    last_reset_ =
-        ResetRecord{now.wall_ms, reset.isp, reset.why, outcome.matched, outcome.destroyed};
+    // The status says which family died: "IPv6 down (probe-loss)".
+    last_reset_ = ResetRecord{now.wall_ms, reset.isp, (six ? "IPv6 " : "") + reset.why,
+                              outcome.matched, outcome.destroyed};
     std::vector<std::pair<std::string, std::string>> fields{
         {"ISPF_ISP", reset.isp}, {"ISPF_RESET", std::to_string(outcome.destroyed)}};
     // As the hooks' events: with dual stack each line says its family.

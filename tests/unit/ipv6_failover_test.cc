@@ -328,6 +328,13 @@ TEST_F(Ipv6FailoverTest, AnIspsIpv6DeathResetsOnlyItsIpv6Connections) {
   EXPECT_EQ(six[0].mark, 0x01000000u) << "the same mark as its IPv4 connections";
   EXPECT_EQ(six[0].mask, 0x0f000000u);
   EXPECT_EQ(six[0].why, "down (probe-loss)");
+  // What the shell reports back is told as IPv6's, in the log and the status.
+  auto done = engine_.on_connections_reset(six[0], ResetOutcome{1, 1, 0, ""}, At(150));
+  EXPECT_TRUE(std::any_of(done.log.begin(), done.log.end(), [](const LogEvent& e) {
+    return e.text.rfind("ended 1 IPv6 TCP connection(s) of isp1, whose IPv6 is down", 0) == 0;
+  }));
+  ASSERT_TRUE(engine_.report(At(150)).last_reset);
+  EXPECT_EQ(engine_.report(At(150)).last_reset->why, "IPv6 down (probe-loss)");
   // Still down: no second reset. Back and down again: a new death, a new reset.
   Send("isp1", LinkState::kUp, LinkState::kDown, 200);
   EXPECT_EQ(Resets(Family::kIpv6).size(), 1u);
