@@ -584,8 +584,8 @@ FailoverActions FailoverEngine::on_steering_applied(std::string problem, Now now
 FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& reset,
                                                      const ResetOutcome& outcome, Now now) {
   FailoverActions out;
-  resets_total_[reset.isp] += outcome.destroyed;
   bool six = reset.family == Family::kIpv6;
+  (six ? resets6_total_ : resets_total_)[reset.isp] += outcome.destroyed;
   std::string text = "ended " + std::to_string(outcome.destroyed) + (six ? " IPv6" : "") +
                      " TCP connection(s) of " + reset.isp +
                      (six ? ", whose IPv6 is " : ", which is ") + reset.why +
@@ -714,6 +714,7 @@ StatusReport FailoverEngine::report(Now now) const {
   r.last_reset = last_reset_;
   if (ipv6_.enabled()) {
     r.ipv6 = ipv6_.report(now.steady);
+    r.ipv6->resets_total = resets6_total_;
     for (const auto& w : r.ipv6->warnings) r.warnings.push_back(w);
   }
   if (!steering_problem_.empty()) {

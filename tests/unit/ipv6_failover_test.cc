@@ -335,6 +335,8 @@ TEST_F(Ipv6FailoverTest, AnIspsIpv6DeathResetsOnlyItsIpv6Connections) {
   }));
   ASSERT_TRUE(engine_.report(At(150)).last_reset);
   EXPECT_EQ(engine_.report(At(150)).last_reset->why, "IPv6 down (probe-loss)");
+  EXPECT_TRUE(engine_.report(At(150)).resets_total.empty()) << "no IPv4 socket ended";
+  EXPECT_EQ(engine_.report(At(150)).ipv6->resets_total.at("isp1"), 1u);
   // Still down: no second reset. Back and down again: a new death, a new reset.
   Send("isp1", LinkState::kUp, LinkState::kDown, 200);
   EXPECT_EQ(Resets(Family::kIpv6).size(), 1u);

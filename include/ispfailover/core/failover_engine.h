@@ -178,8 +178,9 @@ class FailoverEngine {
   std::optional<TimePoint> steering_retry_at_;  // after a failure, when to ask again
   std::string steering_problem_;
   ResetMemory steering4_;  // the IPv4 side's; the IPv6 side keeps its own
-  std::map<std::string, std::uint64_t> connections_;   // per ISP, as last counted
-  std::map<std::string, std::uint64_t> resets_total_;  // sockets ended, per ISP
+  std::map<std::string, std::uint64_t> connections_;    // per ISP, as last counted
+  std::map<std::string, std::uint64_t> resets_total_;   // IPv4 sockets ended, per ISP
+  std::map<std::string, std::uint64_t> resets6_total_;  // IPv6 sockets ended, per ISP
   std::optional<ResetRecord> last_reset_;
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};
