@@ -535,44 +535,27 @@ void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& vie
     steering_sent_.reset();
     return;
   }
-  auto usable = [](IspHealth h) { return h == IspHealth::kUp || h == IspHealth::kDegraded; };
   SteeringState state = steering_state(wanted, policy_.isps(), kRouteProtocol);
-  bool any_usable = false;
-  for (std::size_t i = 0; i < views.size() && i < state.isps.size(); ++i) {
-    bool up = usable(views[i].health);
-    if (up) seen_usable_.insert(views[i].config.name);
-    // Not heard from since we started: after a restart its table keeps its route (its sticky
-    // connections go on), as our main route is kept, until the ISP says otherwise.
-    bool unheard =
-        views[i].health == IspHealth::kStale && !seen_usable_.count(views[i].config.name);
-    state.isps[i].routed = up || unheard;
-    any_usable = any_usable || up;
+  FamilySteering four = steer_family(views, wanted.reset, steering4_);
+  for (std::size_t i = 0; i < four.routed.size() && i < state.isps.size(); ++i) {
+    state.isps[i].routed = four.routed[i];
   }
+  std::vector<ConnectionReset> resets;
+  for (std::size_t i : four.resets) {
+    if (i >= state.isps.size()) continue;
+    resets.push_back(ConnectionReset{
+        views[i].config.name, state.isps[i].mark, wanted.mark_mask,
+        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")", Family::kIpv4});
+  }
+  // IPv6 by its own verdicts: an ISP's IPv6 may die while its IPv4 works, and the other way.
+  if (ipv6_.enabled()) ipv6_.steer(state, wanted.reset, resets, now.steady);
   bool retry_due = !steering_retry_at_ || now.steady >= *steering_retry_at_;
   if (state != steering_sent_ && retry_due) {
     steering_retry_at_.reset();
     steering_sent_ = state;
     out.steering = state;
   }
-  if (!wanted.reset) return;
-  for (std::size_t i = 0; i < views.size() && i < state.isps.size(); ++i) {
-    const std::string& name = views[i].config.name;
-    if (usable(views[i].health)) {
-      reset_done_.erase(name);
-      continue;
-    }
-    // Only while another ISP carries traffic: when every ISP looks dead at once (our own link
-    // flapped, say), the connections may well survive it, and a reconnect could go nowhere.
-    if (!any_usable || reset_done_.count(name)) continue;
-    // An ISP not heard from since we started may just be slower to speak than the others: after
-    // a restart its sticky connections are alive. Only a report of down, or a silence after we
-    // saw it up, says its connections are dead.
-    if (views[i].health == IspHealth::kStale && !seen_usable_.count(name)) continue;
-    reset_done_.insert(name);
-    out.resets.push_back(
-        ConnectionReset{name, steering_sent_->isps[i].mark, wanted.mark_mask,
-                        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")"});
-  }
+  for (auto& reset : resets) out.resets.push_back(std::move(reset));
 }
 
 FailoverActions FailoverEngine::on_steering_applied(std::string problem, Now now) {
@@ -604,9 +587,11 @@ FailoverActions FailoverEngine::on_steering_applied(std::string problem, Now now
 FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& reset,
                                                      const ResetOutcome& outcome, Now now) {
   FailoverActions out;
-  resets_total_[reset.isp] += outcome.destroyed;
-  std::string text = "ended " + std::to_string(outcome.destroyed) + " TCP connection(s) of " +
-                     reset.isp + ", which is " + reset.why +
+  bool six = reset.family == Family::kIpv6;
+  (six ? resets6_total_ : resets_total_)[reset.isp] += outcome.destroyed;
+  std::string text = "ended " + std::to_string(outcome.destroyed) + (six ? " IPv6" : "") +
+                     " TCP connection(s) of " + reset.isp +
+                     (six ? ", whose IPv6 is " : ", which is ") + reset.why +
                      ": their applications can reconnect through the new route at once";
   if (outcome.matched != outcome.destroyed) {
     text += " (" + std::to_string(outcome.matched) + " found, " +
@@ -614,12 +599,15 @@ FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& rese
   }
   if (!outcome.problem.empty()) text += "; " + outcome.problem;
   if (outcome.matched > 0 || !outcome.problem.empty()) {
-    last_reset_ =
-        ResetRecord{now.wall_ms, reset.isp, reset.why, outcome.matched, outcome.destroyed};
-    out.log.push_back(
-        event(outcome.problem.empty() ? LogLevel::kWarning : LogLevel::kError,
-              EventKind::kConnectionsReset, text,
-              {{"ISPF_ISP", reset.isp}, {"ISPF_RESET", std::to_string(outcome.destroyed)}}));
+    // The status says which family died: "IPv6 down (probe-loss)".
+    last_reset_ = ResetRecord{now.wall_ms, reset.isp, (six ? "IPv6 " : "") + reset.why,
+                              outcome.matched, outcome.destroyed};
+    std::vector<std::pair<std::string, std::string>> fields{
+        {"ISPF_ISP", reset.isp}, {"ISPF_RESET", std::to_string(outcome.destroyed)}};
+    // As the hooks' events: with dual stack each line says its family.
+    if (ipv6_.enabled()) fields.emplace_back("ISPF_FAMILY", six ? "ipv6" : "ipv4");
+    out.log.push_back(event(outcome.problem.empty() ? LogLevel::kWarning : LogLevel::kError,
+                            EventKind::kConnectionsReset, text, std::move(fields)));
     publish_wanted_ = true;
   }
   finish(out, now);
@@ -729,6 +717,7 @@ StatusReport FailoverEngine::report(Now now) const {
   r.last_reset = last_reset_;
   if (ipv6_.enabled()) {
     r.ipv6 = ipv6_.report(now.steady);
+    r.ipv6->resets_total = resets6_total_;
     for (const auto& w : r.ipv6->warnings) r.warnings.push_back(w);
   }
   if (!steering_problem_.empty()) {

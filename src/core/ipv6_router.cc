@@ -282,6 +282,28 @@ void Ipv6Router::reconfigure(const FailoverSettings& settings) {
   policy_.reconfigure(settings.policy, isps_);
 }
 
+void Ipv6Router::steer(SteeringState& state, bool reset, std::vector<ConnectionReset>& resets,
+                       TimePoint now) {
+  auto views = policy_.view(now);
+  FamilySteering six = steer_family(views, reset, steering_memory_);
+  auto steered = [&](const std::string& name) -> SteeredIsp* {
+    for (auto& isp : state.isps) {
+      if (isp.name == name && isp.gateway6) return &isp;
+    }
+    return nullptr;
+  };
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (SteeredIsp* isp = steered(views[i].config.name)) isp->routed6 = six.routed[i];
+  }
+  for (std::size_t i : six.resets) {
+    SteeredIsp* isp = steered(views[i].config.name);
+    if (!isp) continue;
+    resets.push_back(ConnectionReset{
+        isp->name, isp->mark, state.mark_mask,
+        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")", Family::kIpv6});
+  }
+}
+
 std::optional<RouteEdit> Ipv6Router::cleanup() const {
   bool present = std::any_of(table_.begin(), table_.end(),
                              [&](const DefaultRoute6& r) { return is_own(r, slot_); });

@@ -155,14 +155,17 @@ std::string failover_metrics(const StatusReport& report) {
           return std::to_string(found->second);
         },
         /*ipv4_only=*/true);
-    per_isp(
-        "ispfailover_isp_connections_ended_total", "counter",
-        "TCP connections ended (SOCK_DESTROY) because the ISP they went through died.",
-        [&](bool, const IspView& isp) -> std::optional<std::string> {
-          auto found = report.resets_total.find(isp.config.name);
-          return std::to_string(found == report.resets_total.end() ? 0 : found->second);
-        },
-        /*ipv4_only=*/true);
+    // Each family's own: an ISP's IPv6 may die, and its IPv6 connections end, apart from IPv4.
+    constexpr std::string_view kEnded = "ispfailover_isp_connections_ended_total";
+    w.family(kEnded, "counter",
+             "TCP connections ended (SOCK_DESTROY) because the ISP they went through died.");
+    for (const Row& row : rows) {
+      const auto& totals = row.family == kMetricsFamily || !report.ipv6 ? report.resets_total
+                                                                        : report.ipv6->resets_total;
+      auto found = totals.find(row.isp->config.name);
+      w.sample(kEnded, {{"isp", row.isp->config.name}, {"family", row.family}},
+               std::to_string(found == totals.end() ? 0 : found->second));
+    }
   }
   w.family("ispfailover_switches_total", "counter",
            "Moves of the default route from one ISP (or none) to another since failoverd started.");

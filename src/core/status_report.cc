@@ -198,7 +198,13 @@ std::string to_json(const StatusReport& r) {
   nlohmann::json connections = nlohmann::json::object();
   for (const auto& [name, count] : r.connections) connections[name] = count;
   nlohmann::json resets_total = nlohmann::json::object();
+  // Both families' together: the sockets each ISP's deaths ended (the metrics tell them apart).
   for (const auto& [name, count] : r.resets_total) resets_total[name] = count;
+  if (r.ipv6) {
+    for (const auto& [name, count] : r.ipv6->resets_total) {
+      resets_total[name] = resets_total.value(name, std::uint64_t{0}) + count;
+    }
+  }
   nlohmann::json last_reset = nullptr;
   if (r.last_reset) {
     last_reset = {{"unix_ms", r.last_reset->unix_ms},

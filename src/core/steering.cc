@@ -25,9 +25,15 @@ SteeringState steering_state(const SteeringSettings& settings, const std::vector
   state.mark_mask = settings.mark_mask;
   state.route_protocol = route_protocol;
   for (std::size_t i = 0; i < isps.size(); ++i) {
-    state.isps.push_back(SteeredIsp{isps[i].name, isps[i].gateway, mark_of(i, settings.mark_mask),
-                                    settings.table_base + static_cast<std::uint32_t>(i) + 1,
-                                    settings.rule_priority + static_cast<std::uint32_t>(i), false});
+    SteeredIsp isp;
+    isp.name = isps[i].name;
+    isp.gateway = isps[i].gateway;
+    isp.mark = mark_of(i, settings.mark_mask);
+    isp.table = settings.table_base + static_cast<std::uint32_t>(i) + 1;
+    isp.rule_priority = settings.rule_priority + static_cast<std::uint32_t>(i);
+    isp.gateway6 = isps[i].gateway6;
+    if (isp.gateway6) isp.gateway6_device = isps[i].gateway6_device;
+    state.isps.push_back(std::move(isp));
   }
   return state;
 }
@@ -54,8 +60,50 @@ std::string nft_script(const SteeringState& state) {
               " ct mark set ct mark and " + keep + " or " + format_hex32(isp.mark) + " comment \"" +
               isp.name + ": new\"\n";
   }
+  for (const auto& isp : state.isps) {
+    if (!isp.gateway6) continue;
+    // A link-local gateway is the nexthop as it stands (the kernel's nexthop carries no zone):
+    // only one ISP router answers to it on our LAN.
+    std::string gateway = format_ipv6(*isp.gateway6);
+    script += "    ct state new ip6 daddr != " + gateway + " rt ip6 nexthop " + gateway +
+              " ct mark set ct mark and " + keep + " or " + format_hex32(isp.mark) + " comment \"" +
+              isp.name + ": new IPv6\"\n";
+  }
   script += "  }\n}\n";
   return script;
+}
+
+FamilySteering steer_family(const std::vector<IspView>& views, bool reset, ResetMemory& memory) {
+  auto usable = [](IspHealth h) { return h == IspHealth::kUp || h == IspHealth::kDegraded; };
+  FamilySteering out;
+  bool any_usable = false;
+  for (const auto& view : views) {
+    bool up = usable(view.health);
+    if (up) memory.seen_usable.insert(view.config.name);
+    // Not heard from since we started: after a restart its table keeps its route (its sticky
+    // connections go on), as our main route is kept, until the ISP says otherwise.
+    bool unheard = view.health == IspHealth::kStale && !memory.seen_usable.count(view.config.name);
+    out.routed.push_back(up || unheard);
+    any_usable = any_usable || up;
+  }
+  if (!reset) return out;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const std::string& name = views[i].config.name;
+    if (usable(views[i].health)) {
+      memory.reset_done.erase(name);
+      continue;
+    }
+    // Only while another ISP carries traffic: when every ISP looks dead at once (our own link
+    // flapped, say), the connections may well survive it, and a reconnect could go nowhere.
+    if (!any_usable || memory.reset_done.count(name)) continue;
+    // An ISP not heard from since we started may just be slower to speak than the others: after
+    // a restart its sticky connections are alive. Only a report of down, or a silence after we
+    // saw it up, says its connections are dead.
+    if (views[i].health == IspHealth::kStale && !memory.seen_usable.count(name)) continue;
+    memory.reset_done.insert(name);
+    out.resets.push_back(i);
+  }
+  return out;
 }
 
 std::string nft_delete_script() {

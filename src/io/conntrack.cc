@@ -193,11 +193,12 @@ IoResult<MarkedConnections::Dump> MarkedConnections::dump(std::uint32_t mark, st
   return fail(errno_code(error));
 }
 
-std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask) {
+std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask, int family) {
   // By hand, not NFCT_Q_FLUSH_FILTER: libnetfilter_conntrack before 1.0.10 (Debian 12 ships
   // 1.0.9) sends that query without the filter's attributes, and the kernel then flushes every
-  // entry of every mark. The kernel applies CTA_MARK/CTA_MARK_MASK to a flush as to a dump;
-  // AF_UNSPEC with version 0 is both families.
+  // entry of every mark. The kernel applies CTA_MARK/CTA_MARK_MASK to a flush as to a dump, and
+  // the message's family too, but only with version 1: with version 0 it takes any family as
+  // AF_UNSPEC (both), for older tools' sake.
   struct {
     nlmsghdr header;
     nfgenmsg nfgen;
@@ -211,8 +212,8 @@ std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask
   message.header.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   message.header.nlmsg_seq = ++sequence_;
-  message.nfgen.nfgen_family = AF_UNSPEC;
-  message.nfgen.version = NFNETLINK_V0;
+  message.nfgen.nfgen_family = static_cast<std::uint8_t>(family);
+  message.nfgen.version = family == AF_UNSPEC ? NFNETLINK_V0 : 1;  // NFNETLINK_V1, newer headers
   message.mark_attribute = {NLA_HDRLEN + 4, CTA_MARK};
   message.mark = htonl(mark);
   message.mask_attribute = {NLA_HDRLEN + 4, CTA_MARK_MASK};
@@ -228,9 +229,14 @@ IoResult<std::size_t> MarkedConnections::count(std::uint32_t mark, std::uint32_t
 }
 
 IoResult<std::vector<ConnectionTuple>> MarkedConnections::tcp_connections(std::uint32_t mark,
-                                                                          std::uint32_t mask) {
+                                                                          std::uint32_t mask,
+                                                                          int family) {
   auto result = dump(mark, mask, true);
   if (!result) return fail(result.error());
+  // One dump for both families (the count needs both anyway); the reset wants one of them.
+  if (family != AF_UNSPEC) {
+    std::erase_if(result->tcp, [&](const ConnectionTuple& t) { return t.family != family; });
+  }
   return std::move(result->tcp);
 }
 

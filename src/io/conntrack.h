@@ -2,6 +2,8 @@
 // SOCK_DESTROY (as `ss -K`) for the local TCP sockets behind them.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -62,12 +64,15 @@ class MarkedConnections {
   // How many conntrack entries (any protocol, any state, both families) have
   // ct mark & mask == mark.
   IoResult<std::size_t> count(std::uint32_t mark, std::uint32_t mask);
-  // The TCP entries (both families) with ct mark & mask == mark, but none in TIME_WAIT or CLOSE:
-  // their sockets are gone or going, and destroying them would only miscount.
-  IoResult<std::vector<ConnectionTuple>> tcp_connections(std::uint32_t mark, std::uint32_t mask);
-  // Deletes every conntrack entry (any protocol, both families) with ct mark & mask == mark, in
-  // one filtered flush: their next packets start new entries.
-  std::error_code forget(std::uint32_t mark, std::uint32_t mask);
+  // The TCP entries of `family` (AF_INET, AF_INET6; AF_UNSPEC: both) with ct mark & mask == mark,
+  // but none in TIME_WAIT or CLOSE: their sockets are gone or going, and destroying them would
+  // only miscount.
+  IoResult<std::vector<ConnectionTuple>> tcp_connections(std::uint32_t mark, std::uint32_t mask,
+                                                         int family = AF_UNSPEC);
+  // Deletes every conntrack entry of `family` (any protocol) with ct mark & mask == mark, in one
+  // filtered flush: their next packets start new entries. One family's entries only: an ISP's
+  // IPv6 may die while its IPv4 connections, with the same mark, go on.
+  std::error_code forget(std::uint32_t mark, std::uint32_t mask, int family = AF_UNSPEC);
   // SOCK_DESTROY for each tuple's local socket: applications blocked on it get ECONNABORTED.
   ResetReport destroy_local_sockets(const std::vector<ConnectionTuple>& connections);
 

@@ -253,8 +253,9 @@ IoResult<std::unique_ptr<NetlinkTableWatch>> NetlinkTableWatch::open(asio::io_co
   NetlinkTableWatch* self = watch.get();
   auto events = NetlinkEventSocket::open(
       io,
+      // Rules of both families: sticky connections' fwmark rules someone deleted are put back.
       {RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_ROUTE,
-       RTNLGRP_IPV6_IFADDR},
+       RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_RULE},
       [self](nl_msg*) { self->pending_ = true; },
       [self](bool lost) {
         // One call for a burst; the handler re-reads the table itself. A lost event could have

@@ -1,5 +1,6 @@
-// LinuxSteering: sticky connections and resets on the real kernel (libnftables for our table,
-// libnl for the per-ISP routing tables and fwmark rules, conntrack and inet_diag for resets).
+// LinuxSteering: sticky connections and resets, both families, on the real kernel (libnftables for
+// our table, libnl for the per-ISP routing tables and fwmark rules, conntrack and inet_diag for
+// resets).
 #pragma once
 
 #include <memory>
@@ -33,6 +34,8 @@ class LinuxSteering final : public ConnectionSteering {
   IoResult<std::vector<std::string>> apply_rules(const SteeringState& state);
   // Each ISP's table: a default route via its gateway while it is routed, none otherwise.
   IoResult<std::vector<std::string>> apply_routes(const SteeringState& state);
+  // The same tables' IPv6 side: a default route via gateway6 while routed6, none otherwise.
+  IoResult<std::vector<std::string>> apply_routes6(const SteeringState& state);
 
   NlSocket socket_;
   std::unique_ptr<RouteTable> routes_;

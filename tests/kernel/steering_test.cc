@@ -1,6 +1,6 @@
 // LinuxSteering (sticky connections and resets, issue 14) in namespaces: our nftables table, the
-// fwmark rules and per-ISP routing tables, the marks conntrack keeps and the resets; `ip`, `nft`
-// and `conntrack` the witnesses.
+// fwmark rules and per-ISP routing tables of both families, the marks conntrack keeps and the
+// resets; `ip`, `nft` and `conntrack` the witnesses.
 #include "io/steering.h"
 
 #include <arpa/inet.h>
@@ -68,35 +68,49 @@ bool AnyContains(const std::vector<std::string>& lines, const std::string& part)
   return false;
 }
 
-sockaddr_in SockAddr(const std::string& address, std::uint16_t port) {
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(port);
-  if (inet_pton(AF_INET, address.c_str(), &in.sin_addr) != 1) {
+// An IPv4 or (with a ':') IPv6 socket address.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+
+  SockAddr(const std::string& address, std::uint16_t port) {
+    if (address.find(':') != std::string::npos) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(port);
+      length = sizeof *in6;
+      if (inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) == 1) return;
+    } else {
+      auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+      in->sin_family = AF_INET;
+      in->sin_port = htons(port);
+      length = sizeof *in;
+      if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) == 1) return;
+    }
     throw std::runtime_error("bad address " + address);
   }
-  return in;
-}
+};
 
 Socket Listen(const std::string& address, std::uint16_t port) {
-  Socket socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SockAddr in(address, port);
+  Socket socket(::socket(in.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   int one = 1;
   ::setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in in = SockAddr(address, port);
-  if (::bind(socket.fd(), reinterpret_cast<sockaddr*>(&in), sizeof in) < 0 ||
-      ::listen(socket.fd(), 16) < 0) {
+  if (::bind(socket.fd(), in.get(), in.length) < 0 || ::listen(socket.fd(), 16) < 0) {
     throw std::runtime_error(std::string("bind/listen: ") + std::strerror(errno));
   }
   return socket;
 }
 
 Socket Connect(const std::string& address, std::uint16_t port) {
-  Socket socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SockAddr in(address, port);
+  Socket socket(::socket(in.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   // A safety net only: no recv() in these tests may hang the run.
   timeval timeout{5, 0};
   ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in in = SockAddr(address, port);
-  if (::connect(socket.fd(), reinterpret_cast<sockaddr*>(&in), sizeof in) < 0) {
+  if (::connect(socket.fd(), in.get(), in.length) < 0) {
     throw std::runtime_error("connect " + address + ": " + std::strerror(errno));
   }
   return socket;
@@ -206,6 +220,23 @@ class SteeringTest : public ::testing::Test {
 
   // The witnesses, all in the client.
   std::string Rules() { return client_.Must("ip -d rule show"); }
+  std::string Rules6() { return client_.Must("ip -6 -d rule show"); }
+  std::string Routes6(int table) {
+    test::CommandResult shown =
+        client_.Run("ip -6 -N -d route show table " + std::to_string(table) + " 2>&1");
+    if (shown.ok()) return shown.output;
+    if (Contains(shown.output, "FIB table does not exist")) return "";
+    throw std::runtime_error("ip -6 route show table " + std::to_string(table) + ": " +
+                             shown.output);
+  }
+  std::string Rule6At(int priority) {
+    std::istringstream lines(Rules6());
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind(std::to_string(priority) + ":", 0) == 0) return line;
+    }
+    return "";
+  }
   std::string Ruleset() { return client_.Must("nft list ruleset"); }
   // A table the kernel never had a route in does not exist: `ip` fails, and that is empty too.
   std::string Routes(int table) {
@@ -505,6 +536,182 @@ TEST_F(SteeringTest, ConnectionsStickToTheRouterTheyStartedThrough) {
   Send(old_client, old_server, "still");
   EXPECT_GE(Received(router1_), received1 + 1);
   EXPECT_EQ(TcpState(old_client), TCP_ESTABLISHED);
+}
+
+// The same LAN with IPv6: isp1's router at a global address, isp2's at a link-local one (as an
+// ISP router that only advertises itself would be), each holding 2001:db8:99::8 on lo.
+class Steering6Test : public SteeringTest {
+ protected:
+  static constexpr char kRemote6[] = "2001:db8:99::8";
+
+  Steering6Test() {
+    client_.Must("ip -6 addr add 2001:db8:56::10/64 dev lan0 nodad");
+    router1_.Must("ip -6 addr add 2001:db8:56::101/64 dev lan0 nodad");
+    router2_.Must("ip -6 addr add 2001:db8:56::102/64 dev lan0 nodad");
+    router2_.Must("ip -6 addr add fe80::102/64 dev lan0 nodad");
+    for (const Netns* router : {&router1_, &router2_}) {
+      router->Must("ip -6 addr add 2001:db8:99::8/128 dev lo");
+    }
+    client_.Must("ip -6 route add default via 2001:db8:56::101 dev lan0");
+  }
+
+  static SteeringState State6(bool isp1_routed6, bool isp2_routed6, bool sticky = true) {
+    SteeringState state = State(true, true, sticky);
+    state.isps[0].gateway6 = parse_ipv6("2001:db8:56::101");
+    state.isps[1].gateway6 = parse_ipv6("fe80::102");
+    state.isps[1].gateway6_device = "lan0";
+    state.isps[0].routed6 = isp1_routed6;
+    state.isps[1].routed6 = isp2_routed6;
+    return state;
+  }
+
+  void ExpectRule6(int priority, const std::string& mark, int table) {
+    std::string line = Rule6At(priority);
+    EXPECT_TRUE(Contains(line, "fwmark " + mark + "/0xf000000")) << Rules6();
+    EXPECT_TRUE(Contains(line, "lookup " + std::to_string(table))) << Rules6();
+    EXPECT_TRUE(Contains(line, "proto 150")) << Rules6();
+  }
+};
+
+TEST_F(Steering6Test, Ipv6RulesAndRoutesComeAndGo) {
+  auto steering = Open();
+  std::vector<std::string> wrote = Apply(*steering, State6(true, true));
+  EXPECT_TRUE(AnyContains(wrote, "IPv6 rule 1500")) << Join(wrote);
+  EXPECT_TRUE(AnyContains(wrote, "IPv6 route via fe80::102 dev lan0 in table 3152")) << Join(wrote);
+  // The kernel took the script, link-local nexthop and all.
+  std::string table = client_.Must("nft list table inet failoverd");
+  EXPECT_TRUE(Contains(table, "rt ip6 nexthop 2001:db8:56::101")) << table;
+  EXPECT_TRUE(Contains(table, "rt ip6 nexthop fe80::102")) << table;
+  EXPECT_TRUE(Contains(table, "\"isp2: new IPv6\"")) << table;
+  // The same numbers in both families.
+  ExpectRule6(1500, "0x1000000", 3151);
+  ExpectRule6(1501, "0x2000000", 3152);
+  ExpectRule(1500, "0x1000000", 3151);
+  EXPECT_TRUE(Contains(Routes6(3151), "default via 2001:db8:56::101")) << Routes6(3151);
+  EXPECT_TRUE(Contains(Routes6(3151), "proto 150")) << Routes6(3151);
+  EXPECT_TRUE(Contains(Routes6(3152), "default via fe80::102 dev lan0")) << Routes6(3152);
+  EXPECT_TRUE(Contains(Routes(3151), "default via 192.168.56.101")) << Routes(3151);
+  EXPECT_TRUE(Apply(*steering, State6(true, true)).empty());
+
+  // isp1's IPv6 is down: its IPv6 route goes; its IPv4 one stays.
+  wrote = Apply(*steering, State6(false, true));
+  ASSERT_EQ(wrote.size(), 1u) << Join(wrote);
+  EXPECT_TRUE(Contains(wrote[0], "removed the IPv6 route of table 3151")) << Join(wrote);
+  EXPECT_EQ(Routes6(3151), "");
+  EXPECT_TRUE(Contains(Routes(3151), "default via 192.168.56.101")) << Routes(3151);
+  ExpectRule6(1500, "0x1000000", 3151);
+
+  // What an admin deletes is put back.
+  client_.Must("ip -6 rule del pref 1501");
+  client_.Must("ip -6 route flush table 3152");
+  wrote = Apply(*steering, State6(false, true));
+  EXPECT_TRUE(AnyContains(wrote, "IPv6 rule 1501")) << Join(wrote);
+  EXPECT_TRUE(AnyContains(wrote, "table 3152")) << Join(wrote);
+  ExpectRule6(1501, "0x2000000", 3152);
+  EXPECT_TRUE(Contains(Routes6(3152), "default via fe80::102 dev lan0")) << Routes6(3152);
+
+  // Sticky off: no IPv6 rules or routes either.
+  Apply(*steering, State6(true, true, false));
+  EXPECT_FALSE(Contains(Rules6(), "proto 150")) << Rules6();
+  EXPECT_EQ(Routes6(3151), "");
+  EXPECT_EQ(Routes6(3152), "");
+
+  // Remove takes everything of both families.
+  Apply(*steering, State6(true, true));
+  EXPECT_FALSE(Remove(*steering));
+  EXPECT_FALSE(Contains(Rules6(), "proto 150")) << Rules6();
+  EXPECT_FALSE(Contains(Rules(), "proto 150")) << Rules();
+  EXPECT_EQ(Routes6(3151), "");
+  EXPECT_EQ(Routes6(3152), "");
+  EXPECT_FALSE(HasOurTable());
+}
+
+TEST_F(Steering6Test, AnIspWithoutGateway6GetsNoIpv6RuleOrRoute) {
+  auto steering = Open();
+  SteeringState state = State6(true, true);
+  state.isps[1].gateway6.reset();
+  state.isps[1].gateway6_device.clear();
+  state.isps[1].routed6 = false;
+  Apply(*steering, state);
+  ExpectRule6(1500, "0x1000000", 3151);
+  EXPECT_EQ(Rule6At(1501), "") << Rules6();
+  ExpectRule(1501, "0x2000000", 3152);
+  EXPECT_EQ(Routes6(3152), "");
+  std::string table = client_.Must("nft list table inet failoverd");
+  EXPECT_FALSE(Contains(table, "isp2: new IPv6")) << table;
+}
+
+// isp1's IPv6 dies while its IPv4 works: the IPv6 reset ends the IPv6 connection and leaves the
+// IPv4 one with the same mark, conntrack entry and all.
+TEST_F(Steering6Test, AnIpv6ResetEndsOnlyIpv6Connections) {
+  auto steering = Open();
+  const SteeringState state = State6(true, true);
+  Apply(*steering, state);
+
+  Socket listener6 = ListenIn(router1_, kRemote6, kRemotePort);
+  Socket listener4 = ListenIn(router1_, kRemote, kRemotePort);
+  Socket six = ConnectFromClient(kRemote6, kRemotePort);
+  Socket four = ConnectFromClient(kRemote, kRemotePort);
+  Socket six_server = Accept(listener6);
+  Socket four_server = Accept(listener4);
+  Send(six, six_server, "six");
+  Send(four, four_server, "four");
+
+  // Both went through isp1's router: isp1's mark, one per family.
+  std::map<std::string, std::uint64_t> want{{"isp1", 2}, {"isp2", 0}};
+  ASSERT_TRUE(PollUntil([&] { return Count(*steering, state) == want; }))
+      << Conntrack("--mark 0x1000000/0xf000000");
+  EXPECT_TRUE(Contains(Conntrack("-f ipv6 --mark 0x1000000/0xf000000"), "dport=5001"))
+      << Conntrack("-f ipv6");
+
+  ResetOutcome outcome;
+  {
+    EnterNetns inside(client_);
+    ConnectionReset reset{"isp1", 0x01000000, 0x0f000000, "down"};
+    reset.family = Family::kIpv6;
+    outcome = steering->reset(reset);
+  }
+  EXPECT_EQ(outcome.matched, 1u);
+  EXPECT_EQ(outcome.destroyed, 1u);
+  EXPECT_EQ(outcome.failed, 0u);
+  EXPECT_EQ(outcome.problem, "");
+
+  char byte;
+  ssize_t got = ::recv(six.fd(), &byte, 1, 0);
+  int error = errno;
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, ECONNABORTED) << std::strerror(error);
+
+  // The IPv6 entries of the mark are forgotten; the IPv4 one stays, and its connection works.
+  EXPECT_TRUE(PollUntil([&] { return Conntrack("-f ipv6 --mark 0x1000000/0xf000000").empty(); }))
+      << Conntrack("-f ipv6");
+  EXPECT_TRUE(Contains(Conntrack("-f ipv4 --mark 0x1000000/0xf000000"), "dport=5001"))
+      << Conntrack("-f ipv4");
+  Send(four, four_server, "still");
+  Send(four_server, four, "back");
+  EXPECT_EQ(TcpState(four), TCP_ESTABLISHED);
+}
+
+// Sticky in IPv6: a connection started through isp1 keeps going there after the IPv6 route
+// moves to isp2's link-local gateway.
+TEST_F(Steering6Test, Ipv6ConnectionsStickToTheRouterTheyStartedThrough) {
+  auto steering = Open();
+  const SteeringState state = State6(true, true);
+  Apply(*steering, state);
+  Socket listener1 = ListenIn(router1_, kRemote6, kRemotePort);
+  Socket listener2 = ListenIn(router2_, kRemote6, kRemotePort);
+  Socket old_client = ConnectFromClient(kRemote6, kRemotePort);
+  Socket old_server = Accept(listener1);
+  client_.Must("ip -6 route replace default via fe80::102 dev lan0");
+  for (int i = 0; i < 3; ++i) Send(old_client, old_server, "data" + std::to_string(i));
+  Send(old_server, old_client, "back");
+  EXPECT_EQ(TcpState(old_client), TCP_ESTABLISHED);
+  Socket new_client = ConnectFromClient(kRemote6, kRemotePort);
+  Socket new_server = Accept(listener2);
+  Send(new_client, new_server, "new");
+  std::map<std::string, std::uint64_t> want{{"isp1", 1}, {"isp2", 1}};
+  EXPECT_TRUE(PollUntil([&] { return Count(*steering, state) == want; }))
+      << Conntrack("-f ipv6 -p tcp");
 }
 
 }  // namespace

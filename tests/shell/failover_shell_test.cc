@@ -261,5 +261,50 @@ TEST(FailoverShellIpv6Test, KeepsTheIpv6RouteWithItsSourceAndTheRaRouteAway) {
   EXPECT_EQ(ra_routes(), 0);
 }
 
+// isp1's IPv6 dies while its IPv4 works: its IPv6 connections end after the IPv6 route moved to
+// isp2 (so reconnects take isp2), its IPv4 ones are left, and the steering follows each family.
+TEST(FailoverShellIpv6Test, AnIspsIpv6DeathEndsOnlyItsIpv6ConnectionsAfterTheRouteMoved) {
+  FakeEnv env;
+  FailoverShell shell(env);
+  env.kernel().add_link("lan0");
+  env.kernel().add_address("lan0", env.address(), 24);
+  env.kernel().add_address6("lan0", *parse_ipv6("2001:db8:1:1::10"), 64);
+  env.kernel().add_address6("lan0", *parse_ipv6("2001:db8:2:1::10"), 64);
+  ASSERT_TRUE(shell
+                  .configure({"failoverd", "--isp", "isp1=192.168.56.101,gateway6=2001:db8:1:1::1",
+                              "--isp", "isp2=192.168.56.102,gateway6=2001:db8:2:1::1", "--hook-dir",
+                              "", "--state-dir", ""})
+                  .run);
+  ASSERT_EQ(shell.start(), std::nullopt);
+  std::uint64_t seq = 0;
+  auto send = [&](const std::string& name, LinkState six) {
+    Status status = test::SampleStatus();
+    status.name = name;
+    status.instance = name == "isp1" ? 1 : 2;
+    status.seq = ++seq;
+    status.time_ms = env.now().wall_ms;
+    status.loss_permille = 0;
+    status.ipv6 = Status::Ipv6Line{
+        six, six == LinkState::kUp ? "probe-ok" : "probe-loss", 1, 1, std::nullopt, 0};
+    env.lan().inject(kDefaultPort, name == "isp1" ? kIsp1 : kIsp2, encode(status));
+    env.loop().run_ready();
+  };
+  send("isp1", LinkState::kUp);
+  send("isp2", LinkState::kUp);
+  ASSERT_FALSE(env.steering_applied().empty());
+  EXPECT_TRUE(env.steering_applied().back().isps[0].routed6);
+  EXPECT_TRUE(env.resets().empty());
+
+  send("isp1", LinkState::kDown);
+  ASSERT_EQ(env.resets().size(), 1u);
+  EXPECT_EQ(env.resets()[0].isp, "isp1");
+  EXPECT_EQ(env.resets()[0].family, Family::kIpv6);
+  EXPECT_EQ(env.routes6_at_resets()[0], parse_ipv6("2001:db8:2:1::1"));
+  EXPECT_EQ(env.routes_at_resets()[0], std::optional<std::uint32_t>(kIsp1));
+  EXPECT_TRUE(env.steering_applied().back().isps[0].routed);
+  EXPECT_FALSE(env.steering_applied().back().isps[0].routed6);
+  EXPECT_TRUE(env.steering_applied().back().isps[1].routed6);
+}
+
 }  // namespace
 }  // namespace ispf

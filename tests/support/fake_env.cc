@@ -476,6 +476,13 @@ class FakeEnv::FakeSteering final : public ConnectionSteering {
       }
     }
     env_.routes_at_resets_.push_back(gateway);
+    std::optional<Ipv6Address> gateway6;
+    if (auto routes = env_.kernel_->default_routes6(254)) {
+      for (const auto& route : *routes) {
+        if (route.protocol == kRouteProtocol) gateway6 = route.gateway;
+      }
+    }
+    env_.routes6_at_resets_.push_back(gateway6);
     return env_.reset_outcome_;
   }
   IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState&) override {

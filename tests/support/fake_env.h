@@ -238,6 +238,10 @@ class FakeEnv final : public Env {
   const std::vector<std::optional<std::uint32_t>>& routes_at_resets() const {
     return routes_at_resets_;
   }
+  // The same for our IPv6 default route: an IPv6 reset must come after the IPv6 route moved.
+  const std::vector<std::optional<Ipv6Address>>& routes6_at_resets() const {
+    return routes6_at_resets_;
+  }
   void set_reset_outcome(const ResetOutcome& outcome) { reset_outcome_ = outcome; }
   void set_connection_counts(std::map<std::string, std::uint64_t> counts) {
     connection_counts_ = std::move(counts);
@@ -293,6 +297,7 @@ class FakeEnv final : public Env {
   std::vector<SteeringState> steering_applied_;
   std::vector<ConnectionReset> resets_;
   std::vector<std::optional<std::uint32_t>> routes_at_resets_;
+  std::vector<std::optional<Ipv6Address>> routes6_at_resets_;
   bool steering_removed_ = false;
   ResetOutcome reset_outcome_;
   std::map<std::string, std::uint64_t> connection_counts_;

@@ -10,7 +10,7 @@
 //
 // Every event is one line on stdout with the wall clock first (date +%s.%N's form), flushed:
 //   <t> connected peer=203.0.113.5     <t> echo 17     <t> error ECONNABORTED     <t> closed
-// The tools run until killed (SIGTERM or SIGINT).
+// The tools run until killed (SIGTERM or SIGINT). ADDR is IPv4, or IPv6 when it has a ':'.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -43,15 +43,47 @@ std::string error_name(int error) {
   return std::string(abbrev ? abbrev : "E?") + " (" + (name ? name : "?") + ")";
 }
 
-sockaddr_in address_of(const char* ip, const char* port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(std::atoi(port)));
-  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
-    std::fprintf(stderr, "lab_tcp: '%s' is not an IPv4 address\n", ip);
+// An IPv4 or IPv6 socket address.
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+Address address_of(const char* ip, const char* port) {
+  Address a;
+  auto number = htons(static_cast<std::uint16_t>(std::atoi(port)));
+  bool ok = false;
+  if (std::strchr(ip, ':')) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = number;
+    a.length = sizeof *in6;
+    ok = inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1;
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
+    in->sin_family = AF_INET;
+    in->sin_port = number;
+    a.length = sizeof *in;
+    ok = inet_pton(AF_INET, ip, &in->sin_addr) == 1;
+  }
+  if (!ok) {
+    std::fprintf(stderr, "lab_tcp: '%s' is not an IPv4 or IPv6 address\n", ip);
     std::exit(2);
   }
   return a;
+}
+
+// A peer's address as text, either family.
+std::string text_of(const sockaddr_storage& peer) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof ip);
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
+  }
+  return ip;
 }
 
 // Sends all of `text`; false on an error (errno set).
@@ -66,12 +98,11 @@ bool send_all(int fd, const std::string& text) {
   return true;
 }
 
-int serve(const sockaddr_in& where) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
+int serve(const Address& where) {
+  int listener = socket(where.family(), SOCK_STREAM, 0);
   int one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(listener, reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0 ||
-      listen(listener, 64) != 0) {
+  if (bind(listener, where.get(), where.length) != 0 || listen(listener, 64) != 0) {
     std::fprintf(stderr, "lab_tcp serve: %s\n", std::strerror(errno));
     return 1;
   }
@@ -85,13 +116,12 @@ int serve(const sockaddr_in& where) {
       return 1;
     }
     if (fds[0].revents & POLLIN) {
-      sockaddr_in peer{};
+      sockaddr_storage peer{};
       socklen_t length = sizeof peer;
       int fd = accept(listener, reinterpret_cast<sockaddr*>(&peer), &length);
       if (fd >= 0) {
-        char ip[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        say(std::string("accepted peer=") + ip);
+        std::string ip = text_of(peer);
+        say("accepted peer=" + ip);
         send_all(fd, std::string("peer ") + ip + "\n");
         pending[fd] = "";
       }
@@ -111,9 +141,9 @@ int serve(const sockaddr_in& where) {
 }
 
 // Connects and reads the greeting; -1 (and a line saying why) if that fails.
-int connect_and_greet(const sockaddr_in& where) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0) {
+int connect_and_greet(const Address& where) {
+  int fd = socket(where.family(), SOCK_STREAM, 0);
+  if (connect(fd, where.get(), where.length) != 0) {
     say("connect-failed " + error_name(errno));
     close(fd);
     return -1;
@@ -130,7 +160,7 @@ int connect_and_greet(const sockaddr_in& where) {
   return fd;
 }
 
-int stream(const sockaddr_in& where, int interval_ms) {
+int stream(const Address& where, int interval_ms) {
   int fd = connect_and_greet(where);
   if (fd < 0) return 1;
   std::string buffer;
@@ -171,7 +201,7 @@ int stream(const sockaddr_in& where, int interval_ms) {
   }
 }
 
-int wait_and_reconnect(const sockaddr_in& where) {
+int wait_and_reconnect(const Address& where) {
   for (;;) {
     int fd = connect_and_greet(where);
     if (fd < 0) {

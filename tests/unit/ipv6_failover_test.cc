@@ -1,5 +1,6 @@
 // failoverd's IPv6 side in the engine: families decided apart, the RA route taken over, the
-// source of the chosen ISP's prefix on the route, and an old router's IPv4 verdict standing in.
+// source of the chosen ISP's prefix on the route, an old router's IPv4 verdict standing in, and
+// sticky connections and resets by each family's own verdicts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,7 +38,7 @@ class Ipv6FailoverTest : public testing::Test {
  protected:
   // isp2 announces its prefix (its gateway is link-local, so nothing else ties an address to it).
   FailoverActions Send(const std::string& name, LinkState v4, std::optional<LinkState> v6,
-                       long long at_ms) {
+                       long long at_ms, std::uint32_t loss6_permille = 0) {
     Status s = test::SampleStatus();
     s.name = name;
     s.instance = name == "isp1" ? 1 : 2;
@@ -47,7 +48,8 @@ class Ipv6FailoverTest : public testing::Test {
     s.loss_permille = 0;
     if (v6) {
       s.ipv6 = Status::Ipv6Line{
-          *v6, *v6 == LinkState::kUp ? "probe-ok" : "probe-loss", 1, 2, std::nullopt, 0};
+          *v6,           *v6 == LinkState::kUp ? "probe-ok" : "probe-loss", 1, 2, std::nullopt,
+          loss6_permille};
     }
     if (name == "isp2") s.prefix6 = parse_ipv6_prefix("2001:db8:2:1::/64");
     std::string d = encode(s);
@@ -55,6 +57,8 @@ class Ipv6FailoverTest : public testing::Test {
   }
   // The shell's part: edits succeed and the tables follow.
   FailoverActions Carry(FailoverActions a, long long at_ms) {
+    if (a.steering) steering_ = a.steering;
+    for (const auto& r : a.resets) resets_.push_back(r);
     if (!a.route_edits.empty()) {
       std::vector<std::error_code> ok(a.route_edits.size());
       for (const auto& e : a.route_edits) edits_.push_back(e);
@@ -89,9 +93,32 @@ class Ipv6FailoverTest : public testing::Test {
     return std::nullopt;
   }
 
+  // Each ISP's routed flags in the last steering asked for: {IPv4, IPv6}.
+  std::vector<std::pair<bool, bool>> Routed() const {
+    std::vector<std::pair<bool, bool>> out;
+    if (steering_) {
+      for (const auto& isp : steering_->isps) out.emplace_back(isp.routed, isp.routed6);
+    }
+    return out;
+  }
+  std::vector<ConnectionReset> Resets(Family family) const {
+    std::vector<ConnectionReset> out;
+    std::copy_if(resets_.begin(), resets_.end(), std::back_inserter(out),
+                 [&](const ConnectionReset& r) { return r.family == family; });
+    return out;
+  }
+  // Both ISPs up in both families.
+  void BothUp() {
+    Start();
+    Send("isp1", LinkState::kUp, LinkState::kUp, 10);
+    Send("isp2", LinkState::kUp, LinkState::kUp, 20);
+  }
+
   FailoverEngine engine_{Settings(), At(0)};
   std::uint64_t seq_ = 0;
   std::vector<RouteEdit> edits_;
+  std::optional<SteeringState> steering_;
+  std::vector<ConnectionReset> resets_;
 };
 
 TEST_F(Ipv6FailoverTest, BothFamiliesOnTheFirstIspWithItsOwnSource) {
@@ -274,6 +301,143 @@ TEST_F(Ipv6FailoverTest, IPv4OnlyConfigurationHasNoIpv6Side) {
                                             std::nullopt}},
                              At(1))
                   .route_edits.empty());
+}
+
+TEST_F(Ipv6FailoverTest, TheSteeringCarriesEachIspsGateway6) {
+  Start();
+  ASSERT_TRUE(steering_);
+  ASSERT_EQ(steering_->isps.size(), 2u);
+  EXPECT_EQ(steering_->isps[0].gateway6, V6("2001:db8:1:1::1"));
+  EXPECT_EQ(steering_->isps[1].gateway6, V6("fe80::2"));
+  EXPECT_EQ(steering_->isps[1].gateway6_device, "lan0");
+  // Not heard from yet: both families' tables keep their routes, as after a restart.
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{true, true}, {true, true}}));
+}
+
+// isp1's IPv6 dies while its IPv4 works: its IPv6 table loses its route and its IPv6
+// connections end, once; its IPv4 ones keep going.
+TEST_F(Ipv6FailoverTest, AnIspsIpv6DeathResetsOnlyItsIpv6Connections) {
+  BothUp();
+  resets_.clear();
+  Send("isp1", LinkState::kUp, LinkState::kDown, 100);
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{true, false}, {true, true}}));
+  EXPECT_TRUE(Resets(Family::kIpv4).empty());
+  auto six = Resets(Family::kIpv6);
+  ASSERT_EQ(six.size(), 1u);
+  EXPECT_EQ(six[0].isp, "isp1");
+  EXPECT_EQ(six[0].mark, 0x01000000u) << "the same mark as its IPv4 connections";
+  EXPECT_EQ(six[0].mask, 0x0f000000u);
+  EXPECT_EQ(six[0].why, "down (probe-loss)");
+  // What the shell reports back is told as IPv6's, in the log and the status.
+  auto done = engine_.on_connections_reset(six[0], ResetOutcome{1, 1, 0, ""}, At(150));
+  EXPECT_TRUE(std::any_of(done.log.begin(), done.log.end(), [](const LogEvent& e) {
+    return e.text.rfind("ended 1 IPv6 TCP connection(s) of isp1, whose IPv6 is down", 0) == 0;
+  }));
+  ASSERT_TRUE(engine_.report(At(150)).last_reset);
+  EXPECT_EQ(engine_.report(At(150)).last_reset->why, "IPv6 down (probe-loss)");
+  EXPECT_TRUE(engine_.report(At(150)).resets_total.empty()) << "no IPv4 socket ended";
+  EXPECT_EQ(engine_.report(At(150)).ipv6->resets_total.at("isp1"), 1u);
+  // Still down: no second reset. Back and down again: a new death, a new reset.
+  Send("isp1", LinkState::kUp, LinkState::kDown, 200);
+  EXPECT_EQ(Resets(Family::kIpv6).size(), 1u);
+  Send("isp1", LinkState::kUp, LinkState::kUp, 300);
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{true, true}, {true, true}}));
+  Send("isp1", LinkState::kUp, LinkState::kDown, 400);
+  EXPECT_EQ(Resets(Family::kIpv6).size(), 2u);
+  EXPECT_TRUE(Resets(Family::kIpv4).empty());
+}
+
+// And the other way: isp1's IPv4 dies while its IPv6 works: only IPv4 connections end.
+TEST_F(Ipv6FailoverTest, AnIspsIpv4DeathResetsOnlyItsIpv4Connections) {
+  BothUp();
+  resets_.clear();
+  Send("isp1", LinkState::kDown, LinkState::kUp, 100);
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{false, true}, {true, true}}));
+  ASSERT_EQ(Resets(Family::kIpv4).size(), 1u);
+  EXPECT_TRUE(Resets(Family::kIpv6).empty());
+}
+
+// A silent ISP is dead in both families: one reset of each.
+TEST_F(Ipv6FailoverTest, ASilentIspIsResetInBothFamilies) {
+  BothUp();
+  resets_.clear();
+  for (long long t = 100; t <= 3000; t += 100) {
+    Send("isp2", LinkState::kUp, LinkState::kUp, t);
+    Carry(engine_.on_wake(At(t + 50)), t + 50);
+  }
+  ASSERT_EQ(Resets(Family::kIpv4).size(), 1u);
+  ASSERT_EQ(Resets(Family::kIpv6).size(), 1u);
+  EXPECT_EQ(Resets(Family::kIpv6)[0].isp, "isp1");
+  EXPECT_EQ(Resets(Family::kIpv6)[0].why.rfind("stale", 0), 0u) << Resets(Family::kIpv6)[0].why;
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{false, false}, {true, true}}));
+}
+
+// Lossy IPv6: the IPv6 route leaves it, but it still carries traffic, so nothing ends and its
+// table keeps its route.
+TEST_F(Ipv6FailoverTest, ADegradedIpv6KeepsItsConnections) {
+  BothUp();
+  resets_.clear();
+  edits_.clear();
+  Send("isp1", LinkState::kUp, LinkState::kUp, 100, /*loss6_permille=*/400);
+  ASSERT_TRUE(Last6());
+  EXPECT_EQ(Last6()->gateway, V6("fe80::2")) << "the IPv6 route leaves the lossy ISP";
+  EXPECT_TRUE(resets_.empty());
+  EXPECT_EQ(Routed(), (std::vector<std::pair<bool, bool>>{{true, true}, {true, true}}));
+}
+
+// Every ISP's IPv6 dead at once: nothing ends until one is back.
+TEST_F(Ipv6FailoverTest, WhenEveryIspsIpv6LooksDeadNothingIsResetUntilOneIsBack) {
+  BothUp();
+  resets_.clear();
+  Send("isp2", LinkState::kUp, LinkState::kDown, 100);
+  Send("isp1", LinkState::kUp, LinkState::kDown, 110);
+  auto first = Resets(Family::kIpv6);
+  ASSERT_EQ(first.size(), 1u) << "isp2's, while isp1 still carried IPv6";
+  EXPECT_EQ(first[0].isp, "isp2");
+  Send("isp2", LinkState::kUp, LinkState::kUp, 200);
+  auto six = Resets(Family::kIpv6);
+  ASSERT_EQ(six.size(), 2u);
+  EXPECT_EQ(six[1].isp, "isp1");
+  EXPECT_TRUE(Resets(Family::kIpv4).empty());
+}
+
+// After a restart an ISP may just speak later: its IPv6 connections stay however long it is
+// silent; a report of IPv6 down ends them.
+TEST_F(Ipv6FailoverTest, AnIspNotHeardSinceStartIsNotResetInIpv6) {
+  Start();
+  for (long long t = 10; t <= 5000; t += 100) {
+    Send("isp1", LinkState::kUp, LinkState::kUp, t);
+    Carry(engine_.on_wake(At(t + 50)), t + 50);
+  }
+  EXPECT_TRUE(resets_.empty());
+  Send("isp2", LinkState::kUp, LinkState::kDown, 5100);
+  ASSERT_EQ(Resets(Family::kIpv6).size(), 1u);
+  EXPECT_EQ(Resets(Family::kIpv6)[0].isp, "isp2");
+  EXPECT_TRUE(Resets(Family::kIpv4).empty());
+}
+
+// An ISP without gateway6 carries no IPv6 for us: no IPv6 route in its table, no IPv6 reset.
+TEST_F(Ipv6FailoverTest, AnIspWithoutGateway6HasNoIpv6Steering) {
+  FailoverSettings s = Settings();
+  s.isps.push_back({"isp3", 0xc0a83867, 2});
+  FailoverEngine engine(s, At(0));
+  auto a = engine.start({}, At(0), {});
+  ASSERT_TRUE(a.steering);
+  ASSERT_EQ(a.steering->isps.size(), 3u);
+  EXPECT_FALSE(a.steering->isps[2].gateway6);
+  EXPECT_FALSE(a.steering->isps[2].routed6);
+  EXPECT_TRUE(a.steering->isps[2].routed);
+  Status s3 = test::SampleStatus();
+  s3.name = "isp3";
+  s3.instance = 3;
+  s3.seq = 1;
+  s3.state = LinkState::kUp;
+  s3.ipv6 = Status::Ipv6Line{LinkState::kUp, "probe-ok", 1, 2, std::nullopt, 0};
+  engine.on_datagram(encode(s3), 0xc0a83867, At(10));
+  s3.seq = 2;
+  s3.ipv6->state = LinkState::kDown;
+  auto down = engine.on_datagram(encode(s3), 0xc0a83867, At(20));
+  EXPECT_TRUE(down.resets.empty()) << "no IPv6 side for isp3";
 }
 
 }  // namespace

@@ -130,6 +130,15 @@ TEST(MetricsTest, FailoverdIpv6SamplesBesideIpv4) {
   EXPECT_TRUE(Has(text, R"(ispfailover_isp_up{isp="isp1",family="ipv4"} 0)"));
   EXPECT_TRUE(Has(text, R"(ispfailover_isp_active{isp="isp2",family="ipv4"} 1)"));
   EXPECT_TRUE(Has(text, "ispfailover_ipv6_switches_total 4"));
+  // Connections ended, each family's own.
+  r.sticky = true;
+  r.resets_total = {{"isp1", 2}};
+  r.ipv6->resets_total = {{"isp1", 5}};
+  std::string ended = failover_metrics(r);
+  EXPECT_TRUE(Has(ended, R"(ispfailover_isp_connections_ended_total{isp="isp1",family="ipv4"} 2)"))
+      << ended;
+  EXPECT_TRUE(Has(ended, R"(ispfailover_isp_connections_ended_total{isp="isp1",family="ipv6"} 5)"));
+  EXPECT_TRUE(Has(ended, R"(ispfailover_isp_connections_ended_total{isp="isp2",family="ipv6"} 0)"));
   EXPECT_TRUE(Has(text, "ispfailover_switches_total 3"));
   // One TYPE line per series: the IPv6 samples join the family, they do not start another.
   std::size_t types = 0;

@@ -55,6 +55,74 @@ TEST(Steering, TheScriptMarksByGatewayAndRestoresOnlyWhenSticky) {
   EXPECT_NE(marks_only.find("rt ip nexthop 192.168.56.102"), std::string::npos);
 }
 
+// IPv6 alike for the ISPs with a gateway6, with the same mark; link-local gateways as they are.
+TEST(Steering, TheScriptMarksIpv6ByGateway6WithTheSameMark) {
+  SteeringSettings settings;
+  std::vector<IspConfig> isps{{"isp1", kIsp1, 0}, {"isp2", kIsp2, 1}, {"isp3", 0xc0a83867, 2}};
+  isps[0].gateway6 = parse_ipv6("2001:db8:1:1::1");
+  isps[1].gateway6 = parse_ipv6("fe80::2");
+  isps[1].gateway6_device = "lan0";
+  auto state = steering_state(settings, isps, 150);
+  EXPECT_EQ(state.isps[1].gateway6, parse_ipv6("fe80::2"));
+  EXPECT_EQ(state.isps[1].gateway6_device, "lan0");
+  EXPECT_FALSE(state.isps[2].gateway6);
+  EXPECT_FALSE(state.isps[0].routed6);
+  std::string script = nft_script(state);
+  EXPECT_NE(script.find("ct state new ip6 daddr != 2001:db8:1:1::1 rt ip6 nexthop 2001:db8:1:1::1 "
+                        "ct mark set ct mark and 0xf0ffffff or 0x01000000"),
+            std::string::npos)
+      << script;
+  EXPECT_NE(script.find("ct state new ip6 daddr != fe80::2 rt ip6 nexthop fe80::2 ct mark set ct "
+                        "mark and 0xf0ffffff or 0x02000000"),
+            std::string::npos)
+      << script;
+  // isp3 has no gateway6: IPv4 marks only.
+  EXPECT_NE(script.find("rt ip nexthop 192.168.56.103"), std::string::npos);
+  std::size_t ip6_rules = 0;
+  for (auto at = script.find("rt ip6 nexthop"); at != std::string::npos;
+       at = script.find("rt ip6 nexthop", at + 1)) {
+    ++ip6_rules;
+  }
+  EXPECT_EQ(ip6_rules, 2u);
+  // The sticky rules are one per ISP, for both families.
+  std::size_t sticky = 0;
+  for (auto at = script.find("meta mark set"); at != std::string::npos;
+       at = script.find("meta mark set", at + 1)) {
+    ++sticky;
+  }
+  EXPECT_EQ(sticky, 3u);
+}
+
+// The routed flags and resets' rules, one family's views at a time.
+TEST(Steering, OneFamilysRoutedFlagsAndResets) {
+  auto view = [](const char* name, IspHealth health) {
+    IspView v;
+    v.config.name = name;
+    v.health = health;
+    return v;
+  };
+  ResetMemory memory;
+  // Not heard yet: routed, nothing reset.
+  auto start =
+      steer_family({view("a", IspHealth::kStale), view("b", IspHealth::kStale)}, true, memory);
+  EXPECT_EQ(start.routed, (std::vector<bool>{true, true}));
+  EXPECT_TRUE(start.resets.empty());
+  steer_family({view("a", IspHealth::kUp), view("b", IspHealth::kUp)}, true, memory);
+  auto down = steer_family({view("a", IspHealth::kDown), view("b", IspHealth::kUp)}, true, memory);
+  EXPECT_EQ(down.routed, (std::vector<bool>{false, true}));
+  EXPECT_EQ(down.resets, (std::vector<std::size_t>{0}));
+  auto again = steer_family({view("a", IspHealth::kDown), view("b", IspHealth::kUp)}, true, memory);
+  EXPECT_TRUE(again.resets.empty()) << "once per death";
+  auto degraded =
+      steer_family({view("a", IspHealth::kUp), view("b", IspHealth::kDegraded)}, true, memory);
+  EXPECT_EQ(degraded.routed, (std::vector<bool>{true, true}));
+  EXPECT_TRUE(degraded.resets.empty());
+  ResetMemory off;
+  steer_family({view("a", IspHealth::kUp), view("b", IspHealth::kUp)}, false, off);
+  EXPECT_TRUE(steer_family({view("a", IspHealth::kDown), view("b", IspHealth::kUp)}, false, off)
+                  .resets.empty());
+}
+
 FailoverOptions TwoIsps() {
   FailoverOptions o;
   o.isp_specs = {"isp1=192.168.56.101", "isp2=192.168.56.102"};

@@ -178,10 +178,10 @@ class FailoverEngine {
   std::optional<SteeringState> steering_sent_;  // what the kernel was last asked to hold
   std::optional<TimePoint> steering_retry_at_;  // after a failure, when to ask again
   std::string steering_problem_;
-  std::set<std::string> reset_done_;   // dead ISPs whose connections were already ended
-  std::set<std::string> seen_usable_;  // ISPs seen up or degraded since we started
-  std::map<std::string, std::uint64_t> connections_;   // per ISP, as last counted
-  std::map<std::string, std::uint64_t> resets_total_;  // sockets ended, per ISP
+  ResetMemory steering4_;  // the IPv4 side's; the IPv6 side keeps its own
+  std::map<std::string, std::uint64_t> connections_;    // per ISP, as last counted
+  std::map<std::string, std::uint64_t> resets_total_;   // IPv4 sockets ended, per ISP
+  std::map<std::string, std::uint64_t> resets6_total_;  // IPv6 sockets ended, per ISP
   std::optional<ResetRecord> last_reset_;
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};

@@ -17,6 +17,7 @@
 #include "ispfailover/core/route.h"
 #include "ispfailover/core/status_message.h"
 #include "ispfailover/core/status_report.h"
+#include "ispfailover/core/steering.h"
 
 namespace ispf {
 
@@ -58,6 +59,10 @@ class Ipv6Router {
   Ipv6Report report(TimePoint now) const;
   // New settings (already checked): the ISP list and policy; the active ISP stays if kept.
   void reconfigure(const FailoverSettings& settings);
+  // The IPv6 part of the steering, by the IPv6 verdicts alone: routed6 of each ISP of `state`
+  // with a gateway6, and the IPv6 resets (added to `resets`) with `reset` on; the same rules
+  // as IPv4's (steer_family), with a memory of their own.
+  void steer(SteeringState& state, bool reset, std::vector<ConnectionReset>& resets, TimePoint now);
   // SIGTERM with --cleanup-on-exit: our route goes.
   std::optional<RouteEdit> cleanup() const;
 
@@ -81,6 +86,7 @@ class Ipv6Router {
   std::map<std::string, Ipv6Address> adopted_source_;  // from before a restart, until a report
   std::vector<IspHealth> last_health_;
   std::string last_switch_;
+  ResetMemory steering_memory_;
 };
 
 }  // namespace ispf

@@ -51,6 +51,8 @@ struct Ipv6Report {
   // stands in for it.
   std::map<std::string, bool> own_verdict;
   std::vector<std::string> warnings;
+  // IPv6 TCP sockets ended per ISP (its IPv6 died); StatusReport::resets_total has the IPv4 ones.
+  std::map<std::string, std::uint64_t> resets_total;
 
   bool operator==(const Ipv6Report&) const = default;
 };

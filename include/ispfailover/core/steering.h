@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,12 +40,19 @@ std::uint32_t mark_of(std::size_t position, std::uint32_t mask);
 struct SteeredIsp {
   std::string name;
   std::uint32_t gateway = 0;  // IPv4, host order
-  std::uint32_t mark = 0;
+  std::uint32_t mark = 0;     // one mark for both families: the kernel's tables tell them apart
   std::uint32_t table = 0;
   std::uint32_t rule_priority = 0;
   // Its table holds a default route via the gateway: the ISP is up or degraded. Without it,
   // its connections fall through to the main table's route, wherever that goes.
   bool routed = false;
+  // The ISP's IPv6 gateway (none: it carries no IPv6 for us, and gets no IPv6 marks, rule or
+  // route); a link-local one needs its interface.
+  std::optional<Ipv6Address> gateway6;
+  std::string gateway6_device;
+  // Its IPv6 table holds a default route via gateway6: the ISP's IPv6 is up or degraded, as
+  // the IPv6 side sees it (apart from IPv4's verdict).
+  bool routed6 = false;
 
   bool operator==(const SteeredIsp&) const = default;
 };
@@ -70,18 +78,39 @@ SteeringState steering_state(const SteeringSettings& settings, const std::vector
 // so only connections that went through an ISP router are marked: LAN, loopback, VPN and other
 // routes are never touched. Packets to the router itself are LAN traffic and stay unmarked. With
 // `sticky`, every later packet carries its connection's mark as its fwmark, which the ISP's rule
-// sends to the ISP's own table.
+// sends to the ISP's own table. IPv6 alike (`rt ip6 nexthop`) for ISPs with a gateway6, with the
+// same mark: the sticky rules and the fwmark rules do not care for the family.
 std::string nft_script(const SteeringState& state);
 std::string nft_delete_script();
 
-// An ISP whose connections are to end now: it is down or silent while another ISP carries the
-// traffic, so nothing that went through it can get an answer.
+// An ISP whose connections of one family are to end now: that family's path through it is down
+// or silent while another ISP carries the family's traffic, so nothing that went through it can
+// get an answer. Families apart: an ISP whose IPv6 died while its IPv4 works keeps its IPv4
+// connections.
 struct ConnectionReset {
   std::string isp;
   std::uint32_t mark = 0;
   std::uint32_t mask = 0;
   std::string why;  // "down (link-down)"
+  Family family = Family::kIpv4;
 };
+
+// One family's memory between evaluations, for its routed flags and resets.
+struct ResetMemory {
+  std::set<std::string> seen_usable;  // ISPs seen up or degraded since we started
+  std::set<std::string> reset_done;   // dead ISPs whose connections were already ended
+};
+
+// What one family's ISP health asks of the steering, ISP by ISP in `views`' order: whether its
+// table holds a route, and which ISPs' connections end now (indices into `views`). The same rules
+// for both families, each with its own views and memory: routed while up or degraded, or not
+// heard from since start; a reset once per death, only for down or silent (never degraded),
+// only while another ISP of the family is usable, never for one not heard from since start.
+struct FamilySteering {
+  std::vector<bool> routed;
+  std::vector<std::size_t> resets;
+};
+FamilySteering steer_family(const std::vector<IspView>& views, bool reset, ResetMemory& memory);
 
 // What a reset did, as the shell reports it back.
 struct ResetOutcome {
