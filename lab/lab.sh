@@ -218,7 +218,7 @@ demo_up() {
 }
 
 # A lab_tcp client NAME has a "connected" line from ISP's masquerade address at or after FROM.
-demo_connected_via() { lab_tcp_events "$1" connected "${3:-0}" | lab_matches "peer=${LAB_UP_ADDR[$2]}\$"; }
+demo_connected_via() { lab_tcp_connected_via "$1" "${LAB_UP_ADDR[$2]}" "${3:-0}"; }
 
 # A lab_tcp client NAME has an error line at or after FROM: demo_got_error NAME FROM
 demo_got_error() { [[ -n $(lab_tcp_events "$1" error "$2") ]]; }

@@ -882,28 +882,35 @@ lab_finish() {
 # TCP connections across a switch (tests/tools/lab_tcp)
 
 LAB_TCP_PORT=7000
-# The echo server on the internet host: lab_tcp_serve
+# The echo server on the internet host, on TARGET (default LAB_PING_TARGET; an IPv6 one such as
+# LAB_PING_TARGET6 beside it gets another NAME): lab_tcp_serve [TARGET [NAME]]
 lab_tcp_serve() {
+  local target=${1:-$LAB_PING_TARGET} name=${2:-tcp-server}
   [[ -x $LAB_BIN_DIR/lab_tcp ]] || lab_die "$LAB_BIN_DIR/lab_tcp not built"
-  lab_spawn tcp-server inet "$LAB_BIN_DIR/lab_tcp" serve "$LAB_PING_TARGET" "$LAB_TCP_PORT"
-  lab_wait_until 5 grep -q listening "$LAB_DIR/tcp-server.log"
+  lab_spawn "$name" inet "$LAB_BIN_DIR/lab_tcp" serve "$target" "$LAB_TCP_PORT"
+  lab_wait_until 5 grep -q listening "$LAB_DIR/$name.log"
 }
-# A client connection in the background, its events in $LAB_DIR/NAME.log:
-# lab_tcp_start NAME stream|wait [ARGS...]
+# A client connection in the background, its events in $LAB_DIR/NAME.log, to the server on
+# LAB_TCP_TARGET (default LAB_PING_TARGET): lab_tcp_start NAME stream|wait [ARGS...]
 lab_tcp_start() {
   local name=$1 mode=$2
   shift 2
-  lab_spawn "$name" client "$LAB_BIN_DIR/lab_tcp" "$mode" "$LAB_PING_TARGET" "$LAB_TCP_PORT" "$@"
+  lab_spawn "$name" client "$LAB_BIN_DIR/lab_tcp" "$mode" "${LAB_TCP_TARGET:-$LAB_PING_TARGET}" \
+    "$LAB_TCP_PORT" "$@"
 }
-# The masquerade address the server saw for a new connection from the client now.
+# The address the server saw for a new connection from the client now (IPv4: the masquerade
+# address; IPv6, not masqueraded: the client's source). The server: as lab_tcp_start.
 lab_tcp_peer() {
-  lab_in client "$LAB_BIN_DIR/lab_tcp" peer "$LAB_PING_TARGET" "$LAB_TCP_PORT" 2>/dev/null |
-    sed -n 's/.* connected peer=//p'
+  lab_in client "$LAB_BIN_DIR/lab_tcp" peer "${LAB_TCP_TARGET:-$LAB_PING_TARGET}" "$LAB_TCP_PORT" \
+    2>/dev/null | sed -n 's/.* connected peer=//p'
 }
 # Lines of a lab_tcp log with EVENT (connected, echo, error, closed) at or after FROM: TIME REST
 lab_tcp_events() {
   awk -v e="$2" -v from="${3:-0}" '$2 == e && $1 >= from' "$LAB_DIR/$1.log"
 }
+# A lab_tcp log has a connection seen by the server from PEER at or after FROM:
+# lab_tcp_connected_via NAME PEER [FROM]
+lab_tcp_connected_via() { lab_tcp_events "$1" connected "${3:-0}" | lab_matches "peer=$2\$"; }
 # The largest gap between echoes of a stream log from FROM to TO, and their number: GAP N
 lab_tcp_gap() {
   awk -v from="$2" -v to="$3" '$2 == "echo" && $1 >= from && $1 <= to {

@@ -13,10 +13,9 @@ lab_spawn lan-server isp1 "$LAB_BIN_DIR/lab_tcp" serve "${LAB_GW[isp1]}" "$LAB_T
 lab_wait_until 5 grep -q listening "$LAB_DIR/lan-server.log"
 lab_spawn lan-waiter client "$LAB_BIN_DIR/lab_tcp" wait "${LAB_GW[isp1]}" "$LAB_TCP_PORT"
 lab_tcp_start waiter wait
-connected_via() { lab_tcp_events "$1" connected "${3:-0}" | lab_matches "peer=$2\$"; }
 lab_check_within "the waiting application is connected through isp1" 5 \
-  connected_via waiter "${LAB_UP_ADDR[isp1]}"
-lab_check_within "the LAN connection to isp1's router is up" 5 connected_via lan-waiter 192.168.56.200
+  lab_tcp_connected_via waiter "${LAB_UP_ADDR[isp1]}"
+lab_check_within "the LAN connection to isp1's router is up" 5 lab_tcp_connected_via lan-waiter 192.168.56.200
 lab_watch_routes_start
 
 t_fault=$(lab_now)
@@ -24,7 +23,7 @@ echo "-- isp1: ip link set up0 down"
 lab_link_down isp1
 lab_check_within "the application's read fails" 5 eval '[[ -n $(lab_tcp_events waiter error) ]]'
 read -r t_error error_name _ < <(lab_tcp_events waiter error | awk '{ print $1, $3 }')
-lab_check_within "it reconnects through isp2" 5 connected_via waiter "${LAB_UP_ADDR[isp2]}" "$t_error"
+lab_check_within "it reconnects through isp2" 5 lab_tcp_connected_via waiter "${LAB_UP_ADDR[isp2]}" "$t_error"
 t_reconnect=$(lab_tcp_events waiter connected "$t_error" | awk 'NR == 1 { print $1 }')
 t_route=$(lab_first_route "${LAB_GW[isp2]}" "$t_fault")
 took=$(lab_diff "$t_fault" "$t_error")
@@ -52,7 +51,7 @@ lab_start_failoverd "$LAB_PROFILE" --reset-connections no
 lab_check_within "failoverd back, route via isp1" 15 lab_route_is "${LAB_GW[isp1]}"
 lab_tcp_start waiter2 wait
 lab_check_within "a new application is connected through isp1" 5 \
-  connected_via waiter2 "${LAB_UP_ADDR[isp1]}"
+  lab_tcp_connected_via waiter2 "${LAB_UP_ADDR[isp1]}"
 lab_link_down isp1
 lab_check_within "route via isp2" 10 lab_route_is "${LAB_GW[isp2]}"
 t_moved=$(lab_now)

@@ -16,19 +16,10 @@ failback=$(lab_failback_s)
 # The echo servers on the internet host: IPv4 (lab_tcp_serve) and IPv6. IPv6 has no masquerade
 # in the lab: the server sees the client's own source, which names the ISP it left through.
 lab_tcp_serve
-lab_spawn tcp-server6 inet "$LAB_BIN_DIR/lab_tcp" serve "$LAB_PING_TARGET6" "$LAB_TCP_PORT"
-lab_wait_until 5 grep -q listening "$LAB_DIR/tcp-server6.log"
+lab_tcp_serve "$LAB_PING_TARGET6" tcp-server6
 # An IPv6 client connection in the background: tcp6_start NAME stream|wait [ARGS...]
-tcp6_start() {
-  local name=$1 mode=$2
-  shift 2
-  lab_spawn "$name" client "$LAB_BIN_DIR/lab_tcp" "$mode" "$LAB_PING_TARGET6" "$LAB_TCP_PORT" "$@"
-}
-tcp6_peer() {
-  lab_in client "$LAB_BIN_DIR/lab_tcp" peer "$LAB_PING_TARGET6" "$LAB_TCP_PORT" 2>/dev/null |
-    sed -n 's/.* connected peer=//p'
-}
-connected_via() { lab_tcp_events "$1" connected "${3:-0}" | lab_matches "peer=$2\$"; }
+tcp6_start() { LAB_TCP_TARGET=$LAB_PING_TARGET6 lab_tcp_start "$@"; }
+tcp6_peer() { LAB_TCP_TARGET=$LAB_PING_TARGET6 lab_tcp_peer; }
 # The first error or closed line of a lab_tcp log at or after FROM (empty: none): ended NAME [FROM]
 ended() { (lab_tcp_events "$1" error "${2:-0}"; lab_tcp_events "$1" closed "${2:-0}") | sed -n 1p; }
 
@@ -44,7 +35,7 @@ outage_and_failback6() {
   lab_link_down isp1
   lab_wait_until 10 lab_route6_is "$gw2" "$src2" || return 1
   tcp6_start "$name" stream 50
-  lab_wait_until 5 connected_via "$name" "$src2" || return 1
+  lab_wait_until 5 lab_tcp_connected_via "$name" "$src2" || return 1
   lab_link_up isp1
   lab_wait_until $((failback + 15)) lab_route6_is "$gw1" "$src1" || return 1
   t_back=$(lab_now)
@@ -74,8 +65,8 @@ echo "-- isp1's IPv6 silent (lab_blackhole6), its IPv4 working: IPv6 connections
 tcp6_start waiter6 wait
 lab_tcp_start stream4 stream 100
 lab_check_within "an IPv6 application waits on a connection through isp1" 5 \
-  connected_via waiter6 "$src1"
-lab_check_within "an IPv4 stream goes through isp1" 5 connected_via stream4 "${LAB_UP_ADDR[isp1]}"
+  lab_tcp_connected_via waiter6 "$src1"
+lab_check_within "an IPv4 stream goes through isp1" 5 lab_tcp_connected_via stream4 "${LAB_UP_ADDR[isp1]}"
 t_fault=$(lab_now)
 lab_blackhole6 isp1
 lab_check_within "the IPv6 application's read fails (generous bound)" 20 \
@@ -86,7 +77,7 @@ read -r t_error error_name _ < <(lab_tcp_events waiter6 error "$t_fault" | awk '
 echo "   IPv6 read failed with ${error_name:-?} $(lab_diff "$t_fault" "${t_error:-$(lab_now)}") s after the fault"
 lab_check "the error is ECONNABORTED (the socket was destroyed)" test "${error_name:-}" = ECONNABORTED
 lab_check_within "it reconnects through isp2 (source $src2)" 10 \
-  connected_via waiter6 "$src2" "${t_error:-$t_fault}"
+  lab_tcp_connected_via waiter6 "$src2" "${t_error:-$t_fault}"
 lab_check "IPv4 stays on isp1" lab_route_is "${LAB_GW[isp1]}"
 t_now=$(lab_now)
 lab_wait_until 10 eval '[[ $(lab_tcp_events stream4 echo "$t_now" | wc -l) -ge 20 || -n $(ended stream4) ]]' ||
@@ -120,7 +111,7 @@ lab_stop failoverd
 lab_start_failoverd "$LAB_PROFILE" --reset-connections no
 lab_check_within "failoverd back, IPv6 route via isp1" 15 lab_route6_is "$gw1" "$src1"
 tcp6_start waiter6b wait
-lab_check_within "a new IPv6 application is connected through isp1" 5 connected_via waiter6b "$src1"
+lab_check_within "a new IPv6 application is connected through isp1" 5 lab_tcp_connected_via waiter6b "$src1"
 t_fault=$(lab_now)
 lab_blackhole6 isp1
 lab_check_within "IPv6 moves to isp2" 20 lab_route6_is "$gw2" "$src2"
