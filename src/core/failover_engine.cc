@@ -614,7 +614,7 @@ FailoverActions FailoverEngine::on_connections_reset(const ConnectionReset& rese
   return out;
 }
 
-void FailoverEngine::on_connection_counts(std::map<std::string, std::uint64_t> counts) {
+void FailoverEngine::on_connection_counts(std::map<std::string, ConnectionCounts> counts) {
   connections_ = std::move(counts);
 }
 
@@ -712,12 +712,13 @@ StatusReport FailoverEngine::report(Now now) const {
   }
   r.sticky = settings_.steering.sticky;
   r.reset = settings_.steering.reset;
-  r.connections = connections_;
+  for (const auto& [name, counts] : connections_) r.connections[name] = counts.ipv4;
   r.resets_total = resets_total_;
   r.last_reset = last_reset_;
   if (ipv6_.enabled()) {
     r.ipv6 = ipv6_.report(now.steady);
     r.ipv6->resets_total = resets6_total_;
+    for (const auto& [name, counts] : connections_) r.ipv6->connections[name] = counts.ipv6;
     for (const auto& w : r.ipv6->warnings) r.warnings.push_back(w);
   }
   if (!steering_problem_.empty()) {

@@ -100,10 +100,9 @@ std::string failover_metrics(const StatusReport& report) {
     }
   }
   auto per_isp = [&](std::string_view name, std::string_view type, std::string_view help,
-                     auto value_of, bool ipv4_only = false) {
+                     auto value_of) {
     w.family(name, type, help);
     for (const Row& row : rows) {
-      if (ipv4_only && row.family != kMetricsFamily) continue;
       if (std::optional<std::string> value = value_of(row.active, *row.isp)) {
         w.sample(name, {{"isp", row.isp->config.name}, {"family", row.family}}, *value);
       }
@@ -145,16 +144,19 @@ std::string failover_metrics(const StatusReport& report) {
           });
 
   if (report.sticky || report.reset) {
-    per_isp(
-        "ispfailover_isp_connections", "gauge",
-        "Tracked connections that went out through the ISP (its conntrack mark), counted "
-        "once a second; those of an ISP that does not carry the route are sticky.",
-        [&](bool, const IspView& isp) -> std::optional<std::string> {
-          auto found = report.connections.find(isp.config.name);
-          if (found == report.connections.end()) return std::nullopt;
-          return std::to_string(found->second);
-        },
-        /*ipv4_only=*/true);
+    // Each family's own (one mark covers both; the count tells them apart).
+    constexpr std::string_view kTracked = "ispfailover_isp_connections";
+    w.family(kTracked, "gauge",
+             "Tracked connections that went out through the ISP (its conntrack mark), counted "
+             "once a second; those of an ISP that does not carry the route are sticky.");
+    for (const Row& row : rows) {
+      const auto& counts = row.family == kMetricsFamily || !report.ipv6 ? report.connections
+                                                                        : report.ipv6->connections;
+      auto found = counts.find(row.isp->config.name);
+      if (found == counts.end()) continue;
+      w.sample(kTracked, {{"isp", row.isp->config.name}, {"family", row.family}},
+               std::to_string(found->second));
+    }
     // Each family's own: an ISP's IPv6 may die, and its IPv6 connections end, apart from IPv4.
     constexpr std::string_view kEnded = "ispfailover_isp_connections_ended_total";
     w.family(kEnded, "counter",

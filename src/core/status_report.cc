@@ -196,7 +196,13 @@ std::string to_json(const StatusReport& r) {
               {"isp", r.dns_isp.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.dns_isp)},
               {"servers", dns_servers}};
   nlohmann::json connections = nlohmann::json::object();
+  // Both families' together, as ended_total (the metrics tell them apart).
   for (const auto& [name, count] : r.connections) connections[name] = count;
+  if (r.ipv6) {
+    for (const auto& [name, count] : r.ipv6->connections) {
+      connections[name] = connections.value(name, std::uint64_t{0}) + count;
+    }
+  }
   nlohmann::json resets_total = nlohmann::json::object();
   // Both families' together: the sockets each ISP's deaths ended (the metrics tell them apart).
   for (const auto& [name, count] : r.resets_total) resets_total[name] = count;

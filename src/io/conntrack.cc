@@ -44,7 +44,7 @@ struct DumpState {
   std::uint32_t mark;
   std::uint32_t mask;
   bool collect_tcp;
-  std::size_t entries = 0;
+  ConnectionCounts entries;
   std::size_t unfiltered = 0;
   std::vector<ConnectionTuple> tcp;
 };
@@ -73,12 +73,12 @@ int on_entry(nf_conntrack_msg_type, nf_conntrack* ct, void* data) {
     ++state->unfiltered;
     return NFCT_CB_CONTINUE;
   }
-  ++state->entries;
+  int family = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
+  if (family != AF_INET && family != AF_INET6) return NFCT_CB_CONTINUE;
+  ++(family == AF_INET6 ? state->entries.ipv6 : state->entries.ipv4);
   if (!state->collect_tcp || nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO) != IPPROTO_TCP) {
     return NFCT_CB_CONTINUE;
   }
-  int family = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
-  if (family != AF_INET && family != AF_INET6) return NFCT_CB_CONTINUE;
   if (nfct_attr_is_set(ct, ATTR_TCP_STATE) > 0) {
     auto tcp_state = nfct_get_attr_u8(ct, ATTR_TCP_STATE);
     if (tcp_state == TCP_CONNTRACK_TIME_WAIT || tcp_state == TCP_CONNTRACK_CLOSE) {
@@ -177,7 +177,7 @@ IoResult<MarkedConnections::Dump> MarkedConnections::dump(std::uint32_t mark, st
 
   int error = 0;
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
-    DumpState state{mark, mask, collect_tcp, 0, 0, {}};
+    DumpState state{mark, mask, collect_tcp, {}, 0, {}};
     if (nfct_callback_register(conntrack_.get(), NFCT_T_ALL, on_entry, &state) < 0) {
       return fail(errno_code(errno ? errno : ENOMEM));
     }
@@ -222,7 +222,7 @@ std::error_code MarkedConnections::forget(std::uint32_t mark, std::uint32_t mask
                           message.header.nlmsg_seq);
 }
 
-IoResult<std::size_t> MarkedConnections::count(std::uint32_t mark, std::uint32_t mask) {
+IoResult<ConnectionCounts> MarkedConnections::count(std::uint32_t mark, std::uint32_t mask) {
   auto result = dump(mark, mask, false);
   if (!result) return fail(result.error());
   return result->entries;
@@ -286,7 +286,7 @@ ResetReport MarkedConnections::destroy_local_sockets(
   return report;
 }
 
-IoResult<std::size_t> count_connections_with_mark(std::uint32_t mark, std::uint32_t mask) {
+IoResult<ConnectionCounts> count_connections_with_mark(std::uint32_t mark, std::uint32_t mask) {
   auto connections = MarkedConnections::open();
   if (!connections) return fail(connections.error());
   return connections->count(mark, mask);

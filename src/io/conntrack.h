@@ -61,9 +61,9 @@ class MarkedConnections {
  public:
   static IoResult<MarkedConnections> open();
 
-  // How many conntrack entries (any protocol, any state, both families) have
+  // How many conntrack entries (any protocol, any state) of each family have
   // ct mark & mask == mark.
-  IoResult<std::size_t> count(std::uint32_t mark, std::uint32_t mask);
+  IoResult<ConnectionCounts> count(std::uint32_t mark, std::uint32_t mask);
   // The TCP entries of `family` (AF_INET, AF_INET6; AF_UNSPEC: both) with ct mark & mask == mark,
   // but none in TIME_WAIT or CLOSE: their sockets are gone or going, and destroying them would
   // only miscount.
@@ -93,7 +93,7 @@ class MarkedConnections {
 
   // One filtered dump: every matching entry counted, the live TCP ones collected if asked.
   struct Dump {
-    std::size_t entries = 0;
+    ConnectionCounts entries;  // by the entry's family
     std::vector<ConnectionTuple> tcp;
   };
   IoResult<Dump> dump(std::uint32_t mark, std::uint32_t mask, bool collect_tcp);
@@ -107,7 +107,7 @@ class MarkedConnections {
 
 // One-shot forms that open the sockets for a single call (tools, tests); a daemon keeps a
 // MarkedConnections instead.
-IoResult<std::size_t> count_connections_with_mark(std::uint32_t mark, std::uint32_t mask);
+IoResult<ConnectionCounts> count_connections_with_mark(std::uint32_t mark, std::uint32_t mask);
 IoResult<std::vector<ConnectionTuple>> tcp_connections_with_mark(std::uint32_t mark,
                                                                  std::uint32_t mask);
 ResetReport destroy_local_sockets(const std::vector<ConnectionTuple>& connections);

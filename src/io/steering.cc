@@ -339,8 +339,8 @@ ResetOutcome LinuxSteering::reset(const ConnectionReset& reset) {
   return outcome;
 }
 
-IoResult<std::map<std::string, std::uint64_t>> LinuxSteering::count(const SteeringState& state) {
-  std::map<std::string, std::uint64_t> counts;
+IoResult<std::map<std::string, ConnectionCounts>> LinuxSteering::count(const SteeringState& state) {
+  std::map<std::string, ConnectionCounts> counts;
   for (const auto& isp : state.isps) {
     auto n = connections_.count(isp.mark, state.mark_mask);
     if (!n) return fail(n.error());

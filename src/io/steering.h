@@ -23,7 +23,7 @@ class LinuxSteering final : public ConnectionSteering {
   std::string last_error_detail() const override { return last_nft_error_; }
   std::error_code remove() override;
   ResetOutcome reset(const ConnectionReset& reset) override;
-  IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState& state) override;
+  IoResult<std::map<std::string, ConnectionCounts>> count(const SteeringState& state) override;
 
  private:
   LinuxSteering(NlSocket socket, std::unique_ptr<RouteTable> routes, Nftables nft,

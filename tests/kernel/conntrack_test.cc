@@ -229,10 +229,14 @@ class ConntrackTest : public ::testing::Test {
     return Connect(endpoint);
   }
 
-  std::size_t Count(MarkedConnections& connections, std::uint32_t mark, std::uint32_t mask) {
+  ConnectionCounts Counts(MarkedConnections& connections, std::uint32_t mark, std::uint32_t mask) {
     auto count = connections.count(mark, mask);
     if (!count) throw std::runtime_error("count: " + count.error().message());
     return *count;
+  }
+  std::size_t Count(MarkedConnections& connections, std::uint32_t mark, std::uint32_t mask) {
+    ConnectionCounts counts = Counts(connections, mark, mask);
+    return counts.ipv4 + counts.ipv6;
   }
 
   std::vector<ConnectionTuple> Tcp(MarkedConnections& connections) {
@@ -261,6 +265,9 @@ class ConntrackTest : public ::testing::Test {
         << "marked entries: " << Count(connections, kMark, kMask) << "\n"
         << Witness();
     EXPECT_EQ(connections.unfiltered_entries(), 0u) << "the kernel ignored the mark filter";
+    // Counted under its own family (one mark covers both in failoverd).
+    EXPECT_EQ(Counts(connections, kMark, kMask),
+              (family == AF_INET6 ? ConnectionCounts{0, 1} : ConnectionCounts{1, 0}));
     // Mask 0 matches every entry: both connections are tracked, only one is marked.
     EXPECT_EQ(Count(connections, 0, 0), 2u);
     EXPECT_NE(Witness().find("dport=5001"), std::string::npos) << Witness();
@@ -347,7 +354,7 @@ TEST_F(ConntrackTest, OneShotFormsSeeTheCallersNamespace) {
   EnterNetns inside(client_);
   auto count = count_connections_with_mark(kMark, kMask);
   ASSERT_TRUE(count) << count.error().message();
-  EXPECT_EQ(*count, 1u);
+  EXPECT_EQ(*count, (ConnectionCounts{1, 0}));
   auto tuples = tcp_connections_with_mark(kMark, kMask);
   ASSERT_TRUE(tuples) << tuples.error().message();
   ASSERT_EQ(tuples->size(), 1u);

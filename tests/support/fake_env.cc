@@ -485,7 +485,7 @@ class FakeEnv::FakeSteering final : public ConnectionSteering {
     env_.routes6_at_resets_.push_back(gateway6);
     return env_.reset_outcome_;
   }
-  IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState&) override {
+  IoResult<std::map<std::string, ConnectionCounts>> count(const SteeringState&) override {
     return env_.connection_counts_;
   }
 

@@ -243,7 +243,7 @@ class FakeEnv final : public Env {
     return routes6_at_resets_;
   }
   void set_reset_outcome(const ResetOutcome& outcome) { reset_outcome_ = outcome; }
-  void set_connection_counts(std::map<std::string, std::uint64_t> counts) {
+  void set_connection_counts(std::map<std::string, ConnectionCounts> counts) {
     connection_counts_ = std::move(counts);
   }
   void fail_steering(std::errc error, int count = 1) {
@@ -300,7 +300,7 @@ class FakeEnv final : public Env {
   std::vector<std::optional<Ipv6Address>> routes6_at_resets_;
   bool steering_removed_ = false;
   ResetOutcome reset_outcome_;
-  std::map<std::string, std::uint64_t> connection_counts_;
+  std::map<std::string, ConnectionCounts> connection_counts_;
   std::errc steering_failure_{};
   int steering_failures_ = 0;
   FakeNotifier notifier_;

@@ -57,9 +57,7 @@ class FailoverEngineTest : public testing::Test {
   std::uint64_t seq_ = 0;
 };
 
-RouteEdit ReplaceVia(std::uint32_t gateway) {
-  return RouteEdit::replace_own(RouteSlot{}, gateway);
-}
+RouteEdit ReplaceVia(std::uint32_t gateway) { return RouteEdit::replace_own(RouteSlot{}, gateway); }
 
 TEST_F(FailoverEngineTest, StartDeletesTheForeignRouteAndWaitsForReports) {
   FailoverEngine engine(Settings(), At(0));
@@ -544,7 +542,7 @@ TEST_F(FailoverEngineTest, ResetsAndCountsAreInTheStatus) {
   ASSERT_EQ(down.resets.size(), 1u);
   auto done = engine.on_connections_reset(down.resets[0], ResetOutcome{3, 2, 0, ""}, At(110));
   ASSERT_TRUE(Logged(done, EventKind::kConnectionsReset));
-  engine.on_connection_counts({{"isp1", 0}, {"isp2", 7}});
+  engine.on_connection_counts({{"isp1", {0, 0}}, {"isp2", {7, 0}}});
   auto r = engine.report(At(120));
   ASSERT_TRUE(r.last_reset);
   EXPECT_EQ(r.last_reset->isp, "isp1");

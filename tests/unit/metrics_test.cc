@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "ispfailover/core/status_report.h"
+
 namespace ispf {
 namespace {
 
@@ -139,6 +141,18 @@ TEST(MetricsTest, FailoverdIpv6SamplesBesideIpv4) {
       << ended;
   EXPECT_TRUE(Has(ended, R"(ispfailover_isp_connections_ended_total{isp="isp1",family="ipv6"} 5)"));
   EXPECT_TRUE(Has(ended, R"(ispfailover_isp_connections_ended_total{isp="isp2",family="ipv6"} 0)"));
+  // Tracked connections, each family's own count (one mark covers both).
+  r.connections = {{"isp1", 3}, {"isp2", 0}};
+  r.ipv6->connections = {{"isp1", 4}, {"isp2", 1}};
+  std::string tracked = failover_metrics(r);
+  EXPECT_TRUE(Has(tracked, R"(ispfailover_isp_connections{isp="isp1",family="ipv4"} 3)"))
+      << tracked;
+  EXPECT_TRUE(Has(tracked, R"(ispfailover_isp_connections{isp="isp1",family="ipv6"} 4)"));
+  EXPECT_TRUE(Has(tracked, R"(ispfailover_isp_connections{isp="isp2",family="ipv6"} 1)"));
+  // The status keeps one number per ISP: both families together.
+  auto table = render_status_table(to_json(r));
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_NE(table->find("connections: isp1 7 sticky, isp2 1"), std::string::npos) << *table;
   EXPECT_TRUE(Has(text, "ispfailover_switches_total 3"));
   // One TYPE line per series: the IPv6 samples join the family, they do not start another.
   std::size_t types = 0;

@@ -110,7 +110,7 @@ class FailoverEngine {
   FailoverActions on_connections_reset(const ConnectionReset& reset, const ResetOutcome& outcome,
                                        Now now);
   // How many tracked connections carry each ISP's mark now (by ISP name), for the status.
-  void on_connection_counts(std::map<std::string, std::uint64_t> counts);
+  void on_connection_counts(std::map<std::string, ConnectionCounts> counts);
   // SIGTERM: our route stays (or goes, with `cleanup`).
   FailoverActions stop(bool cleanup, Now now);
 
@@ -179,9 +179,9 @@ class FailoverEngine {
   std::optional<TimePoint> steering_retry_at_;  // after a failure, when to ask again
   std::string steering_problem_;
   ResetMemory steering4_;  // the IPv4 side's; the IPv6 side keeps its own
-  std::map<std::string, std::uint64_t> connections_;    // per ISP, as last counted
-  std::map<std::string, std::uint64_t> resets_total_;   // IPv4 sockets ended, per ISP
-  std::map<std::string, std::uint64_t> resets6_total_;  // IPv6 sockets ended, per ISP
+  std::map<std::string, ConnectionCounts> connections_;  // per ISP, as last counted
+  std::map<std::string, std::uint64_t> resets_total_;    // IPv4 sockets ended, per ISP
+  std::map<std::string, std::uint64_t> resets6_total_;   // IPv6 sockets ended, per ISP
   std::optional<ResetRecord> last_reset_;
   PerKeyRateLimiter drop_log_{std::chrono::minutes(1), 256};
   PerKeyRateLimiter error_log_{std::chrono::seconds(10), 4};

@@ -53,6 +53,8 @@ struct Ipv6Report {
   std::vector<std::string> warnings;
   // IPv6 TCP sockets ended per ISP (its IPv6 died); StatusReport::resets_total has the IPv4 ones.
   std::map<std::string, std::uint64_t> resets_total;
+  // Tracked IPv6 connections per ISP; StatusReport::connections has the IPv4 ones.
+  std::map<std::string, std::uint64_t> connections;
 
   bool operator==(const Ipv6Report&) const = default;
 };

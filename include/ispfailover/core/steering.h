@@ -112,6 +112,14 @@ struct FamilySteering {
 };
 FamilySteering steer_family(const std::vector<IspView>& views, bool reset, ResetMemory& memory);
 
+// One ISP's tracked connections (its conntrack mark), per family: one mark covers both.
+struct ConnectionCounts {
+  std::uint64_t ipv4 = 0;
+  std::uint64_t ipv6 = 0;
+
+  bool operator==(const ConnectionCounts&) const = default;
+};
+
 // What a reset did, as the shell reports it back.
 struct ResetOutcome {
   std::size_t matched = 0;    // TCP connections with the ISP's mark

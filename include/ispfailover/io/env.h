@@ -150,7 +150,7 @@ class ConnectionSteering {
   // Ends the local TCP sockets whose connections carry the reset's mark (SOCK_DESTROY).
   virtual ResetOutcome reset(const ConnectionReset& reset) = 0;
   // Tracked connections (any protocol) per ISP of `state`, by their marks.
-  virtual IoResult<std::map<std::string, std::uint64_t>> count(const SteeringState& state) = 0;
+  virtual IoResult<std::map<std::string, ConnectionCounts>> count(const SteeringState& state) = 0;
 };
 
 // sd_notify: READY=1, STATUS=, WATCHDOG=1, RELOADING, STOPPING.
