@@ -79,13 +79,15 @@ std::string format_dotted_quad(std::uint32_t a) {
          std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
 }
 
-// "A,B,...": 1..kMaxDnsServers addresses, each a strict dotted quad, none twice. All or nothing.
-std::optional<std::vector<std::uint32_t>> parse_dns_list(std::string_view text) {
-  std::vector<std::uint32_t> out;
+// "A,B,...": 1..`most` addresses, each one `parse_one` accepts, none twice. All or nothing.
+template <typename Parse>
+auto parse_address_list(std::string_view text, std::size_t most, Parse parse_one)
+    -> std::optional<std::vector<typename decltype(parse_one(text))::value_type>> {
+  std::vector<typename decltype(parse_one(text))::value_type> out;
   while (true) {
     auto comma = text.find(',');
-    auto address = parse_dotted_quad(text.substr(0, comma));
-    if (!address || out.size() == kMaxDnsServers ||
+    auto address = parse_one(text.substr(0, comma));
+    if (!address || out.size() == most ||
         std::find(out.begin(), out.end(), *address) != out.end()) {
       return std::nullopt;
     }
@@ -95,21 +97,31 @@ std::optional<std::vector<std::uint32_t>> parse_dns_list(std::string_view text) 
   }
 }
 
-// "A,B,...": 1..kMaxDns6Servers IPv6 unicast addresses, not link-local (no zone can travel
-// here), none twice. All or nothing.
+// dns=: strict dotted quads.
+std::optional<std::vector<std::uint32_t>> parse_dns_list(std::string_view text) {
+  return parse_address_list(text, kMaxDnsServers, parse_dotted_quad);
+}
+
+// dns6=: IPv6 unicast addresses, not link-local (no zone can travel here).
 std::optional<std::vector<Ipv6Address>> parse_dns6_list(std::string_view text) {
-  std::vector<Ipv6Address> out;
-  while (true) {
-    auto comma = text.find(',');
-    auto address = parse_ipv6(text.substr(0, comma));
-    if (!address || !address->is_unicast() || address->is_link_local() ||
-        out.size() == kMaxDns6Servers || std::find(out.begin(), out.end(), *address) != out.end()) {
-      return std::nullopt;
-    }
-    out.push_back(*address);
-    if (comma == std::string_view::npos) return out;
-    text = text.substr(comma + 1);
+  return parse_address_list(text, kMaxDns6Servers,
+                            [](std::string_view one) -> std::optional<Ipv6Address> {
+                              auto address = parse_ipv6(one);
+                              if (!address || !address->is_unicast() || address->is_link_local())
+                                return std::nullopt;
+                              return address;
+                            });
+}
+
+// "A,B,...": the addresses as `format` writes them.
+template <typename T, typename Format>
+std::string join_addresses(const std::vector<T>& addresses, Format format) {
+  std::string list;
+  for (const T& address : addresses) {
+    if (!list.empty()) list += ',';
+    list += format(address);
   }
+  return list;
 }
 
 bool is_key(std::string_view key) {
@@ -283,14 +295,7 @@ std::string encode_all(const Status& s) {
   append_field(out, "loss_pct", format_loss(s.loss_permille));
   append_field(out, "window_ms", std::to_string(s.window_ms));
   if (s.epoch) append_field(out, "epoch", std::to_string(*s.epoch));
-  if (!s.dns.empty()) {
-    std::string list;
-    for (std::uint32_t address : s.dns) {
-      if (!list.empty()) list += ',';
-      list += format_dotted_quad(address);
-    }
-    append_field(out, "dns", list);
-  }
+  if (!s.dns.empty()) append_field(out, "dns", join_addresses(s.dns, format_dotted_quad));
   if (s.ipv6) {
     std::string line = std::string(to_string(s.ipv6->state)) + "," + s.ipv6->reason + "," +
                        std::to_string(s.ipv6->targets_up) + "/" + std::to_string(s.ipv6->targets) +
@@ -299,14 +304,7 @@ std::string encode_all(const Status& s) {
     append_field(out, "ipv6", line);
   }
   if (s.prefix6) append_field(out, "prefix6", format_ipv6_prefix(*s.prefix6));
-  if (!s.dns6.empty()) {
-    std::string list;
-    for (const Ipv6Address& address : s.dns6) {
-      if (!list.empty()) list += ',';
-      list += format_ipv6(address);
-    }
-    append_field(out, "dns6", list);
-  }
+  if (!s.dns6.empty()) append_field(out, "dns6", join_addresses(s.dns6, format_ipv6));
   return out;
 }
 
@@ -452,22 +450,19 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
     s.epoch = v;
   }
 #undef ISPF_TRY_NUMBER
-  if (values[kDns]) {
-    auto dns = parse_dns_list(*values[kDns]);
-    if (dns) {
-      s.dns = std::move(*dns);
+  // A resolver list that does not parse refuses that key only: taken as none, said in *refused.
+  auto take_list = [](const std::optional<std::string_view>& value, auto parse, auto& list,
+                      bool& refused) {
+    if (!value) return;
+    auto parsed = parse(*value);
+    if (parsed) {
+      list = std::move(*parsed);
     } else {
-      s.dns_refused = true;
+      refused = true;
     }
-  }
-  if (values[kDns6]) {
-    auto dns6 = parse_dns6_list(*values[kDns6]);
-    if (dns6) {
-      s.dns6 = std::move(*dns6);
-    } else {
-      s.dns6_refused = true;
-    }
-  }
+  };
+  take_list(values[kDns], parse_dns_list, s.dns, s.dns_refused);
+  take_list(values[kDns6], parse_dns6_list, s.dns6, s.dns6_refused);
   std::optional<Status::Ipv6Line> ipv6;
   if (values[kIpv6]) ipv6 = decode_ipv6_line(*values[kIpv6]);
   std::optional<Ipv6Prefix> prefix6;
