@@ -543,9 +543,7 @@ void FailoverEngine::steer(FailoverActions& out, const std::vector<IspView>& vie
   std::vector<ConnectionReset> resets;
   for (std::size_t i : four.resets) {
     if (i >= state.isps.size()) continue;
-    resets.push_back(ConnectionReset{
-        views[i].config.name, state.isps[i].mark, wanted.mark_mask,
-        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")", Family::kIpv4});
+    resets.push_back(reset_of(views[i], state.isps[i], wanted.mark_mask, Family::kIpv4));
   }
   // IPv6 by its own verdicts: an ISP's IPv6 may die while its IPv4 works, and the other way.
   if (ipv6_.enabled()) ipv6_.steer(state, wanted.reset, resets, now.steady);

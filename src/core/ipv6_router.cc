@@ -298,9 +298,7 @@ void Ipv6Router::steer(SteeringState& state, bool reset, std::vector<ConnectionR
   for (std::size_t i : six.resets) {
     SteeredIsp* isp = steered(views[i].config.name);
     if (!isp) continue;
-    resets.push_back(ConnectionReset{
-        isp->name, isp->mark, state.mark_mask,
-        std::string(to_string(views[i].health)) + " (" + views[i].reason + ")", Family::kIpv6});
+    resets.push_back(reset_of(views[i], *isp, state.mark_mask, Family::kIpv6));
   }
 }
 

@@ -106,6 +106,12 @@ FamilySteering steer_family(const std::vector<IspView>& views, bool reset, Reset
   return out;
 }
 
+ConnectionReset reset_of(const IspView& view, const SteeredIsp& isp, std::uint32_t mask,
+                         Family family) {
+  return ConnectionReset{isp.name, isp.mark, mask,
+                         std::string(to_string(view.health)) + " (" + view.reason + ")", family};
+}
+
 std::string nft_delete_script() {
   // "add" first: deleting a table that is not there would fail the whole transaction.
   return "add table inet " + std::string(kNftTable) + "\ndelete table inet " +

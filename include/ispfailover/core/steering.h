@@ -112,6 +112,10 @@ struct FamilySteering {
 };
 FamilySteering steer_family(const std::vector<IspView>& views, bool reset, ResetMemory& memory);
 
+// The reset of `isp`'s connections of `family`, `view` saying why ("down (link-down)").
+ConnectionReset reset_of(const IspView& view, const SteeredIsp& isp, std::uint32_t mask,
+                         Family family);
+
 // One ISP's tracked connections (its conntrack mark), per family: one mark covers both.
 struct ConnectionCounts {
   std::uint64_t ipv4 = 0;
