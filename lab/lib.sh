@@ -1238,14 +1238,20 @@ LAB_DNS_ANSWER=198.51.100.8             # ... with this address
 # default route). No cache on the forwarders: a forwarder whose uplink is dead must fail, as a
 # real one does once its cache runs out, instead of answering the test from memory.
 lab_dns_up() {
-  local isp common=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts
-    --bind-interfaces --port=53 --user=root --group=root --pid-file= --log-facility=-)
-  lab_spawn dns-inet inet dnsmasq "${common[@]}" --listen-address="$LAB_DNS_SERVER" \
+  local isp
+  lab_dnsmasq dns-inet inet --listen-address="$LAB_DNS_SERVER" \
     --address="/example.test/$LAB_DNS_ANSWER" --log-queries
   for isp in isp1 isp2; do
-    lab_spawn "dns-$isp" "$isp" dnsmasq "${common[@]}" --listen-address="${LAB_GW[$isp]}" \
+    lab_dnsmasq "dns-$isp" "$isp" --listen-address="${LAB_GW[$isp]}" \
       --server="$LAB_DNS_SERVER" --cache-size=0 --log-queries
   done
+}
+
+# A dnsmasq of the lab's own (no config, hosts or resolv.conf of the host's), in the foreground
+# on port 53 of the addresses it is given: lab_dnsmasq NAME HOST DNSMASQ-OPTIONS...
+lab_dnsmasq() {
+  lab_spawn "$1" "$2" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --bind-interfaces --port=53 --user=root --group=root --pid-file= --log-facility=- "${@:3}"
 }
 
 # The lab with a DNS forwarder on each router (lab_dns_up) and failoverd writing the active

@@ -22,12 +22,10 @@ resolv=$LAB_DIR/resolv.conf
 lab_topology_up
 lab_in inet ip -6 addr add "$dns6_server/128" dev lo nodad
 lab_dns_up
-common=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces
-  --port=53 --user=root --group=root --pid-file= --log-facility=-)
-lab_spawn dns6-inet inet dnsmasq "${common[@]}" --listen-address="$dns6_server" \
+lab_dnsmasq dns6-inet inet --listen-address="$dns6_server" \
   --address="/example.test/$LAB_DNS_ANSWER" --log-queries
 for isp in isp1 isp2; do
-  lab_spawn "dns6-$isp" "$isp" dnsmasq "${common[@]}" --listen-address="${LAB_GW6[$isp]}" \
+  lab_dnsmasq "dns6-$isp" "$isp" --listen-address="${LAB_GW6[$isp]}" \
     --server="$dns6_server" --cache-size=0 --log-queries
   lab_start_daemon "$isp" "$isp" ispprobed --dns "${LAB_GW[$isp]}" --dns "${LAB_GW6[$isp]}" \
     < <(lab_probed_conf "$isp")
