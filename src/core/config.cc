@@ -186,8 +186,7 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
   }
   if (!o.prefix6.empty()) {
     auto prefix = parse_ipv6_prefix(o.prefix6);
-    if (!prefix || prefix->length < 8 || !prefix->address.is_unicast() ||
-        prefix->address.is_link_local()) {
+    if (!prefix || prefix->length < 8 || !prefix->address.is_routable_unicast()) {
       return error("--prefix6", "'" + o.prefix6 +
                                     "' must be a global unicast IPv6 prefix of length 8-128 "
                                     "with its host bits zero, e.g. 2001:db8:1:1::/64");
@@ -202,8 +201,7 @@ std::optional<ConfigError> validate(const ProbedOptions& o) {
                                 "' is not an IPv4 or IPv6 address; give e.g. this router's "
                                 "LAN address where its DNS forwarder listens");
     }
-    if (address->family == Family::kIpv6 &&
-        (!address->v6.is_unicast() || address->v6.is_link_local())) {
+    if (address->family == Family::kIpv6 && !address->v6.is_routable_unicast()) {
       return error("--dns", "'" + resolver +
                                 "' is not a global or ULA unicast IPv6 address (a link-local "
                                 "one has no zone on another host); give the router's routable "

@@ -107,8 +107,7 @@ std::optional<std::vector<Ipv6Address>> parse_dns6_list(std::string_view text) {
   return parse_address_list(text, kMaxDns6Servers,
                             [](std::string_view one) -> std::optional<Ipv6Address> {
                               auto address = parse_ipv6(one);
-                              if (!address || !address->is_unicast() || address->is_link_local())
-                                return std::nullopt;
+                              if (!address || !address->is_routable_unicast()) return std::nullopt;
                               return address;
                             });
 }

@@ -33,6 +33,17 @@ TEST(Ipv6Address, KnowsWhatIsNotAUnicastTarget) {
   EXPECT_FALSE(parse_ipv6("fec0::1")->is_link_local());
 }
 
+TEST(Ipv6Address, RoutableUnicastMeansTheSameOnEveryHost) {
+  EXPECT_TRUE(parse_ipv6("2001:db8::1")->is_routable_unicast());
+  EXPECT_TRUE(parse_ipv6("fd00::1")->is_routable_unicast());  // ULA: routable inside the site
+  EXPECT_FALSE(parse_ipv6("fe80::1")->is_routable_unicast());
+  EXPECT_FALSE(parse_ipv6("febf::1")->is_routable_unicast());
+  EXPECT_FALSE(parse_ipv6("ff02::1")->is_routable_unicast());
+  EXPECT_FALSE(parse_ipv6("::1")->is_routable_unicast());
+  EXPECT_FALSE(parse_ipv6("::")->is_routable_unicast());
+  EXPECT_FALSE(parse_ipv6("::ffff:192.0.2.1")->is_routable_unicast());
+}
+
 TEST(IpAddress, EitherFamily) {
   auto v4 = parse_ip("198.51.100.1");
   auto v6 = parse_ip("2001:db8::2");

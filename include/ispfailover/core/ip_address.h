@@ -24,6 +24,9 @@ struct Ipv6Address {
   // Multicast (ff00::/8), loopback (::1), unspecified and IPv4-mapped: never a probe target
   // or a gateway.
   bool is_unicast() const;
+  // Unicast and not link-local: an address that means the same on every host, so it can be
+  // announced to peers, routed to, or probed across an ISP (a link-local one needs a zone).
+  bool is_routable_unicast() const { return is_unicast() && !is_link_local(); }
   auto operator<=>(const Ipv6Address&) const = default;
 };
 
