@@ -467,7 +467,7 @@ Result<Status, DecodeFailure> decode(std::span<const char> datagram) {
   std::optional<Ipv6Prefix> prefix6;
   if (values[kPrefix6]) prefix6 = parse_ipv6_prefix(*values[kPrefix6]);
   bool prefix6_ok = !values[kPrefix6] || (prefix6 && prefix6->length >= kMinPrefix6Length &&
-                                          prefix6->address.is_unicast());
+                                          prefix6->address.is_routable_unicast());
   if ((values[kIpv6] && !ipv6) || !prefix6_ok) {
     s.ipv6_refused = true;
   } else {

@@ -823,6 +823,7 @@ TEST(StatusMessageIpv6Test, BadIpv6KeysRefuseOnlyTheIpv6Part) {
       good + "prefix6=2001:db8:1:1::/129\n",
       good + "prefix6=2001:db8::/7\n",  // wider than one LAN
       good + "prefix6=ff00::/8\n",
+      good + "prefix6=fe80::/64\n",  // link-local: ispprobed's --prefix6 refuses it too
       good + "prefix6=192.0.2.0/24\n",
       good + "prefix6=2001:db8:1:1::\n",
   };
