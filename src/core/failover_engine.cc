@@ -195,9 +195,11 @@ FailoverActions FailoverEngine::on_datagram(std::span<const char> bytes, std::ui
   announced_dns6_[status->name] = status->dns6;
   if ((status->dns_refused || status->dns6_refused) &&
       dns_refused_logged_.insert(status->name).second) {
-    std::string key = status->dns_refused ? "dns=" : "dns6=";
+    std::string keys = status->dns_refused && status->dns6_refused ? "dns=, dns6="
+                       : status->dns_refused                       ? "dns="
+                                                                   : "dns6=";
     out.log.push_back(event(LogLevel::kWarning, EventKind::kDatagramRefused,
-                            status->name + " announces resolvers (" + key +
+                            status->name + " announces resolvers (" + keys +
                                 ") this failoverd cannot read: taken as none; logged once",
                             {{"ISPF_ISP", status->name}}));
   }

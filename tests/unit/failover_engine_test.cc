@@ -265,6 +265,30 @@ TEST_F(FailoverEngineTest, RefusalsAreCountedPerIspAndShownWithTheLastReason) {
 }
 
 // An ISP that failed twice in ten minutes waits twice as long; the status table says so.
+// An unreadable resolver list costs one warning per ISP, naming every key it could not read.
+TEST_F(FailoverEngineTest, UnreadableResolverListsAreNamedInOneWarning) {
+  FailoverEngine engine(Settings(), At(0));
+  engine.start({}, At(0));
+  auto warnings = [](const FailoverActions& a) {
+    std::vector<std::string> texts;
+    for (const LogEvent& e : a.log) {
+      if (e.kind == EventKind::kDatagramRefused) texts.push_back(e.text);
+    }
+    return texts;
+  };
+  std::string both = Datagram("isp1", LinkState::kUp) + "dns=1.1.1\ndns6=fe80::1\n";
+  auto first = warnings(engine.on_datagram(both, kIsp1, At(10)));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_NE(first[0].find("(dns=, dns6=)"), std::string::npos) << first[0];
+  both = Datagram("isp1", LinkState::kUp) + "dns=1.1.1\ndns6=fe80::1\n";
+  EXPECT_TRUE(warnings(engine.on_datagram(both, kIsp1, At(20))).empty());
+
+  std::string only6 = Datagram("isp2", LinkState::kUp) + "dns6=ff02::1\n";
+  auto second = warnings(engine.on_datagram(only6, kIsp2, At(30)));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second[0].find("(dns6=)"), std::string::npos) << second[0];
+}
+
 TEST_F(FailoverEngineTest, DampedFailbackHoldIsShownInTheStatusTable) {
   FailoverEngine engine(Settings(), At(0));
   engine.start({}, At(0));
